@@ -1,0 +1,1 @@
+"""Sandboxed inference workers: the only package that imports torch."""

@@ -1,0 +1,1 @@
+"""The parkmesh supervisor daemon: vehicle state, admission policy, pre-emption and services."""

@@ -1,0 +1,45 @@
+"""The ``[api]`` configuration section and how clients pick the bus.
+
+The daemon serves on ``api.bus``; a client (CLI, TUI) uses ``PARKMESH_BUS_ADDRESS`` when set,
+else the configured bus. ``"system"`` and ``"session"`` name the standard buses; anything else is
+a DBus address such as ``unix:path=/run/parkmesh/bus``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from supervisor.config.sections import setting
+
+BUS_ENV = "PARKMESH_BUS_ADDRESS"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """``[api]``: where the DBus API ``org.parkmesh.Supervisor1`` is served."""
+
+    bus: str = setting("system", doc="'system', 'session' or a DBus address (unix:path=...)")
+    poll_s: float = setting(
+        0.5, doc="how often properties are compared and PropertiesChanged sent", min=0.05, max=10.0
+    )
+    log_lines: int = setting(200, doc="how many recent log lines GetLog can return", min=10)
+
+
+def jeepney_bus(bus: str) -> str:
+    """The bus argument jeepney expects: ``SYSTEM``, ``SESSION`` or the address itself.
+
+    Raises:
+        ValueError: for an empty bus name.
+    """
+    bus = bus.strip()
+    if not bus:
+        raise ValueError("bus: must be 'system', 'session' or a DBus address, not empty")
+    if bus.lower() in ("system", "session"):
+        return bus.upper()
+    return bus
+
+
+def client_bus(configured: str | None = None) -> str:
+    """The bus a client should use: ``$PARKMESH_BUS_ADDRESS``, else `configured`, else system."""
+    return os.environ.get(BUS_ENV) or configured or "system"

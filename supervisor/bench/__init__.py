@@ -1,0 +1,1 @@
+"""Benchmarks of the supervisor's own code paths (``parkmesh bench ...``)."""

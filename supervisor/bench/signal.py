@@ -1,0 +1,167 @@
+"""``parkmesh bench signal``: door-open frame to stop flag, and decode throughput.
+
+Latency: a second process (`signal_sender`) plays the reference car on a udp_multicast CAN bus
+and opens a door at random moments; this process runs the daemon's own CAN source, decoder,
+mapping, policy, hot path and stop page. The page records when the stop was written
+(CLOCK_MONOTONIC, shared by both processes); latency is that minus the sender's clock just
+before ``send``, so it includes the kernel's multicast loopback, the wake-up of the trio task,
+decoding, the policy and the write.
+
+Throughput: the same decoder and hot path fed a realistic mixed stream of the reference car
+(each message at its nominal rate, values changing) and of a Tesla Model 3 bus
+(Model3CAN.dbc with the shipped mapping), on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from sandbox.stop_page import StopLevel, StopPage
+from supervisor.hotpath import HotPath
+from supervisor.policy import AdmissionPolicy, PolicyConfig
+from supervisor.policy_clock import PolicyClock
+from supervisor.preempt import PageBoard
+from supervisor.vehicle.can_decoder import FrameDecoder
+from supervisor.vehicle.can_source import CanSource, open_bus
+from supervisor.vehicle.config import DATA_DIR, CanConfig
+from supervisor.vehicle.state import VehicleState
+
+from .reference_car import PERIODS, REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
+from .tesla_stream import model3_stream
+
+MULTICAST_GROUP = "239.74.163.2"
+MODEL3_DBC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dbc" / "Model3CAN.dbc"
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``parkmesh bench signal``."""
+    parser = sub.add_parser("signal", help="door-open frame to stop flag latency; decode rate")
+    parser.add_argument("--trials", type=int, default=1000, help="door openings (default 1000)")
+    parser.add_argument("--frames", type=int, default=200_000,
+                        help="frames for the throughput measurement (default 200000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--model3-dbc", type=Path, default=MODEL3_DBC,
+                        help="Model3CAN.dbc for the Tesla throughput figure")
+    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.trials < 1 or args.frames < 1:
+        print("parkmesh: --trials and --frames must be positive", file=sys.stderr)
+        return 2
+    latency = trio.run(measure_latency, args.trials, args.seed)
+    result: dict[str, Any] = {**latency, **measure_throughput(args.frames, args.seed)}
+    if args.model3_dbc.is_file():
+        result["model3_frames_per_s"] = measure_model3_throughput(
+            args.model3_dbc, args.frames, args.seed)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def measure_latency(trials: int, seed: int) -> dict[str, Any]:
+    """Run the sender process against the daemon's CAN path; returns the latency figures."""
+    port = random.Random(seed).randrange(40000, 60000)
+    config = CanConfig(interface="udp_multicast", channel=MULTICAST_GROUP,
+                       dbc=REFERENCE_DBC, mapping=REFERENCE_MAPPING)
+    decoder = FrameDecoder.load(config.dbc, config.mapping)
+    board = PageBoard()
+    page = StopPage.create("parkmesh-bench")
+    written: list[int] = []
+    # Read the page right after each write: the time it records is the measurement.
+    board.add_after_stop(
+        lambda level: written.append(page.snapshot().requested_ns) if level == StopLevel.HARD
+        else None)
+    hotpath = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
+    source = CanSource(config, decoder, hotpath,
+                       bus_factory=lambda: open_bus(config, decoder.frame_ids, port=port))
+    with board.register(page):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(source.run)
+            await nursery.start(PolicyClock(hotpath).run)
+            proc = await trio.run_process(
+                [sys.executable, "-m", "supervisor.bench.signal_sender", MULTICAST_GROUP,
+                 str(port), str(trials), str(seed)],
+                capture_stdout=True)
+            nursery.cancel_scope.cancel()
+    page.close()
+    sent = [int(line) for line in proc.stdout.split()]
+    latencies = []
+    cursor = 0
+    for sent_ns in sent:
+        while cursor < len(written) and written[cursor] < sent_ns:
+            cursor += 1
+        if cursor < len(written):
+            latencies.append((written[cursor] - sent_ns) / 1e6)
+            cursor += 1
+    if not latencies:
+        raise RuntimeError("no stop was observed: is multicast on loopback available?")
+    return {
+        "n": len(latencies),
+        "sent": len(sent),
+        "p50_ms": round(_percentile(latencies, 0.50), 4),
+        "p99_ms": round(_percentile(latencies, 0.99), 4),
+        "max_ms": round(max(latencies), 4),
+        "mean_ms": round(statistics.fmean(latencies), 4),
+        "decoder": {"frames": decoder.stats.frames, "malformed": decoder.stats.malformed},
+    }
+
+
+def _reference_stream(count: int, seed: int) -> list[tuple[int, bytes]]:
+    """A mixed stream of the reference car, each message in proportion to its rate."""
+    rng = random.Random(seed)
+    car = ReferenceCar()
+    weights = {name: 1 / period for name, period in PERIODS.items()}
+    names = rng.choices(list(weights), weights=list(weights.values()), k=count)
+    frames = []
+    for i, name in enumerate(names):
+        if name == "PM_DriveStatus":
+            car.drive["PM_driveCounter"] = i % 256
+        elif name == "PM_BatteryStatus":
+            car.battery["PM_soc"] = round(60 + (i % 200) / 10, 1)
+        elif name == "PM_BodyStatus":
+            car.body["PM_bodyCounter"] = i % 256
+        frames.append(car.frame(name))
+    return frames
+
+
+def _throughput(decoder: FrameDecoder, frames: list[tuple[int, bytes]]) -> float:
+    board = PageBoard()
+    hotpath = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
+    for entry in decoder.mapping.entries:
+        hotpath.state.declare(entry.path, entry.max_age_s)
+    feed, decode = hotpath.feed, decoder.decode
+    start = time.perf_counter()
+    for arbitration_id, data in frames:
+        received_ns = time.monotonic_ns()
+        updates = decode(arbitration_id, data, received_ns / 1e9)
+        if updates:
+            feed(updates, received_ns)
+    return len(frames) / (time.perf_counter() - start)
+
+
+def measure_throughput(count: int, seed: int) -> dict[str, Any]:
+    """Decode-and-decide rate of the reference car's mixed stream, frames per second."""
+    decoder = FrameDecoder.load(REFERENCE_DBC, REFERENCE_MAPPING)
+    return {"frames_per_s": round(_throughput(decoder, _reference_stream(count, seed)))}
+
+
+def measure_model3_throughput(dbc: Path, count: int, seed: int) -> int:
+    """The same for a Tesla Model 3 stream through the shipped Model 3 mapping."""
+    decoder = FrameDecoder.load(dbc, DATA_DIR / "model3_mapping.toml")
+    return round(_throughput(decoder, model3_stream(dbc, decoder.frame_ids, count, seed)))

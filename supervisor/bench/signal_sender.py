@@ -1,0 +1,69 @@
+"""The other process of ``parkmesh bench signal``: a reference car on a udp_multicast CAN bus.
+
+It keeps every periodic frame of the reference car flowing at its nominal rate and, at random
+moments, opens the driver door for one frame. For each door-open frame it prints the
+CLOCK_MONOTONIC nanoseconds taken just before ``bus.send`` on its own line of stdout.
+
+Usage: ``python -m supervisor.bench.signal_sender GROUP PORT TRIALS SEED``
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+
+import can
+
+from .reference_car import PERIODS, ReferenceCar
+
+# Before the first trial the car must look parked and closed for long enough to be admitted.
+WARMUP_S = 0.6
+# Random gap between door openings, and how long the door stays open.
+GAP_MS = (4.0, 12.0)
+OPEN_MS = 2.0
+
+
+def _send(bus: can.BusABC, frame: tuple[int, bytes]) -> None:
+    bus.send(can.Message(arbitration_id=frame[0], data=frame[1], is_extended_id=False,
+                         is_fd=False))
+
+
+def _run_for(bus: can.BusABC, car: ReferenceCar, due: dict[str, float], seconds: float) -> None:
+    """Send the periodic frames that fall due during the next `seconds`."""
+    end = time.monotonic() + seconds
+    while (now := time.monotonic()) < end:
+        for name, at in due.items():
+            if at <= now:
+                _send(bus, car.frame(name))
+                due[name] = now + PERIODS[name]
+        time.sleep(min(0.0005, max(0.0, end - time.monotonic())))
+
+
+def main(argv: list[str]) -> int:
+    """Run the trials; returns the exit status."""
+    group, port, trials, seed = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    rng = random.Random(seed)
+    car = ReferenceCar()
+    bus = can.Bus(interface="udp_multicast", channel=group, port=port)
+    try:
+        due = {name: 0.0 for name in PERIODS}
+        _run_for(bus, car, due, WARMUP_S)
+        for _ in range(trials):
+            _run_for(bus, car, due, rng.uniform(*GAP_MS) / 1000)
+            car.body["PM_doorFrontLeft"] = "OPEN"
+            frame = car.frame("PM_BodyStatus")
+            sent_ns = time.monotonic_ns()
+            _send(bus, frame)
+            print(sent_ns, flush=True)
+            _run_for(bus, car, due, OPEN_MS / 1000)
+            car.body["PM_doorFrontLeft"] = "CLOSED"
+            _send(bus, car.frame("PM_BodyStatus"))
+            due["PM_BodyStatus"] = time.monotonic() + PERIODS["PM_BodyStatus"]
+    finally:
+        bus.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

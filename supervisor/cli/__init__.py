@@ -1,0 +1,53 @@
+"""The ``parkmesh`` command line: one module per command, each registering its sub-parser.
+
+Command modules live next to the code they drive (``sandbox/cli.py`` for ``infer``, say) so that
+importing the CLI imports neither torch nor textual: a module registers cheaply, and the heavy
+imports happen inside the command's function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from supervisor.config.errors import ConfigError
+
+# Each module exposes `register(subparsers)`; the order is the order of `parkmesh --help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "supervisor.cli.run",
+    "supervisor.cli.demo",
+    "supervisor.cli.vehicle",
+    "supervisor.cli.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="parkmesh",
+        description="Lend a parked electric car's GPU to an inference mesh, safely.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``parkmesh`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except ConfigError as exc:
+        print(f"parkmesh: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

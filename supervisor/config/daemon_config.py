@@ -1,0 +1,24 @@
+"""The ``[daemon]`` configuration section: paths, logging and the systemd watchdog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from supervisor.config.sections import setting
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """``[daemon]``: process-wide settings."""
+
+    state_dir: Path = setting(Path("/var/lib/parkmesh"), doc="sqlite databases and keys")
+    runtime_dir: Path = setting(Path("/run/parkmesh"), doc="sockets and other runtime files")
+    log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="log level")
+    shutdown_grace_s: float = setting(
+        5.0, doc="how long services get to stop cleanly on SIGTERM", min=0.1, max=60.0
+    )
+    stop_ack_deadline_ms: float = setting(
+        50.0, doc="a worker that has not acknowledged a hard stop by then is killed", min=1.0
+    )

@@ -1,0 +1,141 @@
+"""The daemon: builds the services from the configuration and runs them under one nursery.
+
+Start order is dependency order: the vehicle source first (nothing may compute before the
+car's state is known), then the policy clock, then the decision reporter; every later
+capability (budget, workers, uplink, DBus API) starts after them. ``READY=1`` is sent after the
+last service started. On SIGTERM or SIGINT the daemon writes a hard stop to every worker,
+sends ``STOPPING=1`` and cancels the services, each of which gets at most
+``daemon.shutdown_grace_s`` for its shielded clean-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from sandbox.stop_page import StopLevel, StopReason
+from supervisor.config.schema import Config
+from supervisor.hotpath import HotPath
+from supervisor.policy import AdmissionPolicy, Decision
+from supervisor.policy_clock import PolicyClock
+from supervisor.preempt import PageBoard
+from supervisor.vehicle.state import VehicleState
+
+from .sources import VehicleSource, build_source
+from .stop_watch import StopReport, StopWatch
+from .systemd import Notifier
+
+LOG = logging.getLogger("parkmesh")
+
+# Decisions queue here between the hot path and the reporter; if the reporter ever falls this
+# far behind, older news is dropped (the latest decision is always kept in the hot path).
+DECISION_BUFFER = 256
+
+# The policy is re-evaluated at least every 0.25 s; this long without one means it is stuck.
+STALL_S = 2.0
+
+ServiceFn = Callable[..., Awaitable[Any]]
+
+
+class Supervisor:
+    """The parkmesh daemon, assembled from a `Config`.
+
+    Attributes:
+        hotpath: vehicle state, policy and stop board chained synchronously.
+        board: the stop pages of the live workers.
+        stop_watch: confirms hard stops and keeps the last `StopReport`.
+        decision_listeners: called for each change, off the hot path (demo, API).
+        stop_reports: called with each confirmed hard stop and its `StopReport`.
+    """
+
+    def __init__(
+        self, config: Config, *, notifier: Notifier | None = None,
+        source: Callable[[HotPath], VehicleSource] | None = None,
+    ) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.board = PageBoard()
+        self.policy = AdmissionPolicy(config.policy)
+        self.hotpath = HotPath(VehicleState(), self.policy, self.board)
+        self.source = (source or (lambda hp: build_source(config, hp)))(self.hotpath)
+        self.stop_watch = StopWatch(
+            self.hotpath, self.board, config.daemon.stop_ack_deadline_ms / 1000
+        )
+        # Called from the reporter task (never from the hot path): printing and publishing.
+        self.decision_listeners: list[Callable[[Decision], None]] = []
+        self.stop_reports: list[Callable[[Decision, StopReport], None]] = []
+        self._send, self._receive = trio.open_memory_channel[Decision](DECISION_BUFFER)
+        self.hotpath.add_listener(self._queue_decision)
+        self.dropped_decisions = 0
+        self.healthy = False
+
+    def _queue_decision(self, decision: Decision) -> None:
+        try:
+            self._send.send_nowait(decision)
+        except trio.WouldBlock:
+            self.dropped_decisions += 1
+
+    async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start every service, report READY, and serve until cancelled or signalled.
+
+        Cancellation: cancelling `run` hard-stops the workers and stops the services.
+        """
+        try:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self.source.run)
+                    await nursery.start(PolicyClock(self.hotpath).run)
+                    await nursery.start(self._report_decisions)
+                    self.healthy = True
+                    self.notifier.ready(self.hotpath.decision.explain())
+                    LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
+                    if self.notifier.watchdog_s:
+                        nursery.start_soon(self._watchdog, self.notifier.watchdog_s)
+                    task_status.started(self)
+                    async for signum in signals:
+                        LOG.info("received %s: stopping", signal.Signals(signum).name)
+                        break
+                    self.shutdown(nursery)
+        finally:
+            self.healthy = False
+            self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
+            self.notifier.close()
+
+    def shutdown(self, nursery: trio.Nursery) -> None:
+        """Hard-stop the workers, tell systemd, and cancel the services."""
+        self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
+        self.notifier.stopping()
+        nursery.cancel_scope.cancel()
+
+    async def _report_decisions(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Log each change of eligibility once, update STATUS=, confirm hard stops."""
+        task_status.started()
+        async for decision in self._receive:
+            log = LOG.warning if decision.hard_stop_edge else LOG.info
+            log("%s", decision.explain())
+            self.notifier.status(decision.explain())
+            for listener in self.decision_listeners:
+                listener(decision)
+            if decision.hard_stop_edge:
+                report = await self.stop_watch.confirm()
+                for listener in self.stop_reports:
+                    listener(decision, report)
+
+    def is_healthy(self) -> bool:
+        """Started, and the policy evaluated recently (its clock ticks at least every 0.25 s)."""
+        return self.healthy and self.hotpath.clock() - self.hotpath.decision.at < STALL_S
+
+    async def _watchdog(self, interval_s: float) -> None:
+        """Ping systemd at half the watchdog interval, only while the daemon is healthy."""
+        while True:
+            if self.is_healthy():
+                self.notifier.watchdog()
+            else:
+                LOG.error("unhealthy: not pinging the watchdog")
+            await trio.sleep(interval_s / 2)

@@ -1,0 +1,1 @@
+"""``parkmesh demo``: a simulated car through an evening, every decision explained."""

@@ -1,0 +1,65 @@
+"""The demo's narration: scenario events, decisions and stop latencies, one line each."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from supervisor.daemon.stop_watch import StopReport
+from supervisor.policy import Decision, Phase
+from supervisor.vehicle.scenario import ScenarioEvent
+
+_PHASE_MARK = {
+    Phase.NOT_ELIGIBLE: "·",
+    Phase.ELIGIBLE: "✓",
+    Phase.SERVING: "▶",
+    Phase.STOPPING: "■",
+}
+
+
+class DemoPrinter:
+    """Prints what happens, with the scenario time, and keeps a record for ``--json``."""
+
+    def __init__(self, clock: Callable[[], float], speed: float, out: TextIO = sys.stdout) -> None:
+        self._clock = clock
+        self._start = clock()
+        self._speed = speed
+        self._out = out
+        self.record: list[dict[str, Any]] = []
+        self.quiet = False
+
+    def _t(self) -> float:
+        return (self._clock() - self._start) * self._speed
+
+    def line(self, text: str, **fields: Any) -> None:
+        """Print one narrated line and record it."""
+        t = self._t()
+        self.record.append({"t": round(t, 2), **fields})
+        if not self.quiet:
+            print(f"{t:6.1f} s  {text}", file=self._out, flush=True)
+
+    def event(self, event: ScenarioEvent) -> None:
+        """A scenario event happened."""
+        self.line(f"  car: {event.note}", kind="event", note=event.note)
+
+    def decision(self, decision: Decision) -> None:
+        """The policy changed its mind."""
+        mark = _PHASE_MARK[decision.phase]
+        reasons = "; ".join(r.text for r in decision.reasons)
+        text = f"{mark} {decision.phase.upper()}" + (f": {reasons}" if reasons else "")
+        self.line(text, kind="decision", phase=str(decision.phase),
+                  reasons=[r.text for r in decision.reasons])
+
+    def stop(self, decision: Decision, report: StopReport) -> None:
+        """A hard stop was confirmed."""
+        parts = []
+        if report.reading_to_flag_ms is not None:
+            parts.append(f"reading → stop flag {report.reading_to_flag_ms:.3f} ms")
+        if report.flag_to_idle_ms is not None:
+            parts.append(f"flag → {report.workers} worker(s) idle {report.flag_to_idle_ms:.3f} ms")
+        if report.killed:
+            parts.append(f"{report.killed} killed at the deadline")
+        self.line("  stop: " + ", ".join(parts or ["no worker was running"]), kind="stop",
+                  reading_to_flag_ms=report.reading_to_flag_ms,
+                  flag_to_idle_ms=report.flag_to_idle_ms, killed=report.killed)

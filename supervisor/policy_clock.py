@@ -1,0 +1,49 @@
+"""The policy clock: re-evaluates the policy when time alone changes the answer.
+
+Readings arrive with frames, but a signal going stale and the settle timer running out are
+events of the clock. This service sleeps until the earliest such moment and ticks the hot path
+then, so a stale signal stops work at its maximum age rather than at the next poll.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from .hotpath import HotPath
+
+# Upper bound on one sleep: newly declared signals and soft-stop changes are picked up within it.
+MAX_SLEEP_S = 0.25
+# Wake a hair after the deadline, so that the signal is strictly older than its maximum age.
+EPSILON_S = 0.0005
+
+
+class PolicyClock:
+    """A trio service that ticks `hotpath` at staleness and settle deadlines.
+
+    Deadlines are computed on the hot path's clock and slept as durations, so the hot path may
+    use time.monotonic while trio runs its own (possibly mock) clock.
+
+    Cancellation: the service just stops ticking.
+    """
+
+    def __init__(self, hotpath: HotPath) -> None:
+        self.hotpath = hotpath
+
+    def next_deadline(self, now: float) -> float:
+        """The next moment the decision may change without a new reading."""
+        deadline = now + MAX_SLEEP_S
+        expiry = self.hotpath.state.next_expiry(now)
+        if expiry is not None:
+            deadline = min(deadline, expiry + EPSILON_S)
+        settle = self.hotpath.decision.settle_left_s
+        if settle > 0:
+            deadline = min(deadline, now + settle + EPSILON_S)
+        return deadline
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Tick until cancelled."""
+        task_status.started()
+        while True:
+            now = self.hotpath.clock()
+            await trio.sleep(max(0.0, self.next_deadline(now) - now))
+            self.hotpath.tick()

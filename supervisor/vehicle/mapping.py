@@ -1,0 +1,214 @@
+"""Mapping files: which DBC signal feeds which VSS path, and how.
+
+A mapping is a TOML file (format inspired by KUKSA's dbc2vss, documented in
+``docs/mapping.md``)::
+
+    [defaults]
+    max_age_s = 2.0          # a signal older than this is unknown (unsafe)
+
+    [[signal]]
+    path = "Vehicle.Cabin.Door.Row1.DriverSide.IsOpen"
+    message = "ID102VCLEFT_doorStatus"
+    signal = "VCLEFT_frontLatchStatus"
+    values = { LATCH_CLOSED = false, LATCH_OPENED = true }   # DBC choice (or raw number) -> VSS
+    default = true          # for choices not listed; without it they make the signal unknown
+    transform = "x * 0.1"   # safe arithmetic in x, applied to numeric values
+    min_interval_s = 0.1    # readings closer together are dropped...
+    on_change = true        # ...unless the value changed
+    max_age_s = 1.0
+
+Everything is checked when the file is loaded: the VSS path, the message and signal against the
+DBC, the value map against the signal's choices, the transform's grammar and the intervals.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supervisor.config.errors import ConfigError
+from supervisor.config.toml_lines import LineIndex
+
+from .state import Value
+from .transform import Transform, TransformError
+from .vss import VssSignal, lookup
+
+DEFAULT_MAX_AGE_S = 2.0
+_ENTRY_KEYS = frozenset(
+    {"path", "message", "signal", "values", "default", "transform", "min_interval_s",
+     "on_change", "max_age_s"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMapping:
+    """One ``[[signal]]`` entry, validated. `values` is keyed by the choice's name and number."""
+
+    vss: VssSignal
+    message: str
+    signal: str
+    values: Mapping[str | int | float, Value]
+    default: Value | None
+    transform: Transform | None
+    min_interval_s: float
+    on_change: bool
+    max_age_s: float
+
+    @property
+    def path(self) -> str:
+        """The VSS path this entry feeds."""
+        return self.vss.path
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMap:
+    """A loaded mapping file."""
+
+    file: Path | None
+    entries: tuple[SignalMapping, ...]
+
+    @property
+    def paths(self) -> frozenset[str]:
+        """Every VSS path the mapping provides."""
+        return frozenset(e.path for e in self.entries)
+
+
+class MappingLoader:
+    """Reads and validates mapping TOML against a DBC's messages (or DBus properties).
+
+    `resolve` is called for each entry with ``(entry_table, key_prefix)`` and returns the choices
+    of the source field as ``{name: number}`` (empty for plain numbers); it raises `ConfigError`
+    when the message or signal does not exist.
+    """
+
+    def __init__(self, file: Path | None, text: str) -> None:
+        self.file = file
+        self._text = text
+        self._lines = LineIndex(text)
+        try:
+            self.doc: dict[str, Any] = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+
+    def error(self, key: str, message: str, line: int | None = None) -> ConfigError:
+        """A located error."""
+        return ConfigError(message, file=self.file, line=line or self._lines.line_of(key), key=key)
+
+    def entries(self) -> list[tuple[int, dict[str, Any]]]:
+        """The raw ``[[signal]]`` tables with their index."""
+        raw = self.doc.get("signal")
+        if not isinstance(raw, list) or not raw:
+            raise self.error("signal", "the mapping has no [[signal]] entries")
+        return list(enumerate(raw))
+
+    def defaults(self) -> dict[str, Any]:
+        """The ``[defaults]`` table."""
+        raw = self.doc.get("defaults", {})
+        if not isinstance(raw, dict):
+            raise self.error("defaults", "must be a table")
+        return raw
+
+    def entry_line(self, index: int) -> int | None:
+        """Best-effort line of the index-th ``[[signal]]`` header."""
+        count = -1
+        for number, line in enumerate(self._text.splitlines(), start=1):
+            if line.strip().startswith("[[signal]]"):
+                count += 1
+                if count == index:
+                    return number
+        return None
+
+    def build(
+        self, index: int, raw: dict[str, Any], choices: Mapping[str, int | float], source: str,
+        message: str, signal: str,
+    ) -> SignalMapping:
+        """Validate the common keys of one entry (everything but how the source is found)."""
+        line = self.entry_line(index)
+        key = f"signal[{index}]"
+        unknown = set(raw) - _ENTRY_KEYS - {"bus_name", "object_path", "interface", "property"}
+        if unknown:
+            raise self.error(f"{key}.{sorted(unknown)[0]}", "unknown key", line)
+        defaults = self.defaults()
+        path = raw.get("path")
+        if not isinstance(path, str):
+            raise self.error(f"{key}.path", "is required (a VSS path)", line)
+        try:
+            vss = lookup(path)
+        except KeyError as exc:
+            raise self.error(f"{key}.path", str(exc.args[0]), line) from None
+        values: dict[str | int | float, Value] = {}
+        raw_values = raw.get("values", {})
+        if not isinstance(raw_values, dict):
+            raise self.error(f"{key}.values", "must be a table of choice = value", line)
+        for name, target in raw_values.items():
+            number = choices.get(name)
+            if number is None:
+                try:
+                    number = float(name) if "." in name else int(name)
+                except ValueError:
+                    known = ", ".join(choices) or "none (the signal has no choices)"
+                    raise self.error(
+                        f"{key}.values.{name}",
+                        f"{name!r} is not a choice of {source} (choices: {known})", line,
+                    ) from None
+            values[number] = self._coerce(vss, target, f"{key}.values.{name}", line)
+        default = raw.get("default")
+        if default is not None:
+            default = self._coerce(vss, default, f"{key}.default", line)
+        transform = None
+        if "transform" in raw:
+            if not isinstance(raw["transform"], str):
+                raise self.error(f"{key}.transform", "must be a string expression in x", line)
+            try:
+                transform = Transform(raw["transform"])
+            except TransformError as exc:
+                raise self.error(f"{key}.transform", str(exc), line) from None
+        min_interval = self._number(raw, defaults, "min_interval_s", 0.0, key, line)
+        max_age = self._number(raw, defaults, "max_age_s", DEFAULT_MAX_AGE_S, key, line)
+        if max_age <= 0:
+            raise self.error(f"{key}.max_age_s", "must be greater than 0", line)
+        if min_interval >= max_age and not math.isinf(max_age):
+            raise self.error(
+                f"{key}.min_interval_s",
+                f"{min_interval} s would let the signal go stale (max_age_s is {max_age})", line,
+            )
+        on_change = raw.get("on_change", defaults.get("on_change", True))
+        if not isinstance(on_change, bool):
+            raise self.error(f"{key}.on_change", "must be true or false", line)
+        return SignalMapping(
+            vss=vss, message=message, signal=signal, values=values, default=default,
+            transform=transform, min_interval_s=min_interval, on_change=on_change,
+            max_age_s=max_age,
+        )
+
+    def _coerce(self, vss: VssSignal, value: Any, key: str, line: int | None) -> Value:
+        try:
+            return vss.coerce(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc), line) from None
+
+    def _number(
+        self, raw: dict[str, Any], defaults: dict[str, Any], name: str, fallback: float, key: str,
+        line: int | None,
+    ) -> float:
+        value = raw.get(name, defaults.get(name, fallback))
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.error(f"{key}.{name}", f"must be a number of seconds >= 0, not {value!r}", line)
+        return float(value)
+
+
+def read_mapping_text(file: Path) -> str:
+    """Read a mapping file.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read mapping: {exc}", file=file) from None
+

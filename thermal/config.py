@@ -1,0 +1,104 @@
+"""The ``[budget]`` configuration section: thresholds and figures the budget core works with.
+
+Owner preferences (floor, departures, ...) are not here: they live in the state directory (see
+`thermal.prefstore`). These are the installer's and the vehicle integrator's numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from supervisor.config.errors import ConfigError
+from supervisor.config.sections import setting
+
+# The temperature sensors the budget knows, in the order reasons list them.
+SENSORS: tuple[str, ...] = ("gpu", "coolant", "battery", "cabin", "ambient")
+Sensor = Literal["gpu", "coolant", "battery", "cabin", "ambient"]
+
+
+@dataclass(frozen=True, slots=True)
+class TemperatureLimits:
+    """Warn and stop thresholds of one sensor, in °C.
+
+    Allowed power falls linearly from 100 % at `warn_c` to 0 at `stop_c`; once `stop_c` is
+    reached compute stays off until the sensor reads `hysteresis_c` below it.
+    """
+
+    warn_c: float = setting(80.0, doc="power starts to fall at this temperature", min=-40, max=150)
+    stop_c: float = setting(90.0, doc="no compute at or above this temperature", min=-40, max=150)
+    hysteresis_c: float = setting(
+        5.0, doc="after a stop, resume only this far below stop_c", min=0.0, max=50.0
+    )
+
+    def __post_init__(self) -> None:
+        if not self.warn_c < self.stop_c:
+            raise ConfigError(f"must be below stop_c ({self.stop_c:g}), not {self.warn_c:g}",
+                              key="warn_c")
+
+
+def _limits(warn: float, stop: float, hysteresis: float) -> TemperatureLimits:
+    return TemperatureLimits(warn_c=warn, stop_c=stop, hysteresis_c=hysteresis)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """``[budget]``: how much compute the car may spare, and when to stop for heat."""
+
+    nominal_compute_w: float = setting(
+        1000.0, doc="compute draw at full speed, W (the cap; measured draw is used where known)",
+        min=1.0, max=20000.0,
+    )
+    host_baseline_w: float = setting(
+        150.0, doc="what keeping the car computer awake for compute costs, W", min=0.0, max=5000.0
+    )
+    departure_margin_s: float = setting(
+        1800.0, doc="the departure target must be reached this long before departure, s",
+        min=0.0, max=86400.0,
+    )
+    capacity_kwh: float = setting(
+        60.0, doc="usable battery capacity when the car does not report NetCapacity, kWh",
+        min=1.0, max=500.0,
+    )
+    floor_hysteresis_percent: float = setting(
+        2.0, doc="after reaching the floor, resume only this many points above it",
+        min=0.0, max=20.0,
+    )
+    required_sensors: tuple[str, ...] = setting(
+        ("battery", "cabin"),
+        doc="vehicle temperatures that must be read; a missing one counts as hot (stop)",
+    )
+    device_temperature: Literal["auto", "nvml", "psutil", "none"] = setting(
+        "auto", doc="where the compute device's temperature comes from ('auto': NVML, then "
+        "psutil; a source found and then failing counts as hot)",
+    )
+    curtail_level_fractions: tuple[float, ...] = setting(
+        (1.0, 0.5, 0.25, 0.0),
+        doc="share of the nominal compute power allowed at curtailment levels 0, 1, 2, 3",
+    )
+    evaluate_every_s: float = setting(
+        1.0, doc="how often the budget service re-evaluates, s", min=0.05, max=60.0
+    )
+    gpu: TemperatureLimits = setting(factory=lambda: _limits(80, 90, 5), doc="GPU die")
+    coolant: TemperatureLimits = setting(factory=lambda: _limits(50, 60, 3), doc="coolant loop")
+    battery: TemperatureLimits = setting(factory=lambda: _limits(38, 45, 2), doc="battery pack")
+    cabin: TemperatureLimits = setting(factory=lambda: _limits(40, 50, 3), doc="cabin air")
+    ambient: TemperatureLimits = setting(factory=lambda: _limits(35, 43, 2), doc="outside air")
+
+    def __post_init__(self) -> None:
+        for name in self.required_sensors:
+            if name not in SENSORS:
+                raise ConfigError(f"unknown sensor {name!r} (known: {', '.join(SENSORS)})",
+                                  key="required_sensors")
+        fractions = self.curtail_level_fractions
+        if len(fractions) != 4 or any(not 0.0 <= f <= 1.0 for f in fractions):
+            raise ConfigError("must be four shares between 0 and 1 (levels 0..3)",
+                              key="curtail_level_fractions")
+        if any(b > a for a, b in zip(fractions, fractions[1:], strict=False)):
+            raise ConfigError("a higher level may not allow more power",
+                              key="curtail_level_fractions")
+
+    def limits(self, sensor: str) -> TemperatureLimits:
+        """The thresholds of `sensor` (one of `SENSORS`)."""
+        limits: TemperatureLimits = getattr(self, sensor)
+        return limits

@@ -1,0 +1,1 @@
+"""The technician's Textual TUI: a separate process and a client of the daemon's DBus API."""

@@ -1,0 +1,1 @@
+"""The uplink to the fleet dispatcher (MQTT 5), the reference dispatcher and the fleet simulator."""
