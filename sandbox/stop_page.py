@@ -14,6 +14,10 @@ Layout (little endian, 64 bytes, fields 8-byte aligned so each store is a single
    24  u64  ack_generation  generation the worker last acknowledged
    32  i64  ack_ns          CLOCK_MONOTONIC when the worker was idle for that generation
    40  u64  heartbeat       bumped by the worker between steps (liveness)
+   48  u64  hard_generation generation of the latest HARD request (written before `generation`)
+
+`hard_generation` lets a worker tell, with one load, whether a hard stop happened since its job
+began, even when the page was set back to RUN meanwhile (a frozen worker thawed after a release).
 
 The generation is written last, so a reader that sees a new generation also sees its level,
 reason and time (x86-64 and arm64 keep the order of plain stores to one page from one thread
@@ -121,6 +125,8 @@ class StopPage:
         generation: int = _GEN.unpack_from(buf, 0)[0] + 1
         _LEVEL_REASON.pack_into(buf, 8, level, reason)
         _I64.pack_into(buf, 16, time.monotonic_ns() if now_ns is None else now_ns)
+        if level == StopLevel.HARD:
+            _U64.pack_into(buf, 48, generation)
         _GEN.pack_into(buf, 0, generation)
         return generation
 
@@ -137,6 +143,11 @@ class StopPage:
     def generation(self) -> int:
         """The generation of the latest request."""
         gen: int = _GEN.unpack_from(self._buf, 0)[0]
+        return gen
+
+    def hard_generation(self) -> int:
+        """The generation of the latest HARD request (0 = never): the worker's per-layer check."""
+        gen: int = _U64.unpack_from(self._buf, 48)[0]
         return gen
 
     def acknowledge(self, generation: int, now_ns: int | None = None) -> None:

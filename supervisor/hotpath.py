@@ -37,7 +37,10 @@ class HotPath:
     """Vehicle state + admission policy + stopper, chained synchronously."""
 
     def __init__(
-        self, state: VehicleState, policy: AdmissionPolicy, stopper: Stopper,
+        self,
+        state: VehicleState,
+        policy: AdmissionPolicy,
+        stopper: Stopper,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = state
@@ -107,5 +110,6 @@ class HotPath:
 
     def statistics(self) -> HotPathStatistics:
         """A snapshot of the counters."""
-        return HotPathStatistics(self._readings, self._evaluations, self._hard_stops,
-                                 self._last_latency_ms)
+        return HotPathStatistics(
+            self._readings, self._evaluations, self._hard_stops, self._last_latency_ms
+        )

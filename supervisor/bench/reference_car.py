@@ -32,20 +32,44 @@ PERIODS = {
 class ReferenceCar:
     """The reference car's signal values, and their frames."""
 
-    body: dict[str, Any] = field(default_factory=lambda: {
-        "PM_doorFrontLeft": "CLOSED", "PM_doorFrontRight": "CLOSED",
-        "PM_doorRearLeft": "CLOSED", "PM_doorRearRight": "CLOSED",
-        "PM_trunk": "CLOSED", "PM_frunk": "CLOSED", "PM_driverSeat": "EMPTY",
-        "PM_lvState": "OFF", "PM_bodyCounter": 0,
-    })
-    drive: dict[str, Any] = field(default_factory=lambda: {
-        "PM_gear": "P", "PM_speed": 0.0, "PM_driveCounter": 0})
-    battery: dict[str, Any] = field(default_factory=lambda: {
-        "PM_soc": 72.0, "PM_netCapacity": 75, "PM_packTempAvg": 24.0, "PM_packTempMax": 26.0})
-    charge: dict[str, Any] = field(default_factory=lambda: {
-        "PM_cable": "CONNECTED", "PM_charging": "CHARGING", "PM_chargePower": 7.2})
-    thermal: dict[str, Any] = field(default_factory=lambda: {
-        "PM_coolantTemp": 28.0, "PM_cabinTemp": 22.0, "PM_ambientTemp": 15.0})
+    body: dict[str, Any] = field(
+        default_factory=lambda: {
+            "PM_doorFrontLeft": "CLOSED",
+            "PM_doorFrontRight": "CLOSED",
+            "PM_doorRearLeft": "CLOSED",
+            "PM_doorRearRight": "CLOSED",
+            "PM_trunk": "CLOSED",
+            "PM_frunk": "CLOSED",
+            "PM_driverSeat": "EMPTY",
+            "PM_lvState": "OFF",
+            "PM_bodyCounter": 0,
+        }
+    )
+    drive: dict[str, Any] = field(
+        default_factory=lambda: {"PM_gear": "P", "PM_speed": 0.0, "PM_driveCounter": 0}
+    )
+    battery: dict[str, Any] = field(
+        default_factory=lambda: {
+            "PM_soc": 72.0,
+            "PM_netCapacity": 75,
+            "PM_packTempAvg": 24.0,
+            "PM_packTempMax": 26.0,
+        }
+    )
+    charge: dict[str, Any] = field(
+        default_factory=lambda: {
+            "PM_cable": "CONNECTED",
+            "PM_charging": "CHARGING",
+            "PM_chargePower": 7.2,
+        }
+    )
+    thermal: dict[str, Any] = field(
+        default_factory=lambda: {
+            "PM_coolantTemp": 28.0,
+            "PM_cabinTemp": 22.0,
+            "PM_ambientTemp": 15.0,
+        }
+    )
     dbc: Path = REFERENCE_DBC
 
     def __post_init__(self) -> None:
@@ -56,8 +80,10 @@ class ReferenceCar:
     def frame(self, message: str) -> tuple[int, bytes]:
         """(arbitration id, payload) of `message` with the current values."""
         values = {
-            "PM_BodyStatus": self.body, "PM_DriveStatus": self.drive,
-            "PM_BatteryStatus": self.battery, "PM_ChargeStatus": self.charge,
+            "PM_BodyStatus": self.body,
+            "PM_DriveStatus": self.drive,
+            "PM_BatteryStatus": self.battery,
+            "PM_ChargeStatus": self.charge,
             "PM_ThermalStatus": self.thermal,
         }[message]
         msg = self.db.get_message_by_name(message)

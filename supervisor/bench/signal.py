@@ -39,18 +39,28 @@ from .reference_car import PERIODS, REFERENCE_DBC, REFERENCE_MAPPING, ReferenceC
 from .tesla_stream import model3_stream
 
 MULTICAST_GROUP = "239.74.163.2"
-MODEL3_DBC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dbc" / "Model3CAN.dbc"
+MODEL3_DBC = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dbc" / "Model3CAN.dbc"
+)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``parkmesh bench signal``."""
     parser = sub.add_parser("signal", help="door-open frame to stop flag latency; decode rate")
     parser.add_argument("--trials", type=int, default=1000, help="door openings (default 1000)")
-    parser.add_argument("--frames", type=int, default=200_000,
-                        help="frames for the throughput measurement (default 200000)")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=200_000,
+        help="frames for the throughput measurement (default 200000)",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--model3-dbc", type=Path, default=MODEL3_DBC,
-                        help="Model3CAN.dbc for the Tesla throughput figure")
+    parser.add_argument(
+        "--model3-dbc",
+        type=Path,
+        default=MODEL3_DBC,
+        help="Model3CAN.dbc for the Tesla throughput figure",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
     parser.set_defaults(func=_main)
 
@@ -63,7 +73,8 @@ def _main(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {**latency, **measure_throughput(args.frames, args.seed)}
     if args.model3_dbc.is_file():
         result["model3_frames_per_s"] = measure_model3_throughput(
-            args.model3_dbc, args.frames, args.seed)
+            args.model3_dbc, args.frames, args.seed
+        )
     print(json.dumps(result, indent=2))
     return 0
 
@@ -77,27 +88,42 @@ def _percentile(values: list[float], q: float) -> float:
 async def measure_latency(trials: int, seed: int) -> dict[str, Any]:
     """Run the sender process against the daemon's CAN path; returns the latency figures."""
     port = random.Random(seed).randrange(40000, 60000)
-    config = CanConfig(interface="udp_multicast", channel=MULTICAST_GROUP,
-                       dbc=REFERENCE_DBC, mapping=REFERENCE_MAPPING)
+    config = CanConfig(
+        interface="udp_multicast",
+        channel=MULTICAST_GROUP,
+        dbc=REFERENCE_DBC,
+        mapping=REFERENCE_MAPPING,
+    )
     decoder = FrameDecoder.load(config.dbc, config.mapping)
     board = PageBoard()
     page = StopPage.create("parkmesh-bench")
     written: list[int] = []
     # Read the page right after each write: the time it records is the measurement.
     board.add_after_stop(
-        lambda level: written.append(page.snapshot().requested_ns) if level == StopLevel.HARD
-        else None)
+        lambda level: (
+            written.append(page.snapshot().requested_ns) if level == StopLevel.HARD else None
+        )
+    )
     hotpath = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
-    source = CanSource(config, decoder, hotpath,
-                       bus_factory=lambda: open_bus(config, decoder.frame_ids, port=port))
+    source = CanSource(
+        config, decoder, hotpath, bus_factory=lambda: open_bus(config, decoder.frame_ids, port=port)
+    )
     with board.register(page):
         async with trio.open_nursery() as nursery:
             await nursery.start(source.run)
             await nursery.start(PolicyClock(hotpath).run)
             proc = await trio.run_process(
-                [sys.executable, "-m", "supervisor.bench.signal_sender", MULTICAST_GROUP,
-                 str(port), str(trials), str(seed)],
-                capture_stdout=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "supervisor.bench.signal_sender",
+                    MULTICAST_GROUP,
+                    str(port),
+                    str(trials),
+                    str(seed),
+                ],
+                capture_stdout=True,
+            )
             nursery.cancel_scope.cancel()
     page.close()
     sent = [int(line) for line in proc.stdout.split()]

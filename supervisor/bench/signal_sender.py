@@ -25,8 +25,7 @@ OPEN_MS = 2.0
 
 
 def _send(bus: can.BusABC, frame: tuple[int, bytes]) -> None:
-    bus.send(can.Message(arbitration_id=frame[0], data=frame[1], is_extended_id=False,
-                         is_fd=False))
+    bus.send(can.Message(arbitration_id=frame[0], data=frame[1], is_extended_id=False, is_fd=False))
 
 
 def _run_for(bus: can.BusABC, car: ReferenceCar, due: dict[str, float], seconds: float) -> None:

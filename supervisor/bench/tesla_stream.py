@@ -29,7 +29,7 @@ def model3_stream(
             data = rng.randbytes(message.length)
             try:
                 message.decode(data)
-            except Exception:  # noqa: BLE001, S112 - an invalid multiplexer id: draw again
+            except Exception:
                 continue
             payloads.append(data)
         pool[message.frame_id] = payloads

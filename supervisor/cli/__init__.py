@@ -19,7 +19,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "supervisor.cli.run",
     "supervisor.cli.demo",
     "supervisor.cli.vehicle",
+    "thermal.cli",
     "supervisor.cli.bench",
+    "supervisor.cli.status",
+    "supervisor.cli.prefs",
+    "supervisor.cli.ledger",
+    "supervisor.cli.tui",
 )
 
 

@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # Each module exposes `register(subparsers)` for one ``parkmesh bench NAME``.
-BENCH_MODULES: tuple[str, ...] = ("supervisor.bench.signal",)
+BENCH_MODULES: tuple[str, ...] = ("supervisor.bench.signal", "sandbox.models.bench_steps")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -15,13 +15,25 @@ from supervisor.vehicle.config import DATA_DIR
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``parkmesh demo``."""
     parser = sub.add_parser(
-        "demo", help="a simulated car through an evening: every decision and stop explained")
-    parser.add_argument("--scenario", type=Path, default=DATA_DIR / "demo_scenario.toml",
-                        help="scenario file (default: the shipped evening in the driveway)")
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="time acceleration (default 1: real time, about a minute)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the record of the run as JSON at the end instead of lines")
+        "demo", help="a simulated car through an evening: every decision and stop explained"
+    )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=DATA_DIR / "demo_scenario.toml",
+        help="scenario file (default: the shipped evening in the driveway)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="time acceleration (default 1: real time, about a minute)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the record of the run as JSON at the end instead of lines",
+    )
     parser.set_defaults(func=_demo)
 
 

@@ -15,8 +15,12 @@ from supervisor.config.load import DEFAULT_PATH, load_config
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``run`` and ``check-config``."""
     run = sub.add_parser("run", help="run the daemon (what systemd starts)")
-    run.add_argument("--config", type=Path, default=None,
-                     help=f"configuration file (default: {DEFAULT_PATH} if it exists)")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"configuration file (default: {DEFAULT_PATH} if it exists)",
+    )
     run.set_defaults(func=_run)
     check = sub.add_parser("check-config", help="validate a configuration file without starting")
     check.add_argument("file", type=Path)
@@ -52,8 +56,17 @@ def _check(args: argparse.Namespace) -> int:
         Supervisor(config)
     except ConfigError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "error": str(exc), "file": str(exc.file or ""),
-                              "line": exc.line, "key": exc.key}))
+            print(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "error": str(exc),
+                        "file": str(exc.file or ""),
+                        "line": exc.line,
+                        "key": exc.key,
+                    }
+                )
+            )
             return 2
         raise
     if args.json:

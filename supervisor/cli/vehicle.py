@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser("vehicle", help="check vehicle signal mappings against real data")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     replay = actions.add_parser(
-        "replay", help="decode a candump log through a DBC and mapping; print the final state")
+        "replay", help="decode a candump log through a DBC and mapping; print the final state"
+    )
     replay.add_argument("--dbc", type=Path, required=True, help="DBC file")
     replay.add_argument("--mapping", type=Path, required=True, help="VSS mapping file")
     replay.add_argument("--log", type=Path, required=True, help="candump -l log")
@@ -34,14 +35,21 @@ def _replay(args: argparse.Namespace) -> int:
     values = state.snapshot()
     stats = decoder.stats
     if args.json:
-        print_json({
-            "signals": values,
-            "frames": stats.frames, "decoded": stats.decoded, "unknown_ids": stats.unknown_ids,
-            "malformed": stats.malformed, "unmapped_values": stats.unmapped_values,
-            "missing": sorted(decoder.mapping.paths - set(values)),
-        })
+        print_json(
+            {
+                "signals": values,
+                "frames": stats.frames,
+                "decoded": stats.decoded,
+                "unknown_ids": stats.unknown_ids,
+                "malformed": stats.malformed,
+                "unmapped_values": stats.unmapped_values,
+                "missing": sorted(decoder.mapping.paths - set(values)),
+            }
+        )
     else:
         print_table({path: "unknown" if v is None else v for path, v in values.items()})
-        print(f"\n{stats.frames} frames, {stats.decoded} decoded, {stats.unknown_ids} unmapped ids,"
-              f" {stats.malformed} malformed")
+        print(
+            f"\n{stats.frames} frames, {stats.decoded} decoded, {stats.unknown_ids} unmapped ids,"
+            f" {stats.malformed} malformed"
+        )
     return 0

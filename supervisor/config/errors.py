@@ -13,7 +13,11 @@ class ConfigError(ValueError):
     """
 
     def __init__(
-        self, message: str, *, file: Path | str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        file: Path | str | None = None,
+        line: int | None = None,
         key: str | None = None,
     ) -> None:
         self.file = Path(file) if file is not None else None

@@ -24,8 +24,8 @@ def setting(
     default: Any = dataclasses.MISSING,
     *,
     doc: str,
-    min: float | None = None,  # noqa: A002 - reads naturally at the call site
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     choices: tuple[Any, ...] | None = None,
     factory: Any = dataclasses.MISSING,
 ) -> Any:

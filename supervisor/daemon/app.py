@@ -53,7 +53,10 @@ class Supervisor:
     """
 
     def __init__(
-        self, config: Config, *, notifier: Notifier | None = None,
+        self,
+        config: Config,
+        *,
+        notifier: Notifier | None = None,
         source: Callable[[HotPath], VehicleSource] | None = None,
     ) -> None:
         self.config = config
@@ -79,7 +82,9 @@ class Supervisor:
         except trio.WouldBlock:
             self.dropped_decisions += 1
 
-    async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Start every service, report READY, and serve until cancelled or signalled.
 
         Cancellation: cancelling `run` hard-stops the workers and stops the services.
@@ -124,8 +129,8 @@ class Supervisor:
                 listener(decision)
             if decision.hard_stop_edge:
                 report = await self.stop_watch.confirm()
-                for listener in self.stop_reports:
-                    listener(decision, report)
+                for report_listener in self.stop_reports:
+                    report_listener(decision, report)
 
     def is_healthy(self) -> bool:
         """Started, and the policy evaluated recently (its clock ticks at least every 0.25 s)."""

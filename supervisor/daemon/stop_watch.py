@@ -36,7 +36,10 @@ class StopWatch:
     """
 
     def __init__(
-        self, hotpath: HotPath, board: PageBoard, deadline_s: float,
+        self,
+        hotpath: HotPath,
+        board: PageBoard,
+        deadline_s: float,
         kill_late: Callable[[list[int]], int] | None = None,
     ) -> None:
         self.hotpath = hotpath
@@ -52,14 +55,19 @@ class StopWatch:
         """
         pages = self.board.pages
         with trio.move_on_after(self.deadline_s):
+            # The workers write their acknowledgement into shared memory, which cannot wake
+            # a trio task: polling it is the only way to see it.
             while not all(p.snapshot().acknowledged for p in pages):
                 await trio.sleep(POLL_S)
         snaps = [p.snapshot() for p in pages]
         late = [i for i, s in enumerate(snaps) if not s.acknowledged]
         killed = 0
         if late:
-            LOG.warning("%d worker(s) missed the %.0f ms stop deadline: killing",
-                        len(late), self.deadline_s * 1000)
+            LOG.warning(
+                "%d worker(s) missed the %.0f ms stop deadline: killing",
+                len(late),
+                self.deadline_s * 1000,
+            )
             killed = self.kill_late(late) if self.kill_late is not None else 0
         acked = [s.ack_ns - s.requested_ns for s in snaps if s.acknowledged]
         report = StopReport(

@@ -48,8 +48,12 @@ class DemoPrinter:
         mark = _PHASE_MARK[decision.phase]
         reasons = "; ".join(r.text for r in decision.reasons)
         text = f"{mark} {decision.phase.upper()}" + (f": {reasons}" if reasons else "")
-        self.line(text, kind="decision", phase=str(decision.phase),
-                  reasons=[r.text for r in decision.reasons])
+        self.line(
+            text,
+            kind="decision",
+            phase=str(decision.phase),
+            reasons=[r.text for r in decision.reasons],
+        )
 
     def stop(self, decision: Decision, report: StopReport) -> None:
         """A hard stop was confirmed."""
@@ -60,6 +64,10 @@ class DemoPrinter:
             parts.append(f"flag → {report.workers} worker(s) idle {report.flag_to_idle_ms:.3f} ms")
         if report.killed:
             parts.append(f"{report.killed} killed at the deadline")
-        self.line("  stop: " + ", ".join(parts or ["no worker was running"]), kind="stop",
-                  reading_to_flag_ms=report.reading_to_flag_ms,
-                  flag_to_idle_ms=report.flag_to_idle_ms, killed=report.killed)
+        self.line(
+            "  stop: " + ", ".join(parts or ["no worker was running"]),
+            kind="stop",
+            reading_to_flag_ms=report.reading_to_flag_ms,
+            flag_to_idle_ms=report.flag_to_idle_ms,
+            killed=report.killed,
+        )

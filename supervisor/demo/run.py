@@ -31,7 +31,9 @@ def demo_config(state_dir: Path, scenario: Path, speed: float) -> Config:
     """The demo's configuration: the scenario car, a short settle time, private state."""
     return Config(
         daemon=DaemonConfig(state_dir=state_dir, runtime_dir=state_dir / "run"),
-        vehicle=VehicleConfig(source="scenario", scenario=ScenarioConfig(file=scenario, speed=speed)),
+        vehicle=VehicleConfig(
+            source="scenario", scenario=ScenarioConfig(file=scenario, speed=speed)
+        ),
         # Settle time in scenario seconds, like every other time of the demo.
         policy=PolicyConfig(settle_s=DEMO_SETTLE_S / speed),
     )
@@ -42,8 +44,8 @@ async def _start_page_reader(stack: AsyncExitStack, supervisor: Supervisor) -> N
     page = StopPage.create("parkmesh-demo")
     stack.callback(page.close)
     proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "supervisor.preempt.reader", str(page.fd)],
-        pass_fds=(page.fd,))
+        [sys.executable, "-m", "supervisor.preempt.reader", str(page.fd)], pass_fds=(page.fd,)
+    )
     stack.callback(proc.kill)
     stack.enter_context(supervisor.board.register(page))
 
@@ -64,14 +66,21 @@ async def run_demo(scenario_file: Path, speed: float, printer_quiet: bool = Fals
         supervisor = Supervisor(config, notifier=Notifier({}), source=source)
         supervisor.decision_listeners.append(printer.decision)
         supervisor.stop_reports.append(printer.stop)
-        printer.line(f"parkmesh demo: {scenario.name} ({len(scenario.events)} events, "
-                     f"{speed:g}x, settle {DEMO_SETTLE_S:g} s)", kind="start")
+        printer.line(
+            f"parkmesh demo: {scenario.name} ({len(scenario.events)} events, "
+            f"{speed:g}x, settle {DEMO_SETTLE_S:g} s)",
+            kind="start",
+        )
         async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
             await _start_page_reader(stack, supervisor)
             await nursery.start(supervisor.run)
             await trio.sleep(scenario.duration_s / speed + 0.5)
             nursery.cancel_scope.cancel()
         stats = supervisor.hotpath.statistics()
-        printer.line(f"done: {stats.readings} readings, {stats.hard_stops} hard stops",
-                     kind="end", readings=stats.readings, hard_stops=stats.hard_stops)
+        printer.line(
+            f"done: {stats.readings} readings, {stats.hard_stops} hard stops",
+            kind="end",
+            readings=stats.readings,
+            hard_stops=stats.hard_stops,
+        )
     return printer

@@ -83,9 +83,12 @@ class AdmissionPolicy:
         if "budget" not in self._soft:
             soc = state.value(vss.SOC, now)
             if isinstance(soc, int | float) and soc < self.soc_floor:
-                soft.append(Reason("soc_floor",
-                                   f"state of charge {soc:.1f} % is below the floor of "
-                                   f"{self.soc_floor:g} %"))
+                soft.append(
+                    Reason(
+                        "soc_floor",
+                        f"state of charge {soc:.1f} % is below the floor of {self.soc_floor:g} %",
+                    )
+                )
 
         settle_left = 0.0
         if self._clear_since is not None:
@@ -94,9 +97,9 @@ class AdmissionPolicy:
         if not hard and settle_left > 0:
             # The countdown lives in `settle_left_s`, not in the text, so that the reasons (and
             # the log line of each change) stay the same while the car settles.
-            reasons.append(Reason(
-                "settling", f"waiting for conditions to hold for {self.config.settle_s:g} s"
-            ))
+            reasons.append(
+                Reason("settling", f"waiting for conditions to hold for {self.config.settle_s:g} s")
+            )
         if hard:
             phase = Phase.STOPPING if self._busy or self._unacknowledged else Phase.NOT_ELIGIBLE
         elif reasons:

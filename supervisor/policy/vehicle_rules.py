@@ -37,9 +37,7 @@ def describe(path: str) -> str:
     }.get(path, path.removeprefix("Vehicle."))
 
 
-def freshness_reasons(
-    state: VehicleState, required: Iterable[str], now: float
-) -> list[Reason]:
+def freshness_reasons(state: VehicleState, required: Iterable[str], now: float) -> list[Reason]:
     """A reason for each required signal that never arrived, is unknown, or is stale."""
     reasons = []
     for path in required:
@@ -52,9 +50,9 @@ def freshness_reasons(
         elif not sig.is_fresh(now):
             # The age itself is left out of the text so that the reason, and its log line,
             # stays the same while the signal stays stale.
-            reasons.append(Reason(
-                "stale", f"{name}: stale, no reading within {sig.max_age:g} s", hard=True
-            ))
+            reasons.append(
+                Reason("stale", f"{name}: stale, no reading within {sig.max_age:g} s", hard=True)
+            )
     return reasons
 
 

@@ -46,17 +46,25 @@ class PageBoard:
         self.last: StopRecord | None = None
         self.stops = 0
 
-    @contextmanager
-    def register(self, page: StopPage) -> Iterator[StopPage]:
-        """Include `page` in every stop while the block runs; a new page starts stopped if the
-        board is stopped, so that a worker started during a hard stop cannot run."""
+    def add(self, page: StopPage) -> None:
+        """Include `page` in every stop from now on. A page added while the board is stopped
+        starts stopped, so that a worker started during a hard stop cannot run."""
         if self.last is not None and self.last.level != StopLevel.RUN:
             page.request_stop(self.last.level, self.last.reason)
         self._pages.append(page)
+
+    def remove(self, page: StopPage) -> None:
+        """Leave `page` out of later stops (its worker is gone)."""
+        self._pages.remove(page)
+
+    @contextmanager
+    def register(self, page: StopPage) -> Iterator[StopPage]:
+        """`add` `page` for the duration of the block."""
+        self.add(page)
         try:
             yield page
         finally:
-            self._pages.remove(page)
+            self.remove(page)
 
     def add_after_stop(self, hook: Callable[[StopLevel], None]) -> None:
         """Run `hook(level)` right after every stop write (must not block)."""

@@ -20,7 +20,7 @@ import cantools.database
 
 from supervisor.config.errors import ConfigError
 
-from .mapping import MappingLoader, SignalMap, SignalMapping, read_mapping_text
+from .mapping import MappingLoader, SignalMap, SignalMapping, convert, read_mapping_text
 from .state import SignalUpdate, Value
 
 LOG = logging.getLogger(__name__)
@@ -63,11 +63,15 @@ class FrameDecoder:
         for spec in mapping.entries:
             message = db.get_message_by_name(spec.message)
             signal = message.get_signal_by_name(spec.signal)
-            invalid = frozenset(
-                float(number) * signal.scale + signal.offset
-                for number, name in (signal.choices or {}).items()
-                if any(word in str(name).upper() for word in _INVALID_CHOICE_WORDS)
-            ) if not spec.values else frozenset()
+            invalid = (
+                frozenset(
+                    float(number) * signal.scale + signal.offset
+                    for number, name in (signal.choices or {}).items()
+                    if any(word in str(name).upper() for word in _INVALID_CHOICE_WORDS)
+                )
+                if not spec.values
+                else frozenset()
+            )
             slot = self._by_id.setdefault(message.frame_id, (message, []))
             slot[1].append(_Entry(spec, invalid))
         self.mapping = mapping
@@ -105,7 +109,7 @@ class FrameDecoder:
         message, entries = slot
         try:
             decoded = message.decode(bytes(data), decode_choices=False, scaling=True)
-        except Exception as exc:  # noqa: BLE001 - cantools raises several types for bad data
+        except Exception as exc:
             self._bad_frame(arbitration_id, f"{message.name}: {exc}")
             return []
         stats.decoded += 1
@@ -120,21 +124,17 @@ class FrameDecoder:
         return updates
 
     def _convert(self, entry: _Entry, raw: Any) -> Value | None:
-        spec = entry.spec
-        if spec.values:
-            mapped = spec.values.get(raw, spec.default)
-            if mapped is None:
-                self.stats.unmapped_values += 1
-            return mapped
         if raw in entry.invalid:
             return None
         try:
-            number = spec.transform(raw) if spec.transform is not None else raw
-            return spec.vss.coerce(number)
+            value = convert(entry.spec, raw)
         except (ArithmeticError, ValueError, TypeError) as exc:
             self.stats.unmapped_values += 1
-            self.stats.last_error = f"{spec.path}: {exc}"
+            self.stats.last_error = f"{entry.spec.path}: {exc}"
             return None
+        if value is None:
+            self.stats.unmapped_values += 1
+        return value
 
     @staticmethod
     def _gate(entry: _Entry, value: Value | None, now: float) -> bool:
@@ -151,8 +151,11 @@ class FrameDecoder:
         self.stats.last_error = message
         if arbitration_id not in self.stats.bad_ids:
             self.stats.bad_ids.add(arbitration_id)
-            LOG.warning("malformed CAN frame 0x%x: %s (further ones are only counted)",
-                        arbitration_id, message)
+            LOG.warning(
+                "malformed CAN frame 0x%x: %s (further ones are only counted)",
+                arbitration_id,
+                message,
+            )
 
 
 def load_dbc(path: Path) -> cantools.database.can.Database:
@@ -165,7 +168,7 @@ def load_dbc(path: Path) -> cantools.database.can.Database:
         db = cantools.database.load_file(str(path), database_format="dbc", strict=False)
     except FileNotFoundError:
         raise ConfigError("DBC file not found", file=path) from None
-    except Exception as exc:  # noqa: BLE001 - cantools raises a zoo of parse errors
+    except Exception as exc:
         raise ConfigError(f"DBC does not load: {exc}", file=path) from None
     if not isinstance(db, cantools.database.can.Database):
         raise ConfigError("not a CAN database", file=path)
@@ -189,19 +192,25 @@ def load_can_mapping(file: Path, db: cantools.database.can.Database) -> SignalMa
         try:
             message = db.get_message_by_name(message_name)
         except KeyError:
-            raise loader.error(f"{key}.message", f"no message {message_name!r} in the DBC",
-                               line) from None
+            raise loader.error(
+                f"{key}.message", f"no message {message_name!r} in the DBC", line
+            ) from None
         try:
             signal = message.get_signal_by_name(signal_name)
         except KeyError:
             known = ", ".join(s.name for s in message.signals)
-            raise loader.error(f"{key}.signal",
-                               f"message {message_name} has no signal {signal_name!r} "
-                               f"(it has: {known})", line) from None
+            raise loader.error(
+                f"{key}.signal",
+                f"message {message_name} has no signal {signal_name!r} (it has: {known})",
+                line,
+            ) from None
         choices: Mapping[str, int | float] = {
             str(name): number * signal.scale + signal.offset
             for number, name in (signal.choices or {}).items()
         }
-        entries.append(loader.build(index, raw, choices, f"{message_name}.{signal_name}",
-                                    message_name, signal_name))
+        entries.append(
+            loader.build(
+                index, raw, choices, f"{message_name}.{signal_name}", message_name, signal_name
+            )
+        )
     return SignalMap(file, tuple(entries))

@@ -47,8 +47,11 @@ def open_bus(config: CanConfig, frame_ids: frozenset[int], **extra: Any) -> can.
     kwargs: dict[str, Any] = {"interface": config.interface, "channel": config.channel, **extra}
     if config.kernel_filters and frame_ids:
         kwargs["can_filters"] = [
-            {"can_id": fid, "can_mask": 0x1FFFFFFF if fid > 0x7FF else 0x7FF,
-             "extended": fid > 0x7FF}
+            {
+                "can_id": fid,
+                "can_mask": 0x1FFFFFFF if fid > 0x7FF else 0x7FF,
+                "extended": fid > 0x7FF,
+            }
             for fid in sorted(frame_ids)
         ]
     return can.Bus(**kwargs)
@@ -64,7 +67,10 @@ class CanSource:
     name = "can"
 
     def __init__(
-        self, config: CanConfig, decoder: FrameDecoder, hotpath: HotPath,
+        self,
+        config: CanConfig,
+        decoder: FrameDecoder,
+        hotpath: HotPath,
         bus_factory: Callable[[], can.BusABC] | None = None,
     ) -> None:
         self.config = config
@@ -137,5 +143,3 @@ class CanSource:
             updates = decode(msg.arbitration_id, msg.data, received_ns / 1e9)
             if updates:
                 feed(updates, received_ns)
-
-

@@ -15,8 +15,12 @@ DATA_DIR = Path(__file__).parent / "data"
 class CanConfig:
     """``[vehicle.can]``: a python-can bus decoded with a DBC and a mapping."""
 
-    interface: str = setting("socketcan", doc="python-can interface: socketcan, udp_multicast, virtual, ...")
-    channel: str = setting("can0", doc="python-can channel (can0; a multicast group for udp_multicast)")
+    interface: str = setting(
+        "socketcan", doc="python-can interface: socketcan, udp_multicast, virtual, ..."
+    )
+    channel: str = setting(
+        "can0", doc="python-can channel (can0; a multicast group for udp_multicast)"
+    )
     dbc: Path = setting(DATA_DIR / "parkmesh_reference.dbc", doc="DBC file describing the bus")
     mapping: Path = setting(DATA_DIR / "reference_mapping.toml", doc="VSS mapping for that DBC")
     kernel_filters: bool = setting(True, doc="install receive filters for the mapped ids only")

@@ -39,8 +39,17 @@ from .vss import VssSignal, lookup
 
 DEFAULT_MAX_AGE_S = 2.0
 _ENTRY_KEYS = frozenset(
-    {"path", "message", "signal", "values", "default", "transform", "min_interval_s",
-     "on_change", "max_age_s"}
+    {
+        "path",
+        "message",
+        "signal",
+        "values",
+        "default",
+        "transform",
+        "min_interval_s",
+        "on_change",
+        "max_age_s",
+    }
 )
 
 
@@ -123,10 +132,21 @@ class MappingLoader:
         return None
 
     def build(
-        self, index: int, raw: dict[str, Any], choices: Mapping[str, int | float], source: str,
-        message: str, signal: str,
+        self,
+        index: int,
+        raw: dict[str, Any],
+        choices: Mapping[str, int | float],
+        source: str,
+        message: str,
+        signal: str,
+        *,
+        free_keys: bool = False,
     ) -> SignalMapping:
-        """Validate the common keys of one entry (everything but how the source is found)."""
+        """Validate the common keys of one entry (everything but how the source is found).
+
+        With `free_keys` (DBus properties, which have no DBC choices), value-map keys that are
+        not numbers stand for themselves (a string property's value).
+        """
         line = self.entry_line(index)
         key = f"signal[{index}]"
         unknown = set(raw) - _ENTRY_KEYS - {"bus_name", "object_path", "interface", "property"}
@@ -145,15 +165,19 @@ class MappingLoader:
         if not isinstance(raw_values, dict):
             raise self.error(f"{key}.values", "must be a table of choice = value", line)
         for name, target in raw_values.items():
-            number = choices.get(name)
+            number: str | int | float | None = choices.get(name)
             if number is None:
                 try:
                     number = float(name) if "." in name else int(name)
                 except ValueError:
+                    if free_keys:
+                        values[name] = self._coerce(vss, target, f"{key}.values.{name}", line)
+                        continue
                     known = ", ".join(choices) or "none (the signal has no choices)"
                     raise self.error(
                         f"{key}.values.{name}",
-                        f"{name!r} is not a choice of {source} (choices: {known})", line,
+                        f"{name!r} is not a choice of {source} (choices: {known})",
+                        line,
                     ) from None
             values[number] = self._coerce(vss, target, f"{key}.values.{name}", line)
         default = raw.get("default")
@@ -174,14 +198,21 @@ class MappingLoader:
         if min_interval >= max_age and not math.isinf(max_age):
             raise self.error(
                 f"{key}.min_interval_s",
-                f"{min_interval} s would let the signal go stale (max_age_s is {max_age})", line,
+                f"{min_interval} s would let the signal go stale (max_age_s is {max_age})",
+                line,
             )
         on_change = raw.get("on_change", defaults.get("on_change", True))
         if not isinstance(on_change, bool):
             raise self.error(f"{key}.on_change", "must be true or false", line)
         return SignalMapping(
-            vss=vss, message=message, signal=signal, values=values, default=default,
-            transform=transform, min_interval_s=min_interval, on_change=on_change,
+            vss=vss,
+            message=message,
+            signal=signal,
+            values=values,
+            default=default,
+            transform=transform,
+            min_interval_s=min_interval,
+            on_change=on_change,
             max_age_s=max_age,
         )
 
@@ -192,13 +223,32 @@ class MappingLoader:
             raise self.error(key, str(exc), line) from None
 
     def _number(
-        self, raw: dict[str, Any], defaults: dict[str, Any], name: str, fallback: float, key: str,
+        self,
+        raw: dict[str, Any],
+        defaults: dict[str, Any],
+        name: str,
+        fallback: float,
+        key: str,
         line: int | None,
     ) -> float:
         value = raw.get(name, defaults.get(name, fallback))
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self.error(f"{key}.{name}", f"must be a number of seconds >= 0, not {value!r}", line)
+            raise self.error(
+                f"{key}.{name}", f"must be a number of seconds >= 0, not {value!r}", line
+            )
         return float(value)
+
+
+def convert(spec: SignalMapping, raw: Any) -> Value | None:
+    """Turn a source's raw value into the VSS value of `spec`; None means unknown.
+
+    Raises:
+        ArithmeticError, ValueError, TypeError: the transform or the type check failed.
+    """
+    if spec.values:
+        return spec.values.get(raw, spec.default)
+    number = spec.transform(raw) if spec.transform is not None else raw
+    return spec.vss.coerce(number)
 
 
 def read_mapping_text(file: Path) -> str:
@@ -211,4 +261,3 @@ def read_mapping_text(file: Path) -> str:
         return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read mapping: {exc}", file=file) from None
-

@@ -56,8 +56,12 @@ class ReplaySource:
     name = "replay"
 
     def __init__(
-        self, messages: list[can.Message], decoder: FrameDecoder, hotpath: HotPath,
-        speed: float = 1.0, loop: bool = False,
+        self,
+        messages: list[can.Message],
+        decoder: FrameDecoder,
+        hotpath: HotPath,
+        speed: float = 1.0,
+        loop: bool = False,
     ) -> None:
         self.messages = messages
         self.decoder = decoder
@@ -67,10 +71,14 @@ class ReplaySource:
         declare_signals(hotpath, decoder)
 
     @classmethod
-    def from_config(cls, config: ReplayConfig, decoder: FrameDecoder, hotpath: HotPath) -> ReplaySource:
+    def from_config(
+        cls, config: ReplayConfig, decoder: FrameDecoder, hotpath: HotPath
+    ) -> ReplaySource:
         """Build from ``[vehicle.replay]``. Raises ConfigError for a missing or bad log."""
         if config.log is None:
-            raise ConfigError("vehicle.source is 'replay' but no log is set", key="vehicle.replay.log")
+            raise ConfigError(
+                "vehicle.source is 'replay' but no log is set", key="vehicle.replay.log"
+            )
         return cls(read_log(config.log), decoder, hotpath, config.speed, config.loop)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -133,11 +133,16 @@ def parse_scenario(doc: dict[str, Any], path: Path | None, lines: LineIndex) -> 
         silence = raw.get("silence", [])
         if not isinstance(silence, list) or not all(isinstance(p, str) for p in silence):
             raise error(f"{key}.silence", "must be a list of VSS paths")
-        events.append(ScenarioEvent(
-            at=at, note=str(raw.get("note", "")), set=values(raw.get("set", {}), f"{key}.set"),
-            silence=tuple(silence), fail=str(raw.get("fail", "")),
-            recover=bool(raw.get("recover", False)),
-        ))
+        events.append(
+            ScenarioEvent(
+                at=at,
+                note=str(raw.get("note", "")),
+                set=values(raw.get("set", {}), f"{key}.set"),
+                silence=tuple(silence),
+                fail=str(raw.get("fail", "")),
+                recover=bool(raw.get("recover", False)),
+            )
+        )
     return Scenario(
         name=str(doc.get("name", path.stem if path else "scenario")),
         refresh_s=number(doc.get("refresh_s", 0.1), "refresh_s", 0.001),
@@ -162,7 +167,10 @@ class ScenarioSource:
     name = "scenario"
 
     def __init__(
-        self, scenario: Scenario, hotpath: HotPath, speed: float = 1.0,
+        self,
+        scenario: Scenario,
+        hotpath: HotPath,
+        speed: float = 1.0,
         on_event: Callable[[ScenarioEvent], None] | None = None,
     ) -> None:
         self.scenario = scenario

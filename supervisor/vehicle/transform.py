@@ -79,7 +79,7 @@ def _refuse(node: ast.AST, source: str, what: str) -> TransformError:
     return TransformError(f"transform {source!r}: {what} is not allowed (column {col})")
 
 
-def _compile(node: ast.expr, source: str) -> Fn:  # noqa: C901 - one branch per grammar rule
+def _compile(node: ast.expr, source: str) -> Fn:
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -109,4 +109,8 @@ def _compile(node: ast.expr, source: str) -> Fn:  # noqa: C901 - one branch per 
         if not args:
             raise _refuse(node, source, f"{node.func.id}() without arguments")
         return lambda x: fn(*(a(x) for a in args))
+    if isinstance(node, ast.BinOp):
+        raise _refuse(node, source, f"the operator {type(node.op).__name__}")
+    if isinstance(node, ast.Call):
+        raise _refuse(node, source, f"calling {ast.unparse(node.func)}")
     raise _refuse(node, source, type(node).__name__)

@@ -39,7 +39,9 @@ class VssSignal:
         if self.datatype == "string":
             text = str(value)
             if self.allowed and text not in self.allowed:
-                raise ValueError(f"{self.path} must be one of {', '.join(self.allowed)}, got {text!r}")
+                raise ValueError(
+                    f"{self.path} must be one of {', '.join(self.allowed)}, got {text!r}"
+                )
             return text
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{self.path} is {self.datatype}, got {value!r}")

@@ -1,0 +1,113 @@
+"""Configuration parsing: defaults, the shipped default file, and errors naming file/line/key."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from pathlib import Path
+
+import pytest
+
+from supervisor.config.errors import ConfigError
+from supervisor.config.load import load_config, parse_config
+from supervisor.config.schema import Config
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_empty_file_gives_the_defaults() -> None:
+    assert parse_config("") == Config()
+    assert Config().policy.settle_s == 120.0
+    assert Config().policy.soc_floor_percent == 50.0
+
+
+def _documented_keys(text: str) -> dict[str, set[str]]:
+    """Section -> keys written as ``# key = ...`` under each ``[section]`` header."""
+    keys: dict[str, set[str]] = {}
+    section = ""
+    for line in text.splitlines():
+        header = re.match(r"^\[([a-z_.]+)\]\s*$", line)
+        if header:
+            section = header.group(1)
+            keys.setdefault(section, set())
+        key = re.match(r"^# ([a-z_0-9]+) = ", line)
+        if key and section:
+            keys[section].add(key.group(1))
+    return keys
+
+
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, set[str]]:
+    """Section -> leaf keys of the configuration dataclasses."""
+    keys: dict[str, set[str]] = {}
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        name = f"{prefix}.{field.name}" if prefix else field.name
+        if dataclasses.is_dataclass(hints[field.name]):
+            keys.update(_schema_keys(hints[field.name], name))
+        else:
+            keys.setdefault(prefix, set()).add(field.name)
+    return keys
+
+
+def test_the_shipped_default_file_is_valid_and_documents_every_key() -> None:
+    text = (REPO / "packaging" / "parkmesh.toml").read_text()
+    assert parse_config(text) == Config()
+    documented = _documented_keys(text)
+    for section, keys in _schema_keys(Config).items():
+        missing = keys - documented.get(section, set())
+        assert not missing, f"[{section}] does not document {sorted(missing)}"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "message"),
+    [
+        ("[policy]\nsettle_s = -1\n", 2, "policy.settle_s", "must be at least 0.0, not -1.0"),
+        (
+            "[policy]\n\nsoc_floor_percent = 95\n",
+            3,
+            "policy.soc_floor_percent",
+            "must be at most 90.0, not 95.0",
+        ),
+        (
+            '[vehicle]\nsource = "cann"\n',
+            2,
+            "vehicle.source",
+            "must be one of 'can', 'dbus', 'scenario', 'replay', not 'cann'",
+        ),
+        (
+            "[vehicle.can]\nchannel = 3\n",
+            2,
+            "vehicle.can.channel",
+            "must be a string, not the number 3",
+        ),
+        ("[daemon]\nlog_level = true\n", 2, "daemon.log_level", "must be one of"),
+        ("[polcy]\nsettle_s = 1\n", 1, "polcy", "unknown key (known keys: "),
+        ("[policy]\nsettle = 1\n", 2, "policy.settle", "unknown key"),
+        ("policy = 3\n", 1, "policy", "must be a table, not the number 3"),
+    ],
+)
+def test_errors_name_the_file_line_and_key(text: str, line: int, key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "/etc/parkmesh/parkmesh.toml")
+    error = info.value
+    assert (error.line, error.key) == (line, key)
+    assert message in error.detail
+    assert str(error).startswith(f"/etc/parkmesh/parkmesh.toml:{line}: {key}: ")
+
+
+def test_invalid_toml_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        parse_config("[policy\n", "x.toml")
+    with pytest.raises(ConfigError, match="cannot read: No such file or directory"):
+        load_config(tmp_path / "missing.toml")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(binary)
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "parkmesh.toml"
+    path.write_text('[vehicle.can]\ndbc = "cars/my.dbc"\n')
+    assert load_config(path).vehicle.can.dbc == tmp_path / "cars" / "my.dbc"

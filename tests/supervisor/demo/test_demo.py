@@ -1,0 +1,37 @@
+"""``parkmesh demo``: the README's main job runs the scenario car and explains every stop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", "demo", "--speed", "8", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    events = [r["note"] for r in record if r["kind"] == "event"]
+    assert events[0] == "arrives home and stops" and "drives away" in events
+    decisions = [r for r in record if r["kind"] == "decision"]
+    assert any(d["phase"] == "eligible" for d in decisions)
+    stopping = [d for d in decisions if d["phase"] == "stopping"]
+    assert {tuple(d["reasons"]) for d in stopping} >= {
+        ("rear passenger door open",),
+        ("driver door open",),
+        ("speed: stale, no reading within 0.125 s",),
+    }
+    stops = [r for r in record if r["kind"] == "stop"]
+    assert len(stops) == len(stopping)
+    for stop in stops:
+        assert 0 <= stop["reading_to_flag_ms"] < 50
+        assert stop["flag_to_idle_ms"] is not None
