@@ -57,7 +57,9 @@ class StopWatch:
         with trio.move_on_after(self.deadline_s):
             # The workers write their acknowledgement into shared memory, which cannot wake
             # a trio task: polling it is the only way to see it.
-            while not all(p.snapshot().acknowledged for p in pages):
+            while True:
+                if all(p.snapshot().acknowledged for p in pages):
+                    break
                 await trio.sleep(POLL_S)
         snaps = [p.snapshot() for p in pages]
         late = [i for i, s in enumerate(snaps) if not s.acknowledged]
