@@ -100,8 +100,10 @@ class HotPath:
         if decision.hard_stop_edge:
             written_ns = self.stopper.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
             self._hard_stops += 1
-            if received_ns is not None:
-                self._last_latency_ms = (written_ns - received_ns) / 1e6
+            # A stop of the clock (a stale signal) has no reading to measure from.
+            self._last_latency_ms = (
+                None if received_ns is None else (written_ns - received_ns) / 1e6
+            )
         self.decision = decision
         if not decision.same_as(previous):
             for listener in self._listeners:

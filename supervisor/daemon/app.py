@@ -1,8 +1,8 @@
 """The daemon: builds the services from the configuration and runs them under one nursery.
 
 Start order is dependency order: the vehicle source first (nothing may compute before the
-car's state is known), then the policy clock, then the decision reporter; every later
-capability (budget, workers, uplink, DBus API) starts after them. ``READY=1`` is sent after the
+car's state is known), then the policy clock, the thermal budget and the decision reporter;
+the workers, the uplink and the DBus API start after them. ``READY=1`` is sent after the
 last service started. On SIGTERM or SIGINT the daemon writes a hard stop to every worker,
 sends ``STOPPING=1`` and cancels the services, each of which gets at most
 ``daemon.shutdown_grace_s`` for its shielded clean-up.
@@ -13,18 +13,27 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import trio
 
 from sandbox.stop_page import StopLevel, StopReason
+from supervisor.api.service import ApiService
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Decision
 from supervisor.policy_clock import PolicyClock
 from supervisor.preempt import PageBoard
 from supervisor.vehicle.state import VehicleState
+from thermal.prefstore import PreferenceStore
+from thermal.service import BudgetService, local_now
 
+from .budget_link import BudgetLink
+from .facade import DaemonFacade
+from .guard import keep_running
+from .log_ring import LogRing
 from .sources import VehicleSource, build_source
 from .stop_watch import StopReport, StopWatch
 from .systemd import Notifier
@@ -58,6 +67,7 @@ class Supervisor:
         *,
         notifier: Notifier | None = None,
         source: Callable[[HotPath], VehicleSource] | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
@@ -65,12 +75,23 @@ class Supervisor:
         self.policy = AdmissionPolicy(config.policy)
         self.hotpath = HotPath(VehicleState(), self.policy, self.board)
         self.source = (source or (lambda hp: build_source(config, hp)))(self.hotpath)
+        self.budget_link = BudgetLink(self.hotpath)
+        self.budget = BudgetService(
+            config.budget, self.budget_link.readings,
+            store=PreferenceStore(config.daemon.state_dir),
+            on_decision=self.budget_link.on_decision,
+            wall_clock=wall_clock or local_now,
+        )
         self.stop_watch = StopWatch(
             self.hotpath, self.board, config.daemon.stop_ack_deadline_ms / 1000
         )
         # Called from the reporter task (never from the hot path): printing and publishing.
         self.decision_listeners: list[Callable[[Decision], None]] = []
         self.stop_reports: list[Callable[[Decision, StopReport], None]] = []
+        self.log_ring = LogRing()
+        self.facade = DaemonFacade(self, self.log_ring)
+        self.api = ApiService(self.facade, config.api.bus, poll_s=config.api.poll_s,
+                              log_limit=config.api.log_lines)
         self._send, self._receive = trio.open_memory_channel[Decision](DECISION_BUFFER)
         self.hotpath.add_listener(self._queue_decision)
         self.dropped_decisions = 0
@@ -89,12 +110,15 @@ class Supervisor:
 
         Cancellation: cancelling `run` hard-stops the workers and stops the services.
         """
+        logging.getLogger().addHandler(self.log_ring)
         try:
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.source.run)
                     await nursery.start(PolicyClock(self.hotpath).run)
+                    await nursery.start(self.budget.run)
                     await nursery.start(self._report_decisions)
+                    await nursery.start(keep_running, "DBus API", lambda: self.api.run)
                     self.healthy = True
                     self.notifier.ready(self.hotpath.decision.explain())
                     LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
@@ -106,6 +130,7 @@ class Supervisor:
                         break
                     self.shutdown(nursery)
         finally:
+            logging.getLogger().removeHandler(self.log_ring)
             self.healthy = False
             self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
             self.notifier.close()
@@ -131,6 +156,28 @@ class Supervisor:
                 report = await self.stop_watch.confirm()
                 for report_listener in self.stop_reports:
                     report_listener(decision, report)
+
+    # -- views for the API (filled in by the worker pool, the uplink and the ledger) ----------
+
+    def workers_view(self) -> list[dict[str, Any]]:
+        """The worker processes, for the API."""
+        return []
+
+    def uplink_view(self) -> dict[str, Any]:
+        """The dispatcher link, for the API."""
+        return {"connected": False}
+
+    def jobs_view(self) -> list[dict[str, Any]]:
+        """Jobs running now, for the API."""
+        return []
+
+    def earnings_view(self) -> dict[str, Any]:
+        """Credits today and this month, for the API."""
+        return {}
+
+    def ledger_path(self) -> Path | None:
+        """The earnings ledger's file."""
+        return None
 
     def is_healthy(self) -> bool:
         """Started, and the policy evaluated recently (its clock ticks at least every 0.25 s)."""

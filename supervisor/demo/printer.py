@@ -60,6 +60,8 @@ class DemoPrinter:
         parts = []
         if report.reading_to_flag_ms is not None:
             parts.append(f"reading → stop flag {report.reading_to_flag_ms:.3f} ms")
+        else:
+            parts.append("stop flag written by the clock (no reading)")
         if report.flag_to_idle_ms is not None:
             parts.append(f"flag → {report.workers} worker(s) idle {report.flag_to_idle_ms:.3f} ms")
         if report.killed:

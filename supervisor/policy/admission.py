@@ -26,7 +26,8 @@ class AdmissionPolicy:
 
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
-        self.soc_floor = config.soc_floor_percent
+        # The simple floor check stands in for the budget until one reports (`use_budget`).
+        self.soc_floor: float | None = config.soc_floor_percent
         self._soft: dict[str, tuple[Reason, ...]] = {}
         self._failed_sources: dict[str, str] = {}
         self._clear_since: float | None = None
@@ -43,6 +44,10 @@ class AdmissionPolicy:
             self._soft[source] = tuple(Reason(source, text) for text in reasons)
         else:
             self._soft.pop(source, None)
+
+    def use_budget(self) -> None:
+        """The thermal budget now owns the battery floor; drop the simple check."""
+        self.soc_floor = None
 
     def source_failed(self, name: str, why: str) -> None:
         """A vehicle source stopped delivering: a hard stop until `source_recovered`."""
@@ -80,7 +85,7 @@ class AdmissionPolicy:
             self._clear_since = now
 
         soft: list[Reason] = [r for reasons in self._soft.values() for r in reasons]
-        if "budget" not in self._soft:
+        if self.soc_floor is not None:
             soc = state.value(vss.SOC, now)
             if isinstance(soc, int | float) and soc < self.soc_floor:
                 soft.append(

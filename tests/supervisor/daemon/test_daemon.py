@@ -28,6 +28,14 @@ max_age_s = 0.5
 "Vehicle.Speed" = 0.0
 "Vehicle.Cabin.Seat.Row1.DriverSide.OccupancyStatus" = "EMPTY"
 "Vehicle.Powertrain.TractionBattery.StateOfCharge.Displayed" = 80.0
+"Vehicle.Powertrain.TractionBattery.NetCapacity" = 75
+"Vehicle.Powertrain.TractionBattery.Charging.ChargingPort.AnyPosition.IsChargingCableConnected" = true
+"Vehicle.Powertrain.TractionBattery.Charging.IsCharging" = true
+"Vehicle.Powertrain.TractionBattery.Charging.AveragePower" = 7.2
+"Vehicle.Powertrain.TractionBattery.Temperature.Average" = 24.0
+"Vehicle.Powertrain.ElectricMotor.EngineCoolant.Temperature" = 28.0
+"Vehicle.Cabin.HVAC.AmbientAirTemperature" = 22.0
+"Vehicle.Exterior.AirTemperature" = 15.0
 
 [[event]]
 at = 1.0
@@ -92,6 +100,7 @@ def test_systemd_lifecycle(
         assert proc.wait(timeout=10) == 0
     finally:
         proc.kill()
+        proc.wait()
         stderr = proc.stderr.read() if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()

@@ -1,0 +1,204 @@
+"""The daemon as its DBus API sees it: snapshots, actions and events (`SupervisorFacade`)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from sandbox.stop_page import StopLevel, StopReason
+from supervisor.api.facade import (
+    ApiEvent,
+    JobFinished,
+    JsonMap,
+    PreferenceError,
+    SignalView,
+    StateChanged,
+    StateView,
+    Stopped,
+)
+from supervisor.policy import Decision
+from thermal.preferences import PREFERENCE_NAMES
+
+from .log_ring import LogRing
+from .stop_watch import StopReport
+
+if TYPE_CHECKING:
+    from .app import Supervisor
+
+LOG = logging.getLogger("parkmesh")
+
+# Events queued per API subscriber before the oldest news is dropped.
+SUBSCRIBER_BUFFER = 64
+
+
+class DaemonFacade:
+    """Implements `supervisor.api.facade.SupervisorFacade` over a running `Supervisor`."""
+
+    def __init__(self, supervisor: Supervisor, log_ring: LogRing) -> None:
+        self.sup = supervisor
+        self.log_ring = log_ring
+        self._subscribers: list[trio.MemorySendChannel[ApiEvent]] = []
+        self._draining = False
+        supervisor.decision_listeners.append(self._on_decision)
+        supervisor.stop_reports.append(self._on_stop)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def publish(self, event: ApiEvent) -> None:
+        """Send `event` to every subscriber that has room; drop closed subscribers."""
+        for channel in list(self._subscribers):
+            try:
+                channel.send_nowait(event)
+            except trio.WouldBlock:
+                pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._subscribers.remove(channel)
+
+    def _on_decision(self, decision: Decision) -> None:
+        self.publish(StateChanged(self.state()))
+
+    def _on_stop(self, decision: Decision, report: StopReport) -> None:
+        latency = report.flag_to_idle_ms or report.reading_to_flag_ms or 0.0
+        self.publish(Stopped(decision.reasons[0].text if decision.reasons else "stop", latency))
+
+    def job_finished(self, job_id: str, outcome: str, credit: float = 0.0,
+                     details: dict[str, Any] | None = None) -> None:
+        """Tell subscribers a job ended."""
+        self.publish(JobFinished(job_id, outcome, credit, details or {}))
+
+    def subscribe(self) -> trio.MemoryReceiveChannel[ApiEvent]:
+        """A new event channel for one subscriber."""
+        send, receive = trio.open_memory_channel[ApiEvent](SUBSCRIBER_BUFFER)
+        self._subscribers.append(send)
+        return receive
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def state(self) -> StateView:
+        """The phase and its reasons."""
+        decision = self.sup.hotpath.decision
+        return StateView(
+            phase=str(decision.phase),
+            reasons=tuple(r.text for r in decision.reasons),
+            hard=decision.hard,
+            draining=self._draining,
+            explanation=decision.explain(),
+        )
+
+    def vehicle(self) -> Sequence[SignalView]:
+        """Every declared or received signal, with age and staleness."""
+        state, now = self.sup.hotpath.state, self.sup.hotpath.clock()
+        views = []
+        for path in sorted(set(state.declared) | {s.path for s in state}):
+            sig = state.get(path)
+            if sig is None:
+                views.append(SignalView(path, None, None, True))
+            else:
+                views.append(SignalView(path, sig.value, round(sig.age(now), 3),
+                                        not sig.is_fresh(now)))
+        return views
+
+    def budget(self) -> JsonMap:
+        """The budget's snapshot."""
+        return self.sup.budget.snapshot()
+
+    def workers(self) -> Sequence[JsonMap]:
+        """The worker processes."""
+        return self.sup.workers_view()
+
+    def uplink(self) -> JsonMap:
+        """The dispatcher link."""
+        return self.sup.uplink_view()
+
+    def jobs(self) -> Sequence[JsonMap]:
+        """Jobs running now."""
+        return self.sup.jobs_view()
+
+    def earnings(self) -> JsonMap:
+        """Credits today and this month, from the ledger."""
+        return self.sup.earnings_view()
+
+    def last_stop_ms(self) -> float | None:
+        """Latency of the last confirmed hard stop."""
+        report = self.sup.stop_watch.last
+        if report is None:
+            return None
+        value = report.flag_to_idle_ms or report.reading_to_flag_ms
+        return None if value is None or math.isnan(value) else value
+
+    def log_lines(self, limit: int) -> Sequence[str]:
+        """The most recent log lines."""
+        return self.log_ring.tail(limit)
+
+    def log_serial(self) -> int:
+        """Lines logged since start."""
+        return self.log_ring.serial
+
+    def preferences(self) -> JsonMap:
+        """The owner's preferences."""
+        return self.sup.budget.preferences.to_json()
+
+    def ledger_path(self) -> Path | None:
+        """The earnings ledger file."""
+        return self.sup.ledger_path()
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def set_preference(self, name: str, value: str) -> Any:
+        """Validate, persist and apply one preference.
+
+        Raises:
+            PreferenceError: the name or the value is refused.
+        """
+        if name not in PREFERENCE_NAMES:
+            raise PreferenceError(
+                "name", f"unknown preference {name!r} (known: {', '.join(PREFERENCE_NAMES)})")
+        try:
+            result = self.sup.budget.set_preference(name, value)
+        except ValueError as exc:  # thermal's PreferenceError names the field and the problem
+            raise PreferenceError("value", str(exc)) from None
+        LOG.info("owner preference %s set to %s", name, value)
+        return result
+
+    def add_curtailment(self, request_json: str) -> JsonMap:
+        """Obey a demand-response request.
+
+        Raises:
+            ValueError: the request is malformed.
+        """
+        accepted = self.sup.budget.add_curtailment_json(request_json)
+        LOG.info("curtailment accepted: %s", accepted)
+        return accepted
+
+    async def drain(self) -> None:
+        """No new jobs until `resume`; the running ones finish."""
+        self._draining = True
+        self.sup.policy.set_soft_stop("drain", ["drained by the technician"])
+        self.sup.hotpath.refresh_soft_stops()
+        LOG.info("drained by the technician")
+
+    async def resume(self) -> None:
+        """Take jobs again (when the policy allows)."""
+        self._draining = False
+        self.sup.policy.set_soft_stop("drain", [])
+        self.sup.hotpath.refresh_soft_stops()
+        LOG.info("resumed by the technician")
+
+    async def test_stop(self) -> float:
+        """Write a hard stop to every worker as a door would and measure it to idle, in ms."""
+        asked_ns = time.monotonic_ns()
+        written_ns = self.sup.board.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
+        report = await self.sup.stop_watch.confirm()
+        # Without a worker the flag write is all there is to measure.
+        latency = report.flag_to_idle_ms
+        if latency is None:
+            latency = (written_ns - asked_ns) / 1e6
+        LOG.info("test stop: %d worker(s) idle %.3f ms after the flag", report.workers, latency)
+        self.publish(Stopped("test stop", latency))
+        return latency
