@@ -19,6 +19,10 @@ class DaemonConfig:
     shutdown_grace_s: float = setting(
         5.0, doc="how long services get to stop cleanly on SIGTERM", min=0.1, max=60.0
     )
+    realtime_priority: int = setting(
+        10, doc="SCHED_FIFO priority of the hot path's thread (0: normal scheduling)", min=0,
+        max=99,
+    )
     stop_ack_deadline_ms: float = setting(
         50.0, doc="a worker that has not acknowledged a hard stop by then is killed", min=1.0
     )

@@ -34,6 +34,7 @@ from .budget_link import BudgetLink
 from .facade import DaemonFacade
 from .guard import keep_running
 from .log_ring import LogRing
+from .realtime import enter_realtime, leave_realtime
 from .sources import VehicleSource, build_source
 from .stop_watch import StopReport, StopWatch
 from .systemd import Notifier
@@ -111,6 +112,8 @@ class Supervisor:
         Cancellation: cancelling `run` hard-stops the workers and stops the services.
         """
         logging.getLogger().addHandler(self.log_ring)
+        scheduling = enter_realtime(self.config.daemon.realtime_priority)
+        LOG.info("hot path scheduling: %s", scheduling)
         try:
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
@@ -131,6 +134,8 @@ class Supervisor:
                     self.shutdown(nursery)
         finally:
             logging.getLogger().removeHandler(self.log_ring)
+            if scheduling.startswith("SCHED_FIFO"):
+                leave_realtime()
             self.healthy = False
             self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
             self.notifier.close()
