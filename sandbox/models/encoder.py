@@ -11,14 +11,15 @@ Shapes in comments: B batch, T tokens, H heads, D head dim, C hidden.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the conventional name)
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sandbox.models.config import config_from_dict
 from sandbox.models.errors import ModelError
 from sandbox.models.pacing import LayerPacer
 
@@ -54,14 +55,15 @@ class EncoderConfig:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> EncoderConfig:
         """Build from a manifest's ``config``; unknown or mistyped keys are a `ModelError`."""
-        return _config_from_dict(cls, raw, "encoder")
+        return config_from_dict(cls, raw, "encoder")
 
     @classmethod
     def from_hf_bert(cls, hf: Mapping[str, Any], *, max_tokens: int = 128) -> EncoderConfig:
         """Translate a Hugging Face ``BertConfig`` dict (``config.json``)."""
-        if hf.get("hidden_act", "gelu") != "gelu" or hf.get(
-            "position_embedding_type", "absolute"
-        ) != "absolute":
+        if (
+            hf.get("hidden_act", "gelu") != "gelu"
+            or hf.get("position_embedding_type", "absolute") != "absolute"
+        ):
             raise ModelError("encoder: only gelu activations and absolute positions are built")
         return cls(
             vocab_size=hf["vocab_size"],
@@ -96,7 +98,8 @@ class Embeddings(nn.Module):
         positions = torch.arange(t, device=input_ids.device)
         # Single sentences only: every token has type 0.
         x = self.word(input_ids) + self.position(positions) + self.token_type.weight[0]
-        return self.norm(x)  # [B, T, C]
+        out: Tensor = self.norm(x)  # [B, T, C]
+        return out
 
 
 class EncoderLayer(nn.Module):
@@ -117,17 +120,66 @@ class EncoderLayer(nn.Module):
 
     def forward(self, x: Tensor, attend: Tensor) -> Tensor:
         """x: [B, T, C]; attend: [B, 1, 1, T] bool, True where a key is a real token."""
+        return self.feed_forward(self.attention(x, attend))
+
+    def attention(
+        self, x: Tensor, attend: Tensor, pacer: LayerPacer | None = None, rows: int = 0
+    ) -> Tensor:
+        """The attention half: self-attention, residual add, LayerNorm.
+
+        Three steps with a check between them: the q/k/v projections, the attention itself,
+        the output projection with its norm; with `rows` > 0 the projections run as pieces of
+        at most `rows` tokens (see `_by_rows`).
+        """
         b, t, c = x.shape
         h = self.num_heads
-
-        def heads(y: Tensor) -> Tensor:
-            return y.view(b, t, h, c // h).transpose(1, 2)  # [B, H, T, D]
-
-        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        flat = x.reshape(b * t, c)
+        qkv = _by_rows(
+            lambda r: torch.cat((self.query(r), self.key(r), self.value(r)), dim=-1),
+            (flat,),
+            pacer,
+            rows,
+        )  # [B*T, 3C]
+        q, k, v = qkv.view(b, t, 3, h, c // h).permute(2, 0, 3, 1, 4)  # each [B, H, T, D]
+        _step(pacer)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
-        y = y.transpose(1, 2).reshape(b, t, c)
-        x = self.attn_norm(x + self.attn_out(y))
-        return self.ffn_norm(x + self.ffn_out(F.gelu(self.ffn_in(x))))
+        y = y.transpose(1, 2).reshape(b * t, c)
+        _step(pacer)
+        out = _by_rows(lambda r, a: self.attn_norm(r + self.attn_out(a)), (flat, y), pacer, rows)
+        return out.view(b, t, c)
+
+    def feed_forward(self, x: Tensor, pacer: LayerPacer | None = None, rows: int = 0) -> Tensor:
+        """The feed-forward half: GELU MLP, residual add, LayerNorm, by pieces of `rows`."""
+        flat = x.reshape(-1, x.shape[-1])  # [B*T, C]
+        out = _by_rows(
+            lambda r: self.ffn_norm(r + self.ffn_out(F.gelu(self.ffn_in(r)))), (flat,), pacer, rows
+        )
+        return out.view_as(x)
+
+
+def _step(pacer: LayerPacer | None) -> None:
+    if pacer is not None:
+        pacer.step()
+
+
+def _by_rows(
+    fn: Callable[..., Tensor], inputs: tuple[Tensor, ...], pacer: LayerPacer | None, rows: int
+) -> Tensor:
+    """Apply a per-token function to [N, *] inputs, at most `rows` tokens per call.
+
+    Every token is independent in these products, so they can be cut anywhere: on a CPU, where
+    one product is one step that cannot be interrupted, `pacer.step()` runs between the pieces.
+    With `rows` <= 0 (or no pacer) the function runs once on everything.
+    """
+    n = inputs[0].shape[0]
+    if rows <= 0 or pacer is None or n <= rows:
+        return fn(*inputs)
+    pieces = []
+    for start in range(0, n, rows):
+        if start:
+            pacer.step()
+        pieces.append(fn(*(t[start : start + rows] for t in inputs)))
+    return torch.cat(pieces)
 
 
 class Encoder(nn.Module):
@@ -139,13 +191,19 @@ class Encoder(nn.Module):
         self.embeddings = Embeddings(cfg)
         self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.num_layers))
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, pacer: LayerPacer) -> Tensor:
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, pacer: LayerPacer, step_rows: int = 0
+    ) -> Tensor:
         """Embed a padded batch.
 
         Args:
             input_ids: [B, T] token ids, padded on the right.
             attention_mask: [B, T], 1 for real tokens and 0 for padding.
-            pacer: called before every layer (embeddings count as one); may raise to abort.
+            pacer: its check runs before every layer (the embeddings count as one), between a
+                layer's attention and feed-forward halves, and between feed-forward pieces;
+                it may raise to abort.
+            step_rows: when > 0, feed-forward products cover at most this many tokens each
+                (bounds the longest uninterruptible CPU step); 0 runs each half whole.
 
         Returns:
             [B, C] float tensor of unit-length mean-pooled embeddings.
@@ -154,9 +212,12 @@ class Encoder(nn.Module):
         pacer.before_layer()
         x = self.embeddings(input_ids)
         pacer.after_layer()
-        for layer in self.layers:
+        for module in self.layers:
+            layer = cast(EncoderLayer, module)
             pacer.before_layer()
-            x = layer(x, attend)
+            x = layer.attention(x, attend, pacer, step_rows)
+            pacer.step()
+            x = layer.feed_forward(x, pacer, step_rows)
             pacer.after_layer()
         return mean_pool_normalize(x, attention_mask)
 
@@ -222,23 +283,3 @@ def load_encoder(cfg: EncoderConfig, state: Mapping[str, Tensor], device: torch.
     except RuntimeError as exc:
         raise ModelError(f"encoder weights do not fit the config: {exc}") from None
     return model.to(device).eval()
-
-
-def _config_from_dict(cls: type[Any], raw: Mapping[str, Any], family: str) -> Any:
-    """Shared by both config dataclasses: refuse unknown keys and wrong types by name."""
-    fields = cls.__dataclass_fields__
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ModelError(f"{family} config: unknown keys {unknown}")
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        default = fields[key].default
-        want = type(default)
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not want:
-            raise ModelError(
-                f"{family} config: {key} must be {want.__name__}, got {type(value).__name__}"
-            )
-        kwargs[key] = value
-    return cls(**kwargs)

@@ -22,3 +22,8 @@ class ManifestError(ModelError):
 
 class UnknownModelError(ModelError):
     """The models directory holds no model of the requested name."""
+
+
+class RequestError(ModelError):
+    """A job's input or parameters do not suit the model (empty input, too long, bad sampling
+    parameters, wrong kind of job for the model). The job fails; the model stays loaded."""

@@ -266,7 +266,7 @@ def _parse_entry(raw: object, label: str) -> FileEntry:
     if not isinstance(path, str):
         raise ManifestError(f"model {label!r}: manifest file entry without a path: {raw!r}")
     _check_relpath(path, label)
-    if role not in ROLE_SUFFIXES:
+    if not isinstance(role, str) or role not in ROLE_SUFFIXES:
         raise ManifestError(
             f"model {label!r}: file {path!r} has role {role!r}, expected one of "
             f"{sorted(ROLE_SUFFIXES)}"

@@ -36,7 +36,7 @@ class LayerPacer:
     queued beyond the layers already launched (at most two on a GPU).
     """
 
-    __slots__ = ("_check", "_events", "_cuda")
+    __slots__ = ("_check", "_cuda", "_events")
 
     def __init__(self, check: Check, device: torch.device) -> None:
         self._check = check
@@ -53,7 +53,7 @@ class LayerPacer:
     def after_layer(self) -> None:
         """Mark the end of the layer just launched (records a CUDA event on a GPU)."""
         if self._cuda:
-            event = torch.cuda.Event()
+            event = torch.cuda.Event()  # type: ignore[no-untyped-call]  # unannotated in torch
             event.record()
             self._events.append(event)
 
