@@ -6,8 +6,9 @@ Owner preferences (floor, departures, ...) are not here: they live in the state 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from supervisor.config.errors import ConfigError
 from supervisor.config.sections import setting
@@ -17,19 +18,31 @@ SENSORS: tuple[str, ...] = ("gpu", "coolant", "battery", "cabin", "ambient")
 Sensor = Literal["gpu", "coolant", "battery", "cabin", "ambient"]
 
 
+def _warn(default: float) -> Any:
+    return setting(default, doc="power starts to fall at this temperature", min=-40, max=150)
+
+
+def _stop(default: float) -> Any:
+    return setting(default, doc="no compute at or above this temperature", min=-40, max=150)
+
+
+def _hysteresis(default: float) -> Any:
+    return setting(default, doc="after a stop, resume only this far below stop_c", min=0.0,
+                   max=50.0)
+
+
 @dataclass(frozen=True, slots=True)
 class TemperatureLimits:
     """Warn and stop thresholds of one sensor, in °C.
 
     Allowed power falls linearly from 100 % at `warn_c` to 0 at `stop_c`; once `stop_c` is
-    reached compute stays off until the sensor reads `hysteresis_c` below it.
+    reached compute stays off until the sensor reads `hysteresis_c` below it. Each sensor has
+    its own subclass so that a partial ``[budget.<sensor>]`` table keeps that sensor's defaults.
     """
 
-    warn_c: float = setting(80.0, doc="power starts to fall at this temperature", min=-40, max=150)
-    stop_c: float = setting(90.0, doc="no compute at or above this temperature", min=-40, max=150)
-    hysteresis_c: float = setting(
-        5.0, doc="after a stop, resume only this far below stop_c", min=0.0, max=50.0
-    )
+    warn_c: float = _warn(80.0)
+    stop_c: float = _stop(90.0)
+    hysteresis_c: float = _hysteresis(5.0)
 
     def __post_init__(self) -> None:
         if not self.warn_c < self.stop_c:
@@ -37,8 +50,45 @@ class TemperatureLimits:
                               key="warn_c")
 
 
-def _limits(warn: float, stop: float, hysteresis: float) -> TemperatureLimits:
-    return TemperatureLimits(warn_c=warn, stop_c=stop, hysteresis_c=hysteresis)
+@dataclass(frozen=True, slots=True)
+class GpuLimits(TemperatureLimits):
+    """``[budget.gpu]``: the GPU die."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoolantLimits(TemperatureLimits):
+    """``[budget.coolant]``: the coolant loop."""
+
+    warn_c: float = _warn(50.0)
+    stop_c: float = _stop(60.0)
+    hysteresis_c: float = _hysteresis(3.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryLimits(TemperatureLimits):
+    """``[budget.battery]``: the pack. Above about 45 °C a lithium-ion pack ages fast."""
+
+    warn_c: float = _warn(38.0)
+    stop_c: float = _stop(45.0)
+    hysteresis_c: float = _hysteresis(2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CabinLimits(TemperatureLimits):
+    """``[budget.cabin]``: the cabin air around the car computer."""
+
+    warn_c: float = _warn(40.0)
+    stop_c: float = _stop(50.0)
+    hysteresis_c: float = _hysteresis(3.0)
+
+
+@dataclass(frozen=True, slots=True)
+class AmbientLimits(TemperatureLimits):
+    """``[budget.ambient]``: the outside (garage) air."""
+
+    warn_c: float = _warn(35.0)
+    stop_c: float = _stop(43.0)
+    hysteresis_c: float = _hysteresis(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +129,11 @@ class BudgetConfig:
     evaluate_every_s: float = setting(
         1.0, doc="how often the budget service re-evaluates, s", min=0.05, max=60.0
     )
-    gpu: TemperatureLimits = setting(factory=lambda: _limits(80, 90, 5), doc="GPU die")
-    coolant: TemperatureLimits = setting(factory=lambda: _limits(50, 60, 3), doc="coolant loop")
-    battery: TemperatureLimits = setting(factory=lambda: _limits(38, 45, 2), doc="battery pack")
-    cabin: TemperatureLimits = setting(factory=lambda: _limits(40, 50, 3), doc="cabin air")
-    ambient: TemperatureLimits = setting(factory=lambda: _limits(35, 43, 2), doc="outside air")
+    gpu: GpuLimits = setting(factory=GpuLimits, doc="GPU die limits")
+    coolant: CoolantLimits = setting(factory=CoolantLimits, doc="coolant loop limits")
+    battery: BatteryLimits = setting(factory=BatteryLimits, doc="battery pack limits")
+    cabin: CabinLimits = setting(factory=CabinLimits, doc="cabin air limits")
+    ambient: AmbientLimits = setting(factory=AmbientLimits, doc="outside air limits")
 
     def __post_init__(self) -> None:
         for name in self.required_sensors:
@@ -94,7 +144,7 @@ class BudgetConfig:
         if len(fractions) != 4 or any(not 0.0 <= f <= 1.0 for f in fractions):
             raise ConfigError("must be four shares between 0 and 1 (levels 0..3)",
                               key="curtail_level_fractions")
-        if any(b > a for a, b in zip(fractions, fractions[1:], strict=False)):
+        if any(b > a for a, b in itertools.pairwise(fractions)):
             raise ConfigError("a higher level may not allow more power",
                               key="curtail_level_fractions")
 

@@ -1,0 +1,8 @@
+"""Fixtures of the budget tests; makes `budget_testkit` importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

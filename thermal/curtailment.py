@@ -1,0 +1,171 @@
+"""Demand-response curtailment events, shaped like OpenADR 3 events.
+
+An OpenADR 3 event has an interval period (start, duration, ``randomizeStart``) and a payload:
+a ``SIMPLE`` level (0 normal, 1 moderate, 2 high, 3 emergency shed) or an
+``IMPORT_CAPACITY_LIMIT``. Here an event carries one of the two. A randomised start is drawn
+once, when the event is accepted, uniformly within ±``randomize_s`` (so that a neighbourhood's
+cars do not all come back at the same second); the window keeps its duration and is obeyed from
+its first to its last second: ``effective_start <= now < effective_end``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CurtailmentEvent:
+    """One request to shed load for a window.
+
+    Attributes:
+        start: the requested start.
+        duration_s: length of the window, s (math.inf: until further notice).
+        level: OpenADR SIMPLE level 0..3, or None when `import_limit_kw` is given.
+        import_limit_kw: the most the car's compute (plus the host baseline) may draw, kW.
+        randomize_s: the start may shift within ±this, s.
+        shift_s: the shift drawn for this car (see `randomized`).
+        event_id: the utility's or the operator's id, for logs and replies.
+    """
+
+    start: datetime
+    duration_s: float
+    level: int | None = None
+    import_limit_kw: float | None = None
+    randomize_s: float = 0.0
+    shift_s: float = 0.0
+    event_id: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.level is None) == (self.import_limit_kw is None):
+            raise ValueError("a curtailment needs exactly one of level and import_limit_kw")
+        if self.level is not None and (isinstance(self.level, bool) or self.level not in range(4)):
+            raise ValueError(f"level must be 0, 1, 2 or 3, not {self.level!r}")
+        if self.import_limit_kw is not None and not (0.0 <= self.import_limit_kw < math.inf):
+            raise ValueError(f"import_limit_kw must be 0 or more, not {self.import_limit_kw!r}")
+        if not self.duration_s > 0:  # also refuses NaN
+            raise ValueError(f"duration_s must be more than 0, not {self.duration_s!r}")
+        if not 0.0 <= self.randomize_s < math.inf:
+            raise ValueError(f"randomize_s must be 0 or more, not {self.randomize_s!r}")
+        if not abs(self.shift_s) <= self.randomize_s:
+            raise ValueError(f"shift_s must be within ±randomize_s, not {self.shift_s!r}")
+
+    def randomized(self, rng: random.Random) -> CurtailmentEvent:
+        """This event with its start shift drawn uniformly within ±`randomize_s`."""
+        if self.randomize_s == 0:
+            return self
+        return dataclasses.replace(self, shift_s=rng.uniform(-self.randomize_s, self.randomize_s))
+
+    @property
+    def effective_start(self) -> datetime:
+        """When this car starts obeying."""
+        return self.start + timedelta(seconds=self.shift_s)
+
+    @property
+    def effective_end(self) -> datetime:
+        """When this car stops obeying; datetime.max for an open-ended event."""
+        if math.isinf(self.duration_s):
+            return datetime.max.replace(tzinfo=self.start.tzinfo)
+        return self.effective_start + timedelta(seconds=self.duration_s)
+
+    def active(self, now: datetime) -> bool:
+        """Whether `now` is inside the window (first second included, end excluded)."""
+        return self.effective_start <= now < self.effective_end
+
+    def cap_w(
+        self, nominal_w: float, baseline_w: float, level_fractions: tuple[float, ...]
+    ) -> float:
+        """The compute power this event allows while active, W."""
+        if self.level is not None:
+            return nominal_w * level_fractions[self.level]
+        assert self.import_limit_kw is not None
+        return max(0.0, self.import_limit_kw * 1000.0 - baseline_w)
+
+    def describe(self) -> str:
+        """Words for reasons and logs; fixed for the event (no live values)."""
+        what = (f"level {self.level}" if self.level is not None
+                else f"import limit {self.import_limit_kw:g} kW")
+        until = ("until further notice" if math.isinf(self.duration_s)
+                 else f"until {self.effective_end.strftime('%H:%M:%S')}")
+        name = f" {self.event_id}" if self.event_id else ""
+        return f"curtailment{name} ({what}) {until}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (as `from_json` reads it, with the drawn shift)."""
+        return {
+            "id": self.event_id, "start": self.start.isoformat(),
+            "duration_s": None if math.isinf(self.duration_s) else self.duration_s,
+            "level": self.level, "import_limit_kw": self.import_limit_kw,
+            "randomize_s": self.randomize_s, "shift_s": self.shift_s,
+            "effective_start": self.effective_start.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, now: datetime) -> CurtailmentEvent:
+        """Read an ``AddCurtailment`` request.
+
+        Keys: ``level`` or ``import_limit_kw``; ``duration_s`` (null: open-ended); ``start``
+        (ISO 8601; "0001-01-01" or absent means now) or ``start_in_s``; ``randomize_s``; ``id``.
+        The shift is not drawn here; call `randomized`.
+
+        Raises:
+            ValueError: naming the bad key.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a curtailment must be an object, not {type(data).__name__}")
+        known = {"id", "start", "start_in_s", "duration_s", "level", "import_limit_kw",
+                 "randomize_s"}
+        for key in data:
+            if key not in known:
+                raise ValueError(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+        start = now
+        if data.get("start") not in (None, "0001-01-01", "0001-01-01T00:00:00Z"):
+            try:
+                start = datetime.fromisoformat(str(data["start"]))
+            except ValueError:
+                raise ValueError(f"start must be an ISO 8601 time, not {data['start']!r}") from None
+            if (start.tzinfo is None) != (now.tzinfo is None):
+                start = start.replace(tzinfo=now.tzinfo) if start.tzinfo is None \
+                    else start.astimezone(now.tzinfo).replace(tzinfo=now.tzinfo)
+        start += timedelta(seconds=_number(data, "start_in_s", 0.0))
+        duration = data.get("duration_s")
+        return cls(
+            start=start,
+            duration_s=math.inf if duration is None else _number(data, "duration_s", 0.0),
+            level=None if data.get("level") is None else _level(data),
+            import_limit_kw=(None if data.get("import_limit_kw") is None
+                             else _number(data, "import_limit_kw", 0.0)),
+            randomize_s=_number(data, "randomize_s", 0.0),
+            event_id=str(data.get("id") or ""),
+        )
+
+
+def prune(events: Iterable[CurtailmentEvent], now: datetime) -> tuple[CurtailmentEvent, ...]:
+    """The events whose window has not ended by `now`."""
+    return tuple(e for e in events if e.effective_end > now)
+
+
+def next_boundary(events: Iterable[CurtailmentEvent], now: datetime) -> datetime | None:
+    """The first start or end of a window after `now`: when the cap may change next."""
+    times = [t for e in events for t in (e.effective_start, e.effective_end) if t > now
+             and t.year < datetime.max.year]
+    return min(times, default=None)
+
+
+def _number(data: Mapping[str, Any], key: str, default: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{key} must be a number, not {value!r}")
+    return float(value)
+
+
+def _level(data: Mapping[str, Any]) -> int:
+    value = _number(data, "level", 0.0)
+    if not value.is_integer():
+        raise ValueError(f"level must be 0, 1, 2 or 3, not {data['level']!r}")
+    return int(value)

@@ -1,0 +1,73 @@
+"""Owner preferences on disk: one JSON file in the state directory, replaced atomically.
+
+The file is apart from the configuration because the owner (through the app or
+``parkmesh prefs set``) changes it at run time, while the configuration is the installer's. A
+write goes to a temporary file in the same directory, is fsynced and renamed over the old one,
+and the directory is fsynced: a power cut leaves the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .preferences import OwnerPreferences, PreferenceError
+
+FILE_NAME = "preferences.json"
+
+
+class PreferenceStore:
+    """Reads and writes `OwnerPreferences` at ``state_dir/preferences.json``."""
+
+    def __init__(self, state_dir: Path | str) -> None:
+        self.path = Path(state_dir) / FILE_NAME
+
+    def load(self) -> OwnerPreferences:
+        """The stored preferences; the defaults if the file does not exist yet.
+
+        Raises:
+            PreferenceError: the file is unreadable, not JSON, or has a bad field (named, with
+                the file).
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return OwnerPreferences()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PreferenceError("preferences", f"cannot read: {exc}",
+                                  file=str(self.path)) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PreferenceError("preferences", f"not valid JSON: {exc}",
+                                  file=str(self.path)) from None
+        try:
+            return OwnerPreferences.from_json(data)
+        except PreferenceError as exc:
+            raise PreferenceError(exc.field, exc.detail, file=str(self.path)) from None
+
+    def save(self, prefs: OwnerPreferences) -> None:
+        """Write `prefs` atomically (temporary file, fsync, rename, fsync of the directory).
+
+        Raises:
+            OSError: the state directory is not writable.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(prefs.to_json(), indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=".preferences.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
