@@ -1,0 +1,1 @@
+"""The reference dispatcher (for demos, tests and sizing) and the ``submit`` client."""

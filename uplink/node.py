@@ -1,0 +1,393 @@
+"""The node's uplink service: status out, offers in, jobs run through the `NodePort`, answers out.
+
+`NodeUplink.run` opens the journal and outbox, answers jobs a previous process left running
+(``failure: crashed``), republishes unacknowledged answers, starts the MQTT client and serves:
+
+* inbound messages on ``<p>/nodes/<id>/in`` are opened by the envelope codec (pinned dispatcher
+  key, expiry, replay cache); a refused message is logged and counted in `refused` and the
+  node carries on;
+* offers are decided at once (`uplink.offers.decide`), accepted ones journaled before they run;
+* every final answer goes to the outbox before it is published and leaves it on PUBACK;
+* status is polled from the port every 0.25 s and published retained on change, rate-limited;
+* `uplink.link_monitor.LinkMonitor` measures the round-trip time through the broker and reads
+  the link type; both set the tier.
+
+Cancellation of `run` cancels running jobs' tasks (each is answered, or answered ``crashed``
+at the next start), publishes a last ``online: false`` status and disconnects (at most 1 s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trio
+
+from .backoff import Backoff
+from .client import Inbound, MqttClient, TlsFiles, Will
+from .config import UplinkConfig
+from .envelope import Message, Opener, Signer
+from .errors import EnvelopeError
+from .job_runner import JobRunner
+from .keys import load_or_create_signing_key, parse_public_key
+from .link import LinkInfo
+from .link_monitor import LinkMonitor
+from .messages import DISPATCHER_ID, Direction, FailureReason, Tier
+from .node_port import Curtailment, Job, JobFailure, JobResult, NodePort
+from .offers import decide, job_from_offer
+from .replay import ReplayCache
+from .status import StatusGate, offline_body, status_body
+from .store import NodeStore
+from .topics import Topics, check_id
+
+LOG = logging.getLogger("parkmesh.uplink")
+
+STATUS_POLL_S = 0.25
+WILL_TTL_S = 30 * 86400.0
+STATUS_TTL_S = 30 * 86400.0
+JOURNAL_KEEP_S = 7 * 86400.0
+
+
+class NodeUplink:
+    """The car's side of the protocol, as a trio service.
+
+    Attributes:
+        refused: count of refused inbound messages per error code.
+        answered: count of answers queued per kind (``result``, ``failure``...).
+        tier, rtt_ms, link: the current link assessment.
+    """
+
+    def __init__(
+        self, config: UplinkConfig, port: NodePort, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        check_id(config.node_id, "uplink.node_id")
+        self.config = config
+        self.port = port
+        self.node_id = config.node_id
+        self.topics = Topics(config.topic_prefix)
+        self._clock = clock
+        self.signer = Signer(
+            self.node_id, load_or_create_signing_key(config.signing_key_file), clock=clock
+        )
+        dispatcher_key = parse_public_key(
+            config.dispatcher_public_key, "uplink.dispatcher_public_key"
+        )
+        self.opener = Opener(
+            me=self.node_id,
+            keys={DISPATCHER_ID: dispatcher_key}.get,
+            directions=(Direction.TO_NODE,),
+            replay=ReplayCache(),
+            clock=clock,
+        )
+        self.draining = False
+        self.refused: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
+        self.jobs = JobRunner(port, self._finish, clock)
+        self._gate = StatusGate(config.status_min_interval_s)
+        self._store: NodeStore | None = None
+        self._nursery: trio.Nursery | None = None
+        self.mqtt = MqttClient(
+            client_id=self.node_id,
+            host=config.broker_host,
+            port=config.broker_port,
+            tls=TlsFiles(config.ca_file, config.cert_file, config.key_file),
+            subscriptions=[
+                (self.topics.node_in(self.node_id), 1),
+                (self.topics.echo(self.node_id), 0),
+            ],
+            keepalive_s=config.keepalive_s,
+            session_expiry_s=config.session_expiry_s,
+            will=self._will,
+            on_connected=self._on_connected,
+            last_words=self._last_words,
+            backoff=Backoff(config.reconnect_min_s, config.reconnect_max_s),
+        )
+        self.link_monitor = LinkMonitor(config, self.mqtt, self.topics.echo(self.node_id))
+
+    @property
+    def tier(self) -> Tier:
+        """The tier the link earns now."""
+        return self.link_monitor.tier
+
+    @property
+    def rtt_ms(self) -> float | None:
+        """The last round trip through the broker, None when unknown."""
+        return self.link_monitor.rtt_ms
+
+    @property
+    def link(self) -> LinkInfo:
+        """The link type and metering."""
+        return self.link_monitor.link
+
+    @property
+    def running_jobs(self) -> tuple[str, ...]:
+        """Ids of the jobs running now."""
+        return self.jobs.running
+
+    @property
+    def store(self) -> NodeStore:
+        """The journal and outbox (open while `run` runs)."""
+        assert self._store is not None, "NodeUplink.run is not running"
+        return self._store
+
+    def snapshot(self) -> dict[str, Any]:
+        """The uplink's state for the DBus API's ``uplink()`` (facade keys)."""
+        counts = self._store.counts() if self._store else {}
+        return {
+            "connected": self.mqtt.connected,
+            "tier": self.tier.value,
+            "rtt_ms": self.rtt_ms,
+            "outbox": counts.get("outbox", 0),
+            "broker": f"{self.config.broker_host}:{self.config.broker_port}",
+            "link": self.link.type,
+            "metered": self.link.metered,
+            "running": list(self.jobs.running),
+            "refused": dict(self.refused),
+            "draining": self.draining,
+        }
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled; ``started`` once the outbox is recovered and the client runs
+        (the broker may still be unreachable: answers wait in the outbox)."""
+        self._store = NodeStore(self.config.state_file)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self.jobs.bind(nursery)
+                self._recover()
+                await nursery.start(self.mqtt.run)
+                for entry in self.store.pending():
+                    self._publish_entry(entry.seq, entry.topic, entry.payload, entry.expires)
+                nursery.start_soon(self._inbound_loop)
+                nursery.start_soon(self._status_loop)
+                await nursery.start(self.link_monitor.run)
+                task_status.started()
+        finally:
+            self._store.close()
+            self._store = None
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        now = self._clock()
+        self.store.prune(now - JOURNAL_KEEP_S)
+        for job, model in self.store.running():
+            LOG.warning("job %s was running when the daemon stopped: answering 'crashed'", job)
+            # Only queued here: `run` publishes the whole outbox once the client runs.
+            self._answer(
+                job,
+                model,
+                "failure",
+                {"job": job, "reason": "crashed", "detail": "the daemon restarted mid-job"},
+                publish=False,
+            )
+
+    def _will(self) -> Will:
+        payload = self.signer.seal("status", offline_body(), to=DISPATCHER_ID, ttl_s=WILL_TTL_S)
+        return Will(self.topics.status(self.node_id), payload, self.config.will_delay_s)
+
+    def _on_connected(self, session_present: bool) -> None:
+        self._gate.invalidate()
+        self.link_monitor.kick()
+
+    # -- answers --------------------------------------------------------------------------
+
+    def _answer(
+        self,
+        job: str,
+        model: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        final: bool = True,
+        publish: bool = True,
+    ) -> None:
+        ttl = self.config.result_ttl_s if kind == "result" else self.config.answer_ttl_s
+        now = self._clock()
+        payload = self.signer.seal(
+            kind, body, to=DISPATCHER_ID, ttl_s=ttl, msg_id=f"{job}:{kind}", now=now
+        )
+        topic = self.topics.node_out(self.node_id)
+        seq = self.store.answer(job, model, kind, topic, payload, now + ttl, now, final=final)
+        if seq is None:
+            LOG.info("job %s already answered; %s not sent", job, kind)
+            return
+        self.answered[kind] += 1
+        if publish:
+            self._publish_entry(seq, topic, payload, now + ttl)
+
+    def _publish_entry(self, seq: int, topic: str, payload: bytes, expires: float) -> None:
+        left = expires - self._clock()
+        if left <= 0:
+            LOG.warning("outbox entry %d expired unsent; dropped", seq)
+            self.store.acked(seq)
+            return
+        self.mqtt.publish(topic, payload, qos=1, expiry_s=left, on_ack=lambda: self._acked(seq))
+
+    def _acked(self, seq: int) -> None:
+        if self._store is not None:
+            self._store.acked(seq)
+
+    # -- inbound --------------------------------------------------------------------------
+
+    async def _inbound_loop(self) -> None:
+        echo_topic = self.topics.echo(self.node_id)
+        async for msg in self.mqtt.messages:
+            if msg.topic == echo_topic:
+                self.link_monitor.on_echo(msg.payload)
+                continue
+            self.handle(msg)
+
+    def handle(self, inbound: Inbound) -> Message | None:
+        """Open and act on one inbound message; refusals are logged and counted."""
+        try:
+            msg = self.opener.open(inbound.payload)
+        except EnvelopeError as exc:
+            self.refused[exc.code] += 1
+            LOG.warning("refused message on %s (%s): %s", inbound.topic, exc.code, exc)
+            return None
+        LOG.debug("received %s %s", msg.type, msg.id)
+        handler = getattr(self, f"_on_{msg.type}")
+        handler(msg)
+        return msg
+
+    def _on_offer(self, msg: Message) -> None:
+        job = job_from_offer(msg.body)
+        if self.store.state_of(job.job_id) is not None:
+            LOG.info("offer %s seen before; ignored (a job never runs twice)", job.job_id)
+            return
+        status = self.port.status_snapshot()
+        status = dataclasses.replace(status, slots=min(status.slots, self.config.max_parallel_jobs))
+        refusal = decide(
+            job,
+            status,
+            now=self._clock(),
+            running=len(self.jobs.running),
+            draining=self.draining,
+            tier=self.tier,
+        )
+        if refusal is not None:
+            LOG.info("declined job %s: %s (%s)", job.job_id, refusal.reason, refusal.detail)
+            self._answer(
+                job.job_id,
+                job.model,
+                "failure",
+                {"job": job.job_id, "reason": refusal.reason.value, "detail": refusal.detail},
+            )
+            return
+        if not self.store.begin_job(job.job_id, job.model, self._clock()):
+            return
+        # An accept needs no outbox: if it is lost, the dispatcher's accept time-out and
+        # the final answer (which is journaled) cover it.
+        self.mqtt.publish(
+            self.topics.node_out(self.node_id),
+            self.signer.seal(
+                "accept",
+                {"job": job.job_id},
+                to=DISPATCHER_ID,
+                ttl_s=self.config.answer_ttl_s,
+                msg_id=f"{job.job_id}:accept",
+            ),
+            qos=1,
+        )
+        self.jobs.start(job)
+        self._gate.invalidate()
+
+    def _on_cancel(self, msg: Message) -> None:
+        if not self.jobs.stop(msg.body["job"], FailureReason.CANCELLED):
+            LOG.info("cancel for job %s, which is not running here", msg.body["job"])
+
+    def _on_curtail(self, msg: Message) -> None:
+        b = msg.body
+        self._control(
+            msg,
+            lambda: self.port.add_curtailment(
+                Curtailment(b["id"], float(b["start"]), float(b["until"]), float(b["max_power_w"]))
+            ),
+        )
+
+    def _on_drain(self, msg: Message) -> None:
+        self.draining = True
+        self._control_async(msg, self.port.drain)
+
+    def _on_resume(self, msg: Message) -> None:
+        self.draining = False
+        self._control_async(msg, self.port.resume)
+
+    def _on_manifest(self, msg: Message) -> None:
+        self._control(
+            msg, lambda: self.port.update_manifest(msg.body["name"], msg.body["document"])
+        )
+
+    def _control(self, msg: Message, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:  # the port refuses bad control input with its own errors
+            LOG.warning("%s %s refused: %s", msg.type, msg.id, exc)
+            self._ack(msg, False, str(exc))
+        else:
+            self._ack(msg, True, "")
+        self._gate.invalidate()
+
+    def _control_async(self, msg: Message, action: Callable[[], Any]) -> None:
+        async def go() -> None:
+            await action()
+            self._ack(msg, True, "")
+            self._gate.invalidate()
+
+        assert self._nursery is not None
+        self._nursery.start_soon(go)
+
+    def _ack(self, msg: Message, ok: bool, detail: str) -> None:
+        payload = self.signer.seal(
+            "control_ack",
+            {"ref": msg.id, "ok": ok, "detail": detail},
+            to=DISPATCHER_ID,
+            ttl_s=self.config.answer_ttl_s,
+        )
+        self.mqtt.publish(self.topics.node_out(self.node_id), payload, qos=1)
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def _finish(self, job: Job, outcome: JobResult | JobFailure, timings: dict[str, float]) -> None:
+        if isinstance(outcome, JobResult):
+            body = {
+                "job": job.job_id,
+                "output": outcome.sealed_output,
+                "timings": {k: round(float(v), 3) for k, v in timings.items()},
+                "energy_j": float(outcome.energy_j),
+            }
+            self._answer(job.job_id, job.model, "result", body)
+        else:
+            body = {"job": job.job_id, "reason": outcome.reason.value, "detail": outcome.detail}
+            self._answer(job.job_id, job.model, "failure", body)
+        self._gate.invalidate()
+
+    # -- status and link ------------------------------------------------------------------
+
+    async def _status_loop(self) -> None:
+        topic = self.topics.status(self.node_id)
+        while True:
+            body = status_body(
+                self.port.status_snapshot(),
+                link=self.link,
+                rtt_ms=self.rtt_ms,
+                tier=self.tier,
+                running=len(self.jobs.running),
+                draining=self.draining,
+            )
+            now = self._clock()
+            if self.mqtt.connected and self._gate.due(body, now):
+                payload = self.signer.seal("status", body, to=DISPATCHER_ID, ttl_s=STATUS_TTL_S)
+                self.mqtt.publish(topic, payload, qos=1, retain=True)
+                self._gate.sent(body, now)
+            await trio.sleep(STATUS_POLL_S)
+
+    def _last_words(self) -> list[tuple[str, bytes, bool]]:
+        """The retained ``online: false`` status sent on a clean stop (instead of the Will)."""
+        payload = self.signer.seal("status", offline_body(), to=DISPATCHER_ID, ttl_s=STATUS_TTL_S)
+        return [(self.topics.status(self.node_id), payload, True)]

@@ -1,0 +1,160 @@
+"""What the uplink needs from the rest of the daemon: the `NodePort` protocol and its data.
+
+The uplink never touches vehicle state, workers or the budget itself; it calls a `NodePort`,
+which the daemon implements over its services (``supervisor/``) and the tests and benchmark
+implement with `uplink.local_port.LocalPort`. The uplink calls it only from its trio tasks.
+
+Contract, method by method:
+
+``status_snapshot() -> NodeStatus``
+    Synchronous and cheap (called every 0.25 s and on every offer): may a new job start now,
+    and if not why; the models loaded; allowed power and runway from the thermal budget; the
+    worker's HPKE public key.
+
+``async run_job(job: Job) -> JobResult | JobFailure``
+    Run one accepted job to its end (``uplink.pool_bridge`` converts to and from the sandbox
+    pool's ``Job``/``JobResult``): hand ``job.sealed_input`` to a worker, which opens it
+    (``sandbox.jobs.open_request``: HPKE with info ``parkmesh/v1/input/<model>``, a CBOR
+    request that names the client's reply key) and seals its output to that reply key
+    (``sandbox.jobs.seal_output``, info ``parkmesh/v1/output/<model>``). Return a
+    `JobResult`, or a `JobFailure` with reason preempted (the car needed the GPU), crashed (the
+    worker died), poison (the input did not open or broke the model) or expired. It must not
+    raise for any of these. The plaintext never reaches the daemon. Cancellation: the uplink
+    calls `cancel_job` first; if `run_job` has not returned 2 s later the uplink cancels the
+    task (trio cancellation), so `run_job` must clean up under cancellation.
+
+``cancel_job(job_id: str) -> bool``
+    Stop a running job through its worker's stop flag (another car won); `run_job` then returns
+    (typically ``JobFailure(CANCELLED)``). False when it cannot (the job is not running here,
+    or the port has no per-job stop): the uplink then cancels the `run_job` task at once.
+
+``add_curtailment(event: Curtailment) -> None``
+    A demand-response window from the dispatcher, into the thermal budget (thermal's
+    ``add_curtailment``). Idempotent per ``event.id``. Raises ValueError when malformed.
+
+``async drain() -> None`` / ``async resume() -> None``
+    Stop taking jobs (running ones finish) / take them again. `status_snapshot().accepting`
+    reflects it.
+
+``update_manifest(name: str, document: bytes) -> None``
+    A model manifest (``manifest.json`` bytes, signed by the operator key) for model `name`:
+    verify it (``sandbox.models.manifest``) and install it. Raises ValueError (or
+    ``ManifestError``) when it does not verify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .messages import FailureReason, Tier
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """The daemon's view for the uplink's status and admission.
+
+    Attributes:
+        accepting: a new job may start now (policy eligible, not draining, budget left).
+        reasons: why not, in words (``"driver door open"``); empty when accepting.
+        models: names of the models a worker can run now.
+        allowed_power_w: compute power the budget allows now.
+        runway_s: how long compute may go on at that power (battery floor, departure).
+        worker_key: the workers' X25519 public key (32 bytes) that clients seal inputs to.
+        slots: how many jobs may run at once.
+    """
+
+    accepting: bool
+    reasons: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    allowed_power_w: float = 0.0
+    runway_s: float = 0.0
+    worker_key: bytes = b""
+    slots: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """An accepted offer, as handed to `NodePort.run_job`."""
+
+    job_id: str
+    model: str
+    tier: Tier
+    deadline: float  # unix seconds
+    sealed_input: bytes  # sandbox.jobs request, sealed to the worker key
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """A finished job: the sealed output and what it cost.
+
+    Attributes:
+        worker_ms: time the worker spent on the job (the uplink's benchmark subtracts it).
+        energy_j: energy the job drew, for the ledger and the dispatcher.
+        extra: more timings (``load_ms``, ``tokens``...), passed into ``timings``.
+    """
+
+    sealed_output: bytes
+    worker_ms: float
+    energy_j: float = 0.0
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """A job that ended without a result, and why."""
+
+    reason: FailureReason
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Curtailment:
+    """Shed load: at most `max_power_w` of compute from `start` until `until` (unix seconds)."""
+
+    id: str
+    start: float
+    until: float
+    max_power_w: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Thermal's JSON form (``supervisor.api.facade`` ``curtailments`` entries)."""
+        return {
+            "id": self.id,
+            "start": self.start,
+            "until": self.until,
+            "max_power_w": self.max_power_w,
+        }
+
+
+class NodePort(Protocol):
+    """The daemon, as the uplink sees it. See the module docstring for the full contract."""
+
+    def status_snapshot(self) -> NodeStatus:
+        """May a job start now, and what the car offers."""
+        ...
+
+    async def run_job(self, job: Job) -> JobResult | JobFailure:
+        """Run one job to its end; never raises for job-level failures."""
+        ...
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Stop a running job through its stop flag; False when it is not running."""
+        ...
+
+    def add_curtailment(self, event: Curtailment) -> None:
+        """Add a demand-response window to the budget; ValueError when malformed."""
+        ...
+
+    async def drain(self) -> None:
+        """Take no new jobs; running ones finish."""
+        ...
+
+    async def resume(self) -> None:
+        """Take jobs again after `drain`."""
+        ...
+
+    def update_manifest(self, name: str, document: bytes) -> None:
+        """Verify and install a signed model manifest; ValueError when it does not verify."""
+        ...

@@ -1,0 +1,56 @@
+"""Whether an offer is taken: the node's admission of a job, decided at once. Pure, synchronous.
+
+An offer is declined (``failure`` with reason ``declined`` and a detail in words) when the car
+is not accepting (and the policy's reasons say why), is draining, has no free slot, has not
+loaded the model, or sits on a link too slow for the offer's tier; an offer whose deadline has
+passed is answered ``expired``. A job id this car has seen before is ignored (it was answered,
+or it runs): a job never runs twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .messages import FailureReason, Tier
+from .node_port import Job, NodeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The answer to an offer that is not run."""
+
+    reason: FailureReason
+    detail: str
+
+
+def job_from_offer(body: Mapping[str, Any]) -> Job:
+    """The `Job` an offer's (schema-checked) body describes."""
+    return Job(
+        job_id=body["job"],
+        model=body["model"],
+        tier=Tier(body["tier"]),
+        deadline=float(body["deadline"]),
+        sealed_input=body["input"],
+    )
+
+
+def decide(
+    job: Job, status: NodeStatus, *, now: float, running: int, draining: bool, tier: Tier
+) -> Refusal | None:
+    """None to accept `job` now, else the `Refusal` to send."""
+    if job.deadline <= now:
+        return Refusal(FailureReason.EXPIRED, f"deadline passed {now - job.deadline:.3f} s ago")
+    if draining:
+        return Refusal(FailureReason.DECLINED, "draining")
+    if not status.accepting:
+        why = "; ".join(status.reasons) or "not eligible"
+        return Refusal(FailureReason.DECLINED, f"not accepting: {why}")
+    if running >= status.slots:
+        return Refusal(FailureReason.DECLINED, f"busy ({running} of {status.slots} slots)")
+    if job.model not in status.models:
+        return Refusal(FailureReason.DECLINED, f"model {job.model!r} is not loaded")
+    if job.tier is Tier.INTERACTIVE and tier is not Tier.INTERACTIVE:
+        return Refusal(FailureReason.DECLINED, "link is too slow or metered for interactive")
+    return None
