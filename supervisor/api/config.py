@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from supervisor.config.sections import setting
 
@@ -43,3 +44,16 @@ def jeepney_bus(bus: str) -> str:
 def client_bus(configured: str | None = None) -> str:
     """The bus a client should use: ``$PARKMESH_BUS_ADDRESS``, else `configured`, else system."""
     return os.environ.get(BUS_ENV) or configured or "system"
+
+
+def configured_bus(config_file: Path | None = None) -> str | None:
+    """``api.bus`` from `config_file` (or the default file when it exists), None without one.
+
+    Raises:
+        ConfigError: the file is malformed (file, line and key named).
+    """
+    from supervisor.config.load import DEFAULT_PATH, load_config
+
+    if config_file is None and not DEFAULT_PATH.exists():
+        return None
+    return load_config(config_file or DEFAULT_PATH).api.bus

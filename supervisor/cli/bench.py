@@ -7,7 +7,9 @@ import importlib
 from typing import Any
 
 # Each module exposes `register(subparsers)` for one ``parkmesh bench NAME``.
-BENCH_MODULES: tuple[str, ...] = ("supervisor.bench.signal", "sandbox.models.bench_steps")
+BENCH_MODULES: tuple[str, ...] = ("supervisor.bench.signal", "sandbox.models.bench_steps",
+                                  "uplink.bench",
+                                  "sandbox.bench.preempt", "sandbox.bench.overhead")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

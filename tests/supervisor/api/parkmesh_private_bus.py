@@ -1,0 +1,148 @@
+"""A private ``dbus-daemon`` for tests: started with a generated config, stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+OPEN_POLICY = """
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>"""
+
+
+@contextmanager
+def private_bus(extra: str = OPEN_POLICY, *, world: bool = False) -> Iterator[str]:
+    """Run a dbus-daemon whose config holds `extra` (policies, includes); yield its address.
+
+    With `world`, the socket lives in a directory every user can reach (for other-uid clients).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="parkmesh-bus-", dir="/tmp"))
+    if world:
+        directory.chmod(0o755)
+    socket = directory / "bus"
+    config = directory / "bus.conf"
+    config.write_text(f"""<!DOCTYPE busconfig PUBLIC
+ "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>custom</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  {extra}
+</busconfig>
+""")
+    proc = subprocess.Popen(
+        ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        address = proc.stdout.readline().strip()
+        if not address:
+            detail = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"dbus-daemon did not start: {detail}")
+        if world:
+            os.chmod(socket, 0o777)
+        yield address
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=5)  # reaps it and closes the pipes
+        for child in directory.iterdir():
+            child.unlink()
+        directory.rmdir()
+
+
+FAKE_DAEMON = Path(__file__).with_name("parkmesh_fake_daemon.py")
+
+
+class FakeDaemonProcess:
+    """The fake daemon as its own process; `send` changes its state through its stdin."""
+
+    def __init__(self, bus: str, ledger: Path | None = None) -> None:
+        self.bus = bus
+        extra = ["--ledger", str(ledger)] if ledger is not None else []
+        self.proc = subprocess.Popen([sys.executable, str(FAKE_DAEMON), "--bus", bus, *extra],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("the fake daemon did not start")
+
+    def send(self, change: str) -> None:
+        """Write one JSON control line (see parkmesh_fake_daemon)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(change + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        """End the process (closing stdin ends it) and wait for it."""
+        if self.proc.poll() is None:
+            self.proc.communicate(input="", timeout=10)
+        else:
+            self.proc.communicate()
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+class RealDaemonProcess:
+    """``parkmesh run`` with the scenario car, its API on `bus`, its state under `state_dir`."""
+
+    def __init__(self, bus: str, state_dir: Path, *, speed: float = 2.0,
+                 settle_s: float = 0.5, timeout_s: float = 20.0) -> None:
+        import time
+
+        from supervisor.api import client
+
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = state_dir
+        config = state_dir / "parkmesh.toml"
+        config.write_text(f"""
+[daemon]
+state_dir = "{state_dir}"
+runtime_dir = "{state_dir / 'run'}"
+[vehicle]
+source = "scenario"
+[vehicle.scenario]
+speed = {speed}
+[policy]
+settle_s = {settle_s * speed}
+[api]
+bus = "{bus}"
+poll_s = 0.1
+""")
+        self.log = (state_dir / "daemon.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.cli", "run", "--config", str(config)],
+            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PARKMESH_BUS_ADDRESS": ""})
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                client.call("Explain", bus=bus)
+                return
+            except client.DaemonUnreachable:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("parkmesh run did not serve its API:\n"
+                                       + (state_dir / "daemon.log").read_text()) from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM, then wait (the daemon's own shutdown is bounded)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()

@@ -1,0 +1,179 @@
+"""The TUI's client of ``org.parkmesh.Supervisor1``: jeepney on asyncio, no daemon imports.
+
+`SupervisorClient` holds one router while connected. The app's connection worker calls
+`connect`, then `events` until it raises `ConnectionLost`, then waits and connects again.
+Calls raise `CallFailed` when the daemon refuses (the message names the argument for a bad
+value) and `ConnectionLost` when there is no daemon or no bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from jeepney import DBusAddress, HeaderFields, MatchRule, MessageType, new_method_call
+from jeepney.bus_messages import message_bus
+from jeepney.io.asyncio import DBusConnection, DBusRouter, open_dbus_connection
+
+# The names on the bus (kept apart from the daemon's copy in supervisor/api/names.py on purpose:
+# the TUI imports nothing of the daemon; a test holds both to interface.xml).
+BUS_NAME = "org.parkmesh.Supervisor1"
+OBJECT_PATH = "/org/parkmesh/Supervisor1"
+INTERFACE = "org.parkmesh.Supervisor1"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+PEER = "org.freedesktop.DBus.Peer"
+BUS_ENV = "PARKMESH_BUS_ADDRESS"
+INVALID_ARGS = "org.parkmesh.Error.InvalidArgs"
+
+CALL_TIMEOUT_S = 10.0
+PING_EVERY_S = 1.0  # how soon a vanished daemon is noticed when nothing else arrives
+
+_OBJ = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
+
+
+class ConnectionLost(ConnectionError):
+    """No bus, or no daemon on it."""
+
+
+class CallFailed(RuntimeError):
+    """The daemon answered a call with an error."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+def default_bus() -> str:
+    """``$PARKMESH_BUS_ADDRESS``, else the system bus."""
+    return os.environ.get(BUS_ENV) or "system"
+
+
+def jeepney_bus(bus: str) -> str:
+    """``SYSTEM``/``SESSION`` for the named buses, else the address itself."""
+    return bus.upper() if bus.lower() in ("system", "session") else bus
+
+
+def decode_properties(values: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """Variant values as plain ones; ``*Json`` properties decoded."""
+    return {k: (json.loads(v[1]) if k.endswith("Json") else v[1]) for k, v in values.items()}
+
+
+class SupervisorClient:
+    """One connection to the daemon at a time.
+
+    Args:
+        bus: "system", "session" or a DBus address.
+    """
+
+    def __init__(self, bus: str) -> None:
+        self.bus = bus
+        self._conn: DBusConnection | None = None
+        self._router: DBusRouter | None = None
+        self._filter: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._router is not None
+
+    async def connect(self) -> dict[str, Any]:
+        """Connect, subscribe to the service's signals and return every property.
+
+        Raises:
+            ConnectionLost: no bus or no daemon.
+        """
+        await self.close()
+        try:
+            self._conn = await asyncio.wait_for(open_dbus_connection(jeepney_bus(self.bus)),
+                                                CALL_TIMEOUT_S)
+            self._router = DBusRouter(self._conn)
+            rule = MatchRule(type="signal", path=OBJECT_PATH)
+            self._queue: asyncio.Queue[Any] = asyncio.Queue(256)
+            self._filter = self._router.filter(rule, queue=self._queue)
+            await self._reply(message_bus.AddMatch(rule))
+            return await self.properties()
+        except CallFailed as exc:
+            await self.close()
+            raise ConnectionLost(f"the daemon refused: {exc.message}") from None
+        except ConnectionLost:
+            await self.close()
+            raise
+        except (OSError, RuntimeError, ValueError, KeyError, EOFError, TimeoutError) as exc:
+            await self.close()
+            raise ConnectionLost(f"cannot reach the bus ({exc})") from None
+
+    async def close(self) -> None:
+        """Drop the connection (idempotent).
+
+        The socket is closed before the first await, so a cancelled close leaks nothing.
+        """
+        router, conn, handle = self._router, self._conn, self._filter
+        self._router, self._conn, self._filter = None, None, None
+        if handle is not None:
+            handle.close()
+        if conn is not None:
+            conn.writer.close()
+        if router is not None:
+            with contextlib.suppress(Exception):
+                await router.__aexit__(None, None, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.writer.wait_closed()
+
+    async def events(self) -> AsyncIterator[tuple[str, tuple[Any, ...]]]:
+        """(member, body) of each signal; pings the daemon when quiet.
+
+        Raises:
+            ConnectionLost: the daemon or the bus went away.
+        """
+        while True:
+            try:
+                msg = await asyncio.wait_for(self._queue.get(), PING_EVERY_S)
+            except TimeoutError:
+                await self.call("Ping", interface=PEER)
+                continue
+            yield msg.header.fields.get(HeaderFields.member, ""), tuple(msg.body)
+
+    async def properties(self) -> dict[str, Any]:
+        """Every property, decoded."""
+        (values,) = await self.call("GetAll", INTERFACE, interface=PROPERTIES, signature="s")
+        return decode_properties(values)
+
+    async def call(self, method: str, *args: Any, signature: str | None = None,
+                   interface: str = INTERFACE) -> tuple[Any, ...]:
+        """Call `method` and return the reply's body.
+
+        Raises:
+            CallFailed: the daemon answered with an error.
+            ConnectionLost: not connected, or the connection broke.
+        """
+        msg = new_method_call(_OBJ.with_interface(interface), method, signature, args)
+        reply = await self._reply(msg)
+        if reply.header.message_type == MessageType.error:
+            name = reply.header.fields.get(HeaderFields.error_name, "")
+            text = str(reply.body[0]) if reply.body else name
+            if name.startswith("org.freedesktop.DBus.Error.ServiceUnknown") or name.endswith(
+                    "NameHasNoOwner") or name.endswith("NoReply"):
+                await self.close()
+                raise ConnectionLost("no parkmesh daemon on the bus")
+            raise CallFailed(name, text)
+        return tuple(reply.body)
+
+    async def call_json(self, method: str, *args: Any, signature: str | None = None) -> Any:
+        """Call a method whose answer is JSON text and decode it."""
+        (text,) = await self.call(method, *args, signature=signature)
+        return json.loads(text)
+
+    async def _reply(self, msg: Any) -> Any:
+        router = self._router
+        if router is None:
+            raise ConnectionLost("not connected")
+        try:
+            return await asyncio.wait_for(router.send_and_get_reply(msg), CALL_TIMEOUT_S)
+        except Exception as exc:  # RouterClosed, OSError, TimeoutError: all mean the link broke
+            await self.close()
+            raise ConnectionLost(f"connection lost ({exc or type(exc).__name__})") from None

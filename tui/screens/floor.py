@@ -1,0 +1,60 @@
+"""The charge-floor dialog: a number checked here, then by the daemon, whose refusal is shown."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+FLOOR_PREFERENCE = "charge_floor_percent"
+
+
+class FloorDialog(ModalScreen[None]):
+    """Asks for a new charge floor; the app applies it and answers with `refused` or closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    class Submitted(Message):
+        """The technician entered a well-formed percentage."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, current: float | None) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="floor-box"):
+            yield Label("Charge floor (%): compute never takes the battery below it")
+            now = "" if self.current is None else f"{self.current:g}"
+            yield Input(value=now, placeholder="e.g. 55", id="floor-input")
+            yield Static("Enter applies, Esc cancels", id="floor-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip().rstrip("%").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            self.refused(f"value: not a number: {event.value!r}")
+            return
+        if not 0 <= value <= 100:
+            self.refused(f"value: a percentage is between 0 and 100, not {value:g}")
+            return
+        self.query_one("#floor-error", Static).update("applying…")
+        self.post_message(self.Submitted(text))
+
+    def refused(self, message: str) -> None:
+        """Show why the value was refused and keep the dialog open."""
+        error = self.query_one("#floor-error", Static)
+        error.update(f"refused: {message}")
+        error.add_class("error")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,42 @@
+"""Help: the keys, and what each action does to the daemon."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+[b]Screens[/b]   1 Overview  2 Vehicle  3 Budget  4 Workers
+          5 Jobs  6 Uplink  7 Ledger  8 Log
+
+[b]Actions[/b] (need the parkmesh-tech group)
+  d  Drain: take no new jobs; running ones finish
+  r  Resume: take jobs again when the policy allows
+  t  Test stop: fire a hard stop as a door would and
+     show the measured latency
+
+[b]Owner[/b] (needs the parkmesh-owner group)
+  f  Set the charge floor (validated by the daemon)
+
+  ?  this help        q  quit
+Esc closes this window."""
+
+
+class HelpScreen(ModalScreen[None]):
+    """The key bindings, over the current screen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss_help", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Static(HELP, id="help-text")
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)
