@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import trio
 
 from .broker import Mosquitto
 from .dispatcher.submit import JobFailed
-from .local_port import LocalPort
+from .local_port import LocalPort, compute_output
 from .mesh import Mesh
 from .node import NodeUplink
 from .node_port import NodePort
@@ -61,6 +61,7 @@ class DemoMesh:
         job_interval_s: float = 2.0,
         job_text: str = "sleep:0.5:hello",
         on_event: Callable[[MeshEvent], None] | None = None,
+        stand_in_compute: Callable[[str, Sequence[str]], dict[str, Any]] = compute_output,
     ) -> None:
         self.workdir = workdir
         self.car_port, self.car_id, self.model = car_port, car_id, model
@@ -70,6 +71,8 @@ class DemoMesh:
         self.outcomes: dict[str, int] = {"done": 0, "failed": 0}
         self.winners: dict[str, int] = {}
         self.broker: Mosquitto | None = None
+        self.stand_in_compute = stand_in_compute
+        self.car_uplink: NodeUplink | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start broker, dispatcher, cars and client; ``started`` once the demo car is known
@@ -84,9 +87,11 @@ class DemoMesh:
             client = mesh.client("demo-client")
             async with trio.open_nursery() as nursery:
                 await nursery.start(dispatcher.run)
-                await nursery.start(NodeUplink(mesh.node_config(self.car_id), self.car_port).run)
+                self.car_uplink = NodeUplink(mesh.node_config(self.car_id), self.car_port)
+                await nursery.start(self.car_uplink.run)
                 for i, name in enumerate(self.extra):
-                    port = LocalPort(models=(self.model,), extra_delay_s=0.3 * (i + 1))
+                    port = LocalPort(models=(self.model,), extra_delay_s=0.3 * (i + 1),
+                                     compute=self.stand_in_compute)
                     await nursery.start(NodeUplink(mesh.node_config(name), port).run)
                 await nursery.start(client.run)
                 await wait_until(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,9 @@ class LocalPort:
     curtailments: dict[str, Curtailment] = field(default_factory=dict)
     manifests: dict[str, bytes] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
+    # What the stand-in car computes; the demo passes the real embedding model.
+    compute: Callable[[str, Sequence[str]], dict[str, Any]] = field(
+        default_factory=lambda: compute_output)
     _stops: dict[str, tuple[trio.Event, list[FailureReason]]] = field(default_factory=dict)
 
     def status_snapshot(self) -> NodeStatus:
@@ -103,7 +106,9 @@ class LocalPort:
                     await stop.wait()
             if stop.is_set():
                 return JobFailure(why[0] if why else FailureReason.CANCELLED, "stopped")
-            output = compute(job.model, request.texts)
+            # In a thread: the demo's stand-in cars compute real embeddings, which must not
+            # hold up the event loop they share with the daemon.
+            output = await trio.to_thread.run_sync(self.compute, job.model, request.texts)
             sealed = seal_output(request, job.model, output)
             worker_ms = (time.perf_counter() - t0) * 1e3
             return JobResult(sealed, worker_ms, energy_j=WATTS * worker_ms / 1e3)
@@ -140,7 +145,7 @@ class LocalPort:
         self.manifests[name] = document
 
 
-def compute(model: str, texts: Sequence[str]) -> dict[str, Any]:
+def compute_output(model: str, texts: Sequence[str]) -> dict[str, Any]:
     """The stand-in models' outputs (deterministic), as ``sandbox.jobs`` output maps."""
     if model == "hash":
         return {"texts": [hashlib.sha256(t.encode()).hexdigest() for t in texts]}

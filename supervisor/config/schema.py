@@ -8,6 +8,7 @@ from sandbox.config import SandboxConfig
 from supervisor.api.config import ApiConfig
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.config.sections import setting
+from supervisor.ledger.config import LedgerConfig
 from supervisor.policy.config import PolicyConfig
 from supervisor.vehicle.config import VehicleConfig
 from thermal.config import BudgetConfig
@@ -25,3 +26,4 @@ class Config:
     budget: BudgetConfig = setting(factory=BudgetConfig, doc="thermal and battery budget")
     api: ApiConfig = setting(factory=ApiConfig, doc="the DBus API for the CLI and the TUI")
     uplink: UplinkConfig = setting(factory=UplinkConfig, doc="the MQTT 5 uplink to the dispatcher")
+    ledger: LedgerConfig = setting(factory=LedgerConfig, doc="the earnings ledger")

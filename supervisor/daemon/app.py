@@ -14,25 +14,30 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import trio
 
+from sandbox.models.manifest import MANIFEST_NAME
+from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
 from supervisor.api.service import ApiService
+from supervisor.config.errors import ConfigError
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
+from supervisor.ledger import LEDGER_FILE
 from supervisor.policy import AdmissionPolicy, Decision
 from supervisor.policy_clock import PolicyClock
 from supervisor.preempt import PageBoard
 from supervisor.vehicle.state import VehicleState
 from thermal.prefstore import PreferenceStore
 from thermal.service import BudgetService, local_now
+from uplink.node import NodeUplink
 
 from .budget_link import BudgetLink
 from .facade import DaemonFacade
 from .guard import keep_running
+from .job_desk import JobDesk
 from .log_ring import LogRing
 from .realtime import enter_realtime, leave_realtime
 from .sources import VehicleSource, build_source
@@ -49,6 +54,21 @@ DECISION_BUFFER = 256
 STALL_S = 2.0
 
 ServiceFn = Callable[..., Awaitable[Any]]
+
+
+def check_models_provisioned(config: Config) -> None:
+    """Every configured model must have a manifest in the models folder.
+
+    Raises:
+        ConfigError: naming ``sandbox.models`` and the missing model.
+    """
+    models_dir = config.sandbox.models_dir
+    for name in config.sandbox.models:
+        if not (models_dir / name / MANIFEST_NAME).is_file():
+            raise ConfigError(
+                f"model {name!r} is not provisioned in {models_dir} (no {MANIFEST_NAME}; "
+                f"python -m sandbox.models.provision {models_dir} provisions the shipped ones)",
+                key="sandbox.models")
 
 
 class Supervisor:
@@ -89,6 +109,13 @@ class Supervisor:
         # Called from the reporter task (never from the hot path): printing and publishing.
         self.decision_listeners: list[Callable[[Decision], None]] = []
         self.stop_reports: list[Callable[[Decision, StopReport], None]] = []
+        # The worker pool, the job desk and the uplink are built in `run`: building the pool
+        # prepares keys, users and folders, which `parkmesh check-config` must not do.
+        check_models_provisioned(config)
+        self.pool: WorkerPool | None = None
+        self.job_desk: JobDesk | None = None
+        self.uplink: NodeUplink | None = None
+        self.ledger_path = config.daemon.state_dir / LEDGER_FILE
         self.log_ring = LogRing()
         self.facade = DaemonFacade(self, self.log_ring)
         self.api = ApiService(self.facade, config.api.bus, poll_s=config.api.poll_s,
@@ -121,6 +148,7 @@ class Supervisor:
                     await nursery.start(PolicyClock(self.hotpath).run)
                     await nursery.start(self.budget.run)
                     await nursery.start(self._report_decisions)
+                    await self._start_workers(nursery)
                     await nursery.start(keep_running, "DBus API", lambda: self.api.run)
                     self.healthy = True
                     self.notifier.ready(self.hotpath.decision.explain())
@@ -140,6 +168,20 @@ class Supervisor:
             self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
             self.notifier.close()
 
+    async def _start_workers(self, nursery: trio.Nursery) -> None:
+        """Start the worker pool (models configured) and the uplink (enabled)."""
+        sandbox, uplink = self.config.sandbox, self.config.uplink
+        if not sandbox.models:
+            LOG.info("no models configured: this car serves no jobs")
+            return
+        pool = self.pool = WorkerPool(sandbox, board=self.board)
+        self.stop_watch.kill_late = lambda _late: pool.kill_unacknowledged_nowait()
+        await nursery.start(pool.run)
+        self.job_desk = JobDesk(self, pool, self.ledger_path)
+        if uplink.enabled:
+            node = self.uplink = NodeUplink(uplink, self.job_desk)
+            await nursery.start(keep_running, "uplink", lambda: node.run)
+
     def shutdown(self, nursery: trio.Nursery) -> None:
         """Hard-stop the workers, tell systemd, and cancel the services."""
         self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
@@ -157,32 +199,17 @@ class Supervisor:
             self.notifier.status(decision.explain())
             for listener in self.decision_listeners:
                 listener(decision)
+            # Admitted again after a stop: the workers may run the next job.
+            last = self.board.last
+            if decision.accepting and last is not None and last.level != StopLevel.RUN:
+                if self.pool is not None:
+                    self.pool.release_all_nowait()
+                else:
+                    self.board.release_all_nowait()
             if decision.hard_stop_edge:
                 report = await self.stop_watch.confirm()
                 for report_listener in self.stop_reports:
                     report_listener(decision, report)
-
-    # -- views for the API (filled in by the worker pool, the uplink and the ledger) ----------
-
-    def workers_view(self) -> list[dict[str, Any]]:
-        """The worker processes, for the API."""
-        return []
-
-    def uplink_view(self) -> dict[str, Any]:
-        """The dispatcher link, for the API."""
-        return {"connected": False}
-
-    def jobs_view(self) -> list[dict[str, Any]]:
-        """Jobs running now, for the API."""
-        return []
-
-    def earnings_view(self) -> dict[str, Any]:
-        """Credits today and this month, for the API."""
-        return {}
-
-    def ledger_path(self) -> Path | None:
-        """The earnings ledger's file."""
-        return None
 
     def is_healthy(self) -> bool:
         """Started, and the policy evaluated recently (its clock ticks at least every 0.25 s)."""

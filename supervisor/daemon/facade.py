@@ -24,6 +24,7 @@ from supervisor.api.facade import (
 )
 from supervisor.policy import Decision
 from thermal.preferences import PREFERENCE_NAMES
+from uplink.node import NodeUplink
 
 from .log_ring import LogRing
 from .stop_watch import StopReport
@@ -45,6 +46,7 @@ class DaemonFacade:
         self.log_ring = log_ring
         self._subscribers: list[trio.MemorySendChannel[ApiEvent]] = []
         self._draining = False
+        self.attached_uplink: NodeUplink | None = None
         supervisor.decision_listeners.append(self._on_decision)
         supervisor.stop_reports.append(self._on_stop)
 
@@ -110,19 +112,36 @@ class DaemonFacade:
 
     def workers(self) -> Sequence[JsonMap]:
         """The worker processes."""
-        return self.sup.workers_view()
+        if self.sup.pool is None:
+            return []
+        return [
+            {"id": w.pid, "model": w.model, "device": w.device, "state": w.state,
+             "confinement": "confined" if w.confined else "NOT confined: " + ", ".join(
+                 name for name, applied, _ in w.confinement if not applied),
+             "last_stop_ms": w.last_stop_ms, "last_stop_via": w.last_stop_via,
+             "memory_mb": round(w.rss_bytes / 2**20, 1) if w.rss_bytes else None,
+             "restarts": w.restarts, "crashes": w.crashes, "jobs_ok": w.jobs_ok,
+             "jobs_failed": w.jobs_failed}
+            for w in self.sup.pool.statistics()
+        ]
 
     def uplink(self) -> JsonMap:
         """The dispatcher link."""
-        return self.sup.uplink_view()
+        uplink = self.uplink_node
+        return uplink.snapshot() if uplink is not None else {"connected": False}
+
+    @property
+    def uplink_node(self) -> NodeUplink | None:
+        """The uplink serving this car: the daemon's own, or one a demo attached."""
+        return self.sup.uplink or self.attached_uplink
 
     def jobs(self) -> Sequence[JsonMap]:
         """Jobs running now."""
-        return self.sup.jobs_view()
+        return self.sup.job_desk.jobs_view() if self.sup.job_desk is not None else []
 
     def earnings(self) -> JsonMap:
         """Credits today and this month, from the ledger."""
-        return self.sup.earnings_view()
+        return self.sup.job_desk.earnings_view() if self.sup.job_desk is not None else {}
 
     def last_stop_ms(self) -> float | None:
         """Latency of the last confirmed hard stop."""
@@ -146,7 +165,7 @@ class DaemonFacade:
 
     def ledger_path(self) -> Path | None:
         """The earnings ledger file."""
-        return self.sup.ledger_path()
+        return self.sup.ledger_path
 
     # -- actions -------------------------------------------------------------------------------
 

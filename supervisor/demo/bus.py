@@ -46,8 +46,12 @@ def open_private_bus(directory: Path) -> Iterator[str]:
     socket.unlink(missing_ok=True)
     config = directory / "bus.conf"
     config.write_text(_CONFIG.format(socket=socket))
-    proc = subprocess.Popen([binary, "--config-file", str(config), "--nofork", "--print-address"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [binary, "--config-file", str(config), "--nofork", "--print-address"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         address = proc.stdout.readline().strip()

@@ -9,6 +9,14 @@ from typing import Any, TextIO
 from supervisor.daemon.stop_watch import StopReport
 from supervisor.policy import Decision, Phase
 from supervisor.vehicle.scenario import ScenarioEvent
+from uplink.demo import MeshEvent
+
+# Mesh events worth a line: each job's outcome, and this car's results, failures
+# (pre-emptions, declines) and cancellations.
+_JOB_KINDS = frozenset({"job_done", "job_failed"})
+_CAR_KINDS = frozenset({"result", "failure", "cancel"})
+
+_WORKING = frozenset({Phase.ELIGIBLE, Phase.SERVING})
 
 _PHASE_MARK = {
     Phase.NOT_ELIGIBLE: "·",
@@ -28,6 +36,8 @@ class DemoPrinter:
         self._out = out
         self.record: list[dict[str, Any]] = []
         self.quiet = False
+        self._last_phase: Phase | None = None
+        self.car_id = "scenario-car"
 
     def _t(self) -> float:
         return (self._clock() - self._start) * self._speed
@@ -39,12 +49,29 @@ class DemoPrinter:
         if not self.quiet:
             print(f"{t:6.1f} s  {text}", file=self._out, flush=True)
 
+    def restart_clock(self) -> None:
+        """Scenario time starts now (after the warm-up)."""
+        self._start = self._clock()
+
+    def mesh(self, event: MeshEvent) -> None:
+        """Something happened in the mesh: every job's outcome, and what befell this car's
+        share of it (offers, accepts, statuses and the other cars' details are left out)."""
+        if event.kind in _JOB_KINDS or (event.kind in _CAR_KINDS and event.car == self.car_id):
+            self.line(
+                f"  mesh: {event.text}", kind="mesh", event=event.kind, car=event.car, job=event.job
+            )
+
     def event(self, event: ScenarioEvent) -> None:
         """A scenario event happened."""
         self.line(f"  car: {event.note}", kind="event", note=event.note)
 
     def decision(self, decision: Decision) -> None:
-        """The policy changed its mind."""
+        """The policy changed its mind (a job starting or ending is told by the mesh lines)."""
+        if (decision.phase in _WORKING and self._last_phase in _WORKING
+                and not decision.reasons):
+            self._last_phase = decision.phase
+            return
+        self._last_phase = decision.phase
         mark = _PHASE_MARK[decision.phase]
         reasons = "; ".join(r.text for r in decision.reasons)
         text = f"{mark} {decision.phase.upper()}" + (f": {reasons}" if reasons else "")

@@ -1,18 +1,22 @@
-"""Running the demo: the real daemon, fed by the scenario car, narrated."""
+"""Running the demo: the real daemon with real workers, fed by the scenario car, serving a mesh.
+
+Everything runs on this machine: the daemon (vehicle source, policy, budget, a confined worker
+with all-MiniLM-L6-v2, the DBus API on a private bus), and around it a real mesh on loopback
+(mosquitto with mutual TLS, the reference dispatcher, two other cars and a client submitting
+embedding jobs). The scenario waits until the worker is warm and the mesh is up.
+"""
 
 from __future__ import annotations
 
 import logging
-import sys
 import tempfile
 import time
-from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import trio
 
-from sandbox.stop_page import StopPage
+from sandbox.config import SandboxConfig
 from supervisor.api.config import BUS_ENV, ApiConfig
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.config.schema import Config
@@ -22,51 +26,67 @@ from supervisor.hotpath import HotPath
 from supervisor.policy import PolicyConfig
 from supervisor.vehicle.config import ScenarioConfig, VehicleConfig
 from supervisor.vehicle.scenario import ScenarioSource, load_scenario
+from uplink.demo import DemoMesh
 
 from .bus import demo_bus_dir, open_private_bus
+from .mesh import (
+    DEMO_MODEL,
+    SENTENCES,
+    demo_models_dir,
+    provision_demo_node,
+    stand_in_encoder,
+)
 from .printer import DemoPrinter
 
 # Short enough to watch, long enough to show that a closed door does not re-admit at once.
 DEMO_SETTLE_S = 3.0
+# One embedding job every this many scenario seconds.
+JOB_INTERVAL_S = 2.0
 
 
-def demo_config(state_dir: Path, scenario: Path, speed: float, bus: str) -> Config:
-    """The demo's configuration: the scenario car, a short settle time, private state and bus."""
+def demo_config(state_dir: Path, scenario: Path, speed: float, bus: str, models: Path) -> Config:
+    """The demo's configuration: scenario car, short settle time, private state, bus, models."""
     return Config(
-        api=ApiConfig(bus=bus, poll_s=0.2),
         daemon=DaemonConfig(state_dir=state_dir, runtime_dir=state_dir / "run"),
+        api=ApiConfig(bus=bus, poll_s=0.2),
         vehicle=VehicleConfig(
             source="scenario", scenario=ScenarioConfig(file=scenario, speed=speed)
         ),
         # Settle time in scenario seconds, like every other time of the demo.
         policy=PolicyConfig(settle_s=DEMO_SETTLE_S / speed),
+        sandbox=SandboxConfig(
+            models_dir=models,
+            models=(DEMO_MODEL,),
+            worker_key=state_dir / "worker.key",
+            scratch_dir=state_dir / "scratch",
+            release_delay_s=30.0,
+        ),
     )
 
 
-async def _start_page_reader(stack: AsyncExitStack, supervisor: Supervisor) -> None:
-    """Start the minimal page reader process and register its page."""
-    page = StopPage.create("parkmesh-demo")
-    stack.callback(page.close)
-    proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "supervisor.preempt.reader", str(page.fd)], pass_fds=(page.fd,)
-    )
-    stack.callback(proc.kill)
-    stack.enter_context(supervisor.board.register(page))
-
-
-async def run_demo(scenario_file: Path, speed: float, printer_quiet: bool = False) -> DemoPrinter:
+async def run_demo(
+    scenario_file: Path, speed: float, quiet: bool = False, mesh: bool = True
+) -> DemoPrinter:
     """Play the scenario through the daemon; returns the printer with its record."""
     scenario = load_scenario(scenario_file)
     # The narration replaces the log; only errors still reach stderr.
     logging.basicConfig(level=logging.ERROR, format="parkmesh: %(levelname)s %(message)s")
     printer = DemoPrinter(time.monotonic, speed)
-    printer.quiet = printer_quiet
-    with (tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
-          open_private_bus(demo_bus_dir()) as bus):
-        config = demo_config(Path(tmp), scenario_file, speed, bus)
+    printer.quiet = quiet
+    models = await trio.to_thread.run_sync(demo_models_dir)
+    with (
+        tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
+        open_private_bus(demo_bus_dir()) as bus,
+    ):
+        config = demo_config(Path(tmp), scenario_file, speed, bus, models)
+        await trio.to_thread.run_sync(provision_demo_node, config.sandbox)
+        sources: list[ScenarioSource] = []
 
         def source(hotpath: HotPath) -> ScenarioSource:
-            return ScenarioSource(scenario, hotpath, speed, on_event=printer.event)
+            src = ScenarioSource(scenario, hotpath, speed, on_event=printer.event)
+            src.go = trio.Event()  # the timeline waits for the workers and the mesh
+            sources.append(src)
+            return src
 
         # The evening starts at 19:00 whatever the time of the run, so that the budget (which
         # plans for the 07:30 departure) decides the same way every time.
@@ -76,8 +96,7 @@ async def run_demo(scenario_file: Path, speed: float, printer_quiet: bool = Fals
         def wall_clock() -> datetime:
             return evening + timedelta(seconds=(time.monotonic() - started) * speed)
 
-        supervisor = Supervisor(config, notifier=Notifier({}), source=source,
-                                wall_clock=wall_clock)
+        supervisor = Supervisor(config, notifier=Notifier({}), source=source, wall_clock=wall_clock)
         supervisor.decision_listeners.append(printer.decision)
         supervisor.stop_reports.append(printer.stop)
         printer.line(
@@ -85,18 +104,49 @@ async def run_demo(scenario_file: Path, speed: float, printer_quiet: bool = Fals
             f"{speed:g}x, settle {DEMO_SETTLE_S:g} s)",
             kind="start",
         )
-        printer.line(f"  watch it in another terminal: {BUS_ENV}={bus} parkmesh tui",
-                     kind="bus", bus=bus)
-        async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
-            await _start_page_reader(stack, supervisor)
+        printer.line(
+            f"  watch it in another terminal: {BUS_ENV}={bus} parkmesh tui", kind="bus", bus=bus
+        )
+        async with trio.open_nursery() as nursery:
             await nursery.start(supervisor.run)
+            printer.line(
+                f"  worker for {DEMO_MODEL} is warm and confined",
+                kind="workers",
+                workers=[w["confinement"] for w in supervisor.facade.workers()],
+            )
+            if mesh and supervisor.job_desk is not None:
+                demo_mesh = DemoMesh(
+                    Path(tmp) / "mesh",
+                    supervisor.job_desk,
+                    car_id="scenario-car",
+                    model=DEMO_MODEL,
+                    extra_cars=2,
+                    redundancy=3,
+                    job_interval_s=JOB_INTERVAL_S / speed,
+                    job_text=SENTENCES[0],
+                    on_event=printer.mesh,
+                    stand_in_compute=stand_in_encoder(models),
+                )
+                await nursery.start(demo_mesh.run)
+                supervisor.facade.attached_uplink = demo_mesh.car_uplink
+                printer.line(
+                    "  mesh up: mosquitto (mutual TLS), dispatcher, 2 other cars, "
+                    "a client submitting jobs to 3 cars each",
+                    kind="mesh",
+                )
+            printer.restart_clock()
+            for src in sources:
+                src.go.set()
             await trio.sleep(scenario.duration_s / speed + 0.5)
             nursery.cancel_scope.cancel()
         stats = supervisor.hotpath.statistics()
+        desk = supervisor.job_desk
         printer.line(
-            f"done: {stats.readings} readings, {stats.hard_stops} hard stops",
+            f"done: {stats.readings} readings, {stats.hard_stops} hard stops, "
+            f"{desk.finished if desk else 0} jobs run by this car",
             kind="end",
             readings=stats.readings,
             hard_stops=stats.hard_stops,
+            jobs=desk.finished if desk else 0,
         )
     return printer

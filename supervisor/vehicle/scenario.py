@@ -179,6 +179,10 @@ class ScenarioSource:
         self.on_event = on_event
         self.values: dict[str, Value] = dict(scenario.initial)
         self._silent: set[str] = set()
+        # The timeline waits for this (the demo warms its workers up meanwhile); the initial
+        # values are kept fresh while it waits.
+        self.go = trio.Event()
+        self.go.set()
         for path in scenario.paths:
             hotpath.state.declare(path, scenario.max_age_s / speed)
 
@@ -210,9 +214,13 @@ class ScenarioSource:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Play the timeline, then keep the final state fresh, until cancelled."""
-        start = trio.current_time()
         self._refresh()
         task_status.started()
+        while not self.go.is_set():
+            with trio.move_on_after(self.scenario.refresh_s / self.speed):
+                await self.go.wait()
+            self._refresh()
+        start = trio.current_time()
         pending = list(self.scenario.events)
         refresh = self.scenario.refresh_s / self.speed
         next_refresh = trio.current_time() + refresh

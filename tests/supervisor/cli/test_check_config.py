@@ -15,7 +15,7 @@ from supervisor.vehicle.config import DATA_DIR
 
 def test_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "ok.toml"
-    path.write_text('[vehicle]\nsource = "scenario"\n')
+    path.write_text('[vehicle]\nsource = "scenario"\n[sandbox]\nmodels = []\n')
     assert main(["check-config", str(path)]) == 0
     assert capsys.readouterr().out.strip() == f"{path}: OK"
 
@@ -47,6 +47,14 @@ def test_files_the_config_names_are_checked_too(
     assert main(["check-config", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{mapping}:" in err and "has no signal 'PM_doorFL'" in err
+
+
+def test_a_model_that_is_not_provisioned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(f'[vehicle]\nsource = "scenario"\n[sandbox]\nmodels_dir = "{tmp_path}"\n')
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "sandbox.models: model 'all-MiniLM-L6-v2' is not provisioned in" in err
 
 
 def test_the_daemon_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:

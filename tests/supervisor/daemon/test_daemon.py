@@ -80,6 +80,8 @@ def test_systemd_lifecycle(
         f'[daemon]\nstate_dir = "{tmp_path}"\nruntime_dir = "{tmp_path}"\n'
         f'[vehicle]\nsource = "scenario"\n[vehicle.scenario]\nfile = "{scenario}"\n'
         "[policy]\nsettle_s = 0.3\n"
+        "[sandbox]\nmodels = []\n"
+        f'[api]\nbus = "unix:path={tmp_path}/no-bus"\n'
     )
     env = {**clean_env, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "200000"}
     proc = subprocess.Popen(
