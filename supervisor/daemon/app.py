@@ -178,6 +178,7 @@ class Supervisor:
         self.stop_watch.kill_late = lambda _late: pool.kill_unacknowledged_nowait()
         await nursery.start(pool.run)
         self.job_desk = JobDesk(self, pool, self.ledger_path)
+        await nursery.start(self.job_desk.run)
         if uplink.enabled:
             node = self.uplink = NodeUplink(uplink, self.job_desk)
             await nursery.start(keep_running, "uplink", lambda: node.run)

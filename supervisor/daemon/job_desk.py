@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,8 +37,10 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("parkmesh.jobs")
 
-# Earnings are read from the ledger at most this often for the API's polls (and after a job).
-EARNINGS_REFRESH_S = 60.0
+# Ledger writes queued for the writer thread; far more than jobs and receipts arrive.
+WRITE_BUFFER = 1024
+
+LedgerWrite = Callable[[Ledger], None]
 
 
 @dataclass
@@ -60,7 +63,8 @@ class JobDesk:
         self.running: dict[str, RunningJob] = {}
         self.meter = supervisor.budget.open_job_meter()
         self._earnings: dict[str, Any] = {}
-        self._earnings_at = -math.inf
+        self._writes, self._receive_writes = trio.open_memory_channel[
+            tuple[LedgerWrite, str, trio.Event | None]](WRITE_BUFFER)
         self.finished = 0
 
     # -- NodePort ------------------------------------------------------------------------------
@@ -95,19 +99,38 @@ class JobDesk:
         self.running[job.job_id] = RunningJob(job.job_id, job.model, now, time.monotonic())
         self._set_busy(True)
         self.meter.start(job.job_id)
-        outcome: JobResult | JobFailure = JobFailure(FailureReason.CRASHED, "daemon stopped")
-        status = "failed"
+        # A job whose task is cancelled (another car won) is recorded as cancelled.
+        status = "cancelled"
         try:
             result = await self.pool.run_job(pool_job(job))
             status = result.status
-            energy = self.meter.finish(job.job_id)
-            outcome = pool_outcome(result, energy.joules)
         finally:
+            energy = self.meter.finish(job.job_id)
             self.running.pop(job.job_id, None)
             self._set_busy(bool(self.running))
-        with trio.CancelScope(shield=True):
-            await self._record(job, now, status, energy.joules / 3600.0, energy.method)
-        return outcome
+            with trio.CancelScope(shield=True):
+                await self._record(job, now, status, energy.joules / 3600.0, energy.method)
+        return pool_outcome(result, energy.joules)
+
+    def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
+        """The dispatcher's receipt for a job this car won: its credit goes into the ledger.
+
+        Raises:
+            ValueError: the receipt is malformed (a receipt for a job the ledger does not
+                know is refused, and logged, by the ledger writer).
+        """
+        if not receipt_id or not math.isfinite(credit) or credit < 0:
+            raise ValueError(f"receipt {receipt_id!r} for job {job_id}: bad credit {credit!r}")
+        if currency != self.sup.config.ledger.currency:
+            LOG.warning("receipt %s is in %s, the ledger in %s", receipt_id, currency,
+                        self.sup.config.ledger.currency)
+
+        def write(ledger: Ledger) -> None:
+            if not ledger.has_receipt(receipt_id):
+                ledger.record_receipt(job_id, receipt_id, credit)
+                LOG.info("receipt %s: %.4f %s for job %s", receipt_id, credit, currency, job_id)
+
+        self._queue_write(write, f"receipt {receipt_id}")
 
     def cancel_job(self, job_id: str) -> bool:
         """Another car won: the uplink then cancels the job's task, which abandons it."""
@@ -156,39 +179,70 @@ class JobDesk:
         self.sup.budget.set_busy(busy)
         self.sup.hotpath.refresh_soft_stops()
 
-    async def _record(self, job: Job, started: float, status: str, energy_wh: float,
-                      method: str) -> None:
+    async def _record(
+        self, job: Job, started: float, status: str, energy_wh: float, method: str
+    ) -> None:
+        """Write the job's ledger entry (in the writer thread) before the job is answered."""
         ended = time.time()
-        outcome = "ok" if status == "ok" else status
+        tariff = self.sup.config.ledger.tariff_per_kwh
+        written = trio.Event()
 
-        def write() -> None:
-            with Ledger(self.ledger_path) as ledger:
-                ledger.record_job(
-                    job_id=job.job_id, request_id=job.job_id, model=job.model,
-                    started_at=_iso(started), ended_at=_iso(ended), outcome=outcome,
-                    energy_wh=round(energy_wh, 6), energy_method=method,
-                    tariff_per_kwh=self.sup.config.ledger.tariff_per_kwh,
-                )
+        def write(ledger: Ledger) -> None:
+            ledger.record_job(
+                job_id=job.job_id, request_id=job.job_id, model=job.model,
+                started_at=_iso(started), ended_at=_iso(ended), outcome=status,
+                energy_wh=round(energy_wh, 6), energy_method=method, tariff_per_kwh=tariff,
+            )
 
-        try:
-            await trio.to_thread.run_sync(write)
-        except Exception as exc:
-            LOG.error("cannot record job %s in the ledger: %s", job.job_id, exc)
+        self._queue_write(write, f"job {job.job_id}", written)
+        await written.wait()
         self.finished += 1
-        self._earnings_at = -math.inf
-        self.sup.facade.job_finished(job.job_id, outcome)
+        self.sup.facade.job_finished(job.job_id, status)
+
+    def _queue_write(self, write: LedgerWrite, what: str, done: trio.Event | None = None) -> None:
+        try:
+            self._writes.send_nowait((write, what, done))
+        except trio.WouldBlock:
+            LOG.error("the ledger writer is %d writes behind: %s is not recorded",
+                      WRITE_BUFFER, what)
+            if done is not None:
+                done.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The ledger writer: every write in a worker thread, in order, so that sqlite (with
+        synchronous=FULL it waits for the disk) never holds up the hot path's thread.
+
+        Cancellation: the write in progress finishes (shielded); queued ones are dropped, and
+        only a daemon that is being stopped cancels the writer.
+        """
+        await trio.to_thread.run_sync(self._refresh_earnings)
+        task_status.started()
+        async for write, what, done in self._receive_writes:
+            with trio.CancelScope(shield=True):
+                try:
+                    await trio.to_thread.run_sync(self._apply, write)
+                except Exception as exc:
+                    LOG.error("cannot record %s in the ledger: %s", what, exc)
+                if done is not None:
+                    done.set()
+                await trio.to_thread.run_sync(self._refresh_earnings)
+
+    def _apply(self, write: LedgerWrite) -> None:
+        with Ledger(self.ledger_path) as ledger:
+            write(ledger)
+
+    def _refresh_earnings(self) -> None:
+        if not self.ledger_path.exists():
+            return
+        try:
+            with Ledger(self.ledger_path, readonly=True) as ledger:
+                self._earnings = earnings(ledger, datetime.now(UTC),
+                                          self.sup.config.ledger.currency)
+        except Exception as exc:
+            LOG.warning("cannot read earnings from the ledger: %s", exc)
 
     def earnings_view(self) -> dict[str, Any]:
-        """Credits today and this month (cached; refreshed after each job)."""
-        now = time.monotonic()
-        if now - self._earnings_at >= EARNINGS_REFRESH_S and self.ledger_path.exists():
-            try:
-                with Ledger(self.ledger_path, readonly=True) as ledger:
-                    self._earnings = earnings(ledger, datetime.now(UTC),
-                                              self.sup.config.ledger.currency)
-            except Exception as exc:
-                LOG.warning("cannot read earnings from the ledger: %s", exc)
-            self._earnings_at = now
+        """Credits today and this month, as of the last ledger write."""
         return self._earnings
 
     def jobs_view(self) -> list[dict[str, Any]]:

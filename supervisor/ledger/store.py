@@ -103,6 +103,11 @@ class Ledger:
         return self.append(Entry(kind="receipt", recorded_at=recorded_at or now_iso(),
                                  job_id=job_id, receipt_id=receipt_id, credit=credit))
 
+    def has_receipt(self, receipt_id: str) -> bool:
+        """Whether a receipt with this id is already recorded (receipts may be redelivered)."""
+        return self._db.execute("SELECT 1 FROM entries WHERE kind='receipt' AND receipt_id=?",
+                                (receipt_id,)).fetchone() is not None
+
     def record_payout(self, payout_id: str, month: str, credit: float,
                       recorded_at: str | None = None) -> int:
         """Append a payout of `credit` for the credits of `month`."""

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def real_daemon(bus_address: str, tmp_path: Path) -> Iterator[RealDaemonProcess]:
-    daemon = RealDaemonProcess(bus_address, tmp_path / "state")
+    daemon = RealDaemonProcess(bus_address, tmp_path / "state", workers=True)
     try:
         yield daemon
     finally:
@@ -44,7 +44,7 @@ def test_tui_follows_the_real_daemon(bus_address: str, real_daemon: RealDaemonPr
 
     async def screens(app: ParkmeshApp, pilot: Pilot[None]) -> None:
         for key, text in (("2", "Transmission.SelectedGear"), ("3", "floor 50 %"),
-                          ("4", "no workers running"), ("5", "no jobs running"),
+                          ("4", "all-MiniLM-L6-v2"), ("5", "no jobs running"),
                           ("6", "disconnected"), ("7", "no earnings ledger"),
                           ("8", "parkmesh serving")):
             await pilot.press(key)

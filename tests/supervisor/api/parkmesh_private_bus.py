@@ -94,16 +94,40 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 class RealDaemonProcess:
-    """``parkmesh run`` with the scenario car, its API on `bus`, its state under `state_dir`."""
+    """``parkmesh run`` with the scenario car, its API on `bus`, its state under `state_dir`;
+    with `workers`, also a real confined worker running all-MiniLM-L6-v2."""
+
+    node_dir: Path | None = None
+
+    def _worker_node(self) -> str:
+        """Provision a worker node readable by the unprivileged worker user; its config."""
+        import os
+        import tempfile
+
+        from sandbox.keys import provision_worker_key
+        from supervisor.demo.mesh import demo_models_dir
+
+        base = self.node_dir = Path(tempfile.mkdtemp(prefix="parkmesh-test-node-", dir="/tmp"))
+        base.chmod(0o755)
+        uid = 65534 if os.geteuid() == 0 else os.geteuid()
+        gid = 65534 if os.geteuid() == 0 else os.getegid()
+        provision_worker_key(base / "keys" / "worker.key", uid, gid)
+        (base / "keys").chmod(0o755)
+        return (f'[sandbox]\nmodels_dir = "{demo_models_dir()}"\n'
+                f'worker_key = "{base / "keys" / "worker.key"}"\n'
+                f'scratch_dir = "{base / "scratch"}"\nworker_user = "{uid}"\nthreads = 1\n')
 
     def __init__(self, bus: str, state_dir: Path, *, speed: float = 2.0,
-                 settle_s: float = 0.5, timeout_s: float = 20.0) -> None:
+                 settle_s: float = 0.5, timeout_s: float = 60.0, workers: bool = False) -> None:
         import time
 
         from supervisor.api import client
 
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir = state_dir
+        sandbox = "[sandbox]\nmodels = []\n"
+        if workers:
+            sandbox = self._worker_node()
         config = state_dir / "parkmesh.toml"
         config.write_text(f"""
 [daemon]
@@ -118,7 +142,7 @@ settle_s = {settle_s * speed}
 [api]
 bus = "{bus}"
 poll_s = 0.1
-""")
+{sandbox}""")
         self.log = (state_dir / "daemon.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor.cli", "run", "--config", str(config)],
@@ -146,3 +170,7 @@ poll_s = 0.1
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.node_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.node_dir, ignore_errors=True)
