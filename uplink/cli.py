@@ -14,11 +14,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from supervisor.cli.output import print_json
+
+if TYPE_CHECKING:
+    from .dispatcher.core import DispatcherCore
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -31,6 +34,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     d.add_argument("--db", type=Path, help="sqlite file for outcomes")
     d.add_argument("--cars", type=int, default=3, help="--dev: stand-in cars to run (default 3)")
     d.add_argument("--clients", default="client", help="--dev: client names, comma-separated")
+    d.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="MODEL=CREDIT",
+        help="credit per won job of MODEL (repeatable; default all-MiniLM-L6-v2=0.002)",
+    )
+    d.add_argument("--default-price", type=float, default=0.001, help="other models' credit")
+    d.add_argument("--currency", default="USD", help="ISO 4217 code of the credits (USD)")
     d.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     d.set_defaults(func=_dispatcher)
 
@@ -70,9 +82,17 @@ def _need(args: argparse.Namespace, *names: str) -> list[str]:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
+    from .dispatcher.core import DispatcherCore
+    from .dispatcher.pricing import PriceList
+
+    try:
+        core = DispatcherCore(prices=PriceList.parse(args.price, args.default_price, args.currency))
+    except ValueError as exc:
+        print(f"parkmesh dispatcher: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.dev is not None:
-        return _dev_dispatcher(args)
+        return _dev_dispatcher(args, core)
     missing = _need(args, "ca", "cert", "key", "signing_key", "nodes_dir", "clients_dir", "db")
     if missing:
         print(
@@ -93,12 +113,13 @@ def _dispatcher(args: argparse.Namespace) -> int:
         tls=TlsFiles(args.ca, args.cert, args.key),
         db_path=args.db,
         prefix=args.prefix,
+        core=core,
     )
     trio.run(dispatcher.run)
     return 0
 
 
-def _dev_dispatcher(args: argparse.Namespace) -> int:
+def _dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
     from .broker import Mosquitto
     from .local_port import LocalPort
     from .mesh import Mesh
@@ -113,7 +134,7 @@ def _dev_dispatcher(args: argparse.Namespace) -> int:
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     with Mosquitto(root / "broker") as broker:
         mesh = Mesh.create(root / "mesh", broker, args.prefix)
-        dispatcher = mesh.dispatcher(cars, clients)
+        dispatcher = mesh.dispatcher(cars, clients, core=core)
 
         async def main() -> None:
             async with trio.open_nursery() as nursery:
@@ -140,6 +161,8 @@ def _dev_dispatcher(args: argparse.Namespace) -> int:
             print_json(
                 {
                     "jobs": {s: states.count(s) for s in sorted(set(states))},
+                    "credits": round(sum(j.credit for j in dispatcher.core.jobs.values()), 6),
+                    "currency": core.prices.currency,
                     "refused": dict(dispatcher.refused),
                 }
             )

@@ -12,11 +12,13 @@ runs a small "model" and seals the output to the request's reply key
 A first text of the form ``sleep:<seconds>[:<text>]`` first waits that long (cancellably), so
 tests can have a job running when they cancel it, pre-empt the car or kill the process.
 Pre-emption (`preempt`) and eligibility (`set_accepting`) are driven by the test or demo.
+Receipts are kept in `receipts`, once per receipt id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,16 @@ MODELS = ("hash", "embed-tiny")
 WATTS = 800.0
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A dispatcher's receipt as `LocalPort.record_receipt` got it."""
+
+    job_id: str
+    receipt_id: str
+    credit: float
+    currency: str
+
+
 @dataclass
 class LocalPort:
     """An in-process stand-in for the daemon's worker pool (see the module docstring)."""
@@ -49,6 +61,7 @@ class LocalPort:
     curtailments: dict[str, Curtailment] = field(default_factory=dict)
     manifests: dict[str, bytes] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
     # What the stand-in car computes; the demo passes the real embedding model.
     compute: Callable[[str, Sequence[str]], dict[str, Any]] = field(
         default_factory=lambda: compute_output)
@@ -143,6 +156,16 @@ class LocalPort:
         if not document.strip().startswith(b"{"):
             raise ValueError(f"manifest for {name!r} is not a JSON document")
         self.manifests[name] = document
+
+    def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
+        """Keep the receipt once per id; ValueError for a job this port never ran or a bad
+        credit."""
+        if job_id not in self.started:
+            raise ValueError(f"receipt {receipt_id!r}: no job {job_id!r} ran here")
+        if not math.isfinite(credit) or credit < 0:
+            raise ValueError(f"receipt {receipt_id!r}: credit must be finite and >= 0")
+        if all(r.receipt_id != receipt_id for r in self.receipts):
+            self.receipts.append(Receipt(job_id, receipt_id, credit, currency))
 
 
 def compute_output(model: str, texts: Sequence[str]) -> dict[str, Any]:

@@ -74,6 +74,15 @@ SCHEMAS: Final[Mapping[str, tuple[Direction, Schema]]] = {
     "drain": (Direction.TO_NODE, {}),
     "resume": (Direction.TO_NODE, {}),
     "manifest": (Direction.TO_NODE, {"name": (_S, True), "document": (_B, True)}),
+    "receipt": (
+        Direction.TO_NODE,
+        {
+            "job": (_S, True),
+            "receipt": (_S, True),
+            "credit": (_N, True),
+            "currency": (_S, True),
+        },
+    ),
     # node -> dispatcher
     "status": (
         Direction.FROM_NODE,
@@ -194,6 +203,26 @@ def check_body(msg_type: str, body: Mapping[str, Any]) -> None:
         raise BadBody(
             f"failure: reason {body['reason']!r} is not one of {[r.value for r in FailureReason]}"
         )
+    if msg_type == "receipt":
+        _check_receipt(body)
+
+
+def _check_receipt(body: Mapping[str, Any]) -> None:
+    """A receipt names its job and itself, and carries a credit >= 0 in an ISO 4217 code."""
+    for name in ("job", "receipt"):
+        if not 1 <= len(body[name]) <= 200:
+            raise BadBody(f"receipt: field {name!r} must be 1..200 characters")
+    if body["credit"] < 0:
+        raise BadBody(f"receipt: credit must be >= 0, not {body['credit']}")
+    if not is_currency(body["currency"]):
+        raise BadBody(
+            f"receipt: currency {body['currency']!r} is not an ISO 4217 code (3 capitals)"
+        )
+
+
+def is_currency(code: str) -> bool:
+    """Whether `code` has the shape of an ISO 4217 currency code (``EUR``, ``USD``...)."""
+    return len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
 
 
 def _names(types: tuple[type, ...]) -> str:

@@ -8,6 +8,7 @@
   node carries on;
 * offers are decided at once (`uplink.offers.decide`), accepted ones journaled before they run;
 * every final answer goes to the outbox before it is published and leaves it on PUBACK;
+* receipts go to `NodePort.record_receipt` once per receipt id (`uplink.receipts`);
 * status is polled from the port every 0.25 s and published retained on change, rate-limited;
 * `uplink.link_monitor.LinkMonitor` measures the round-trip time through the broker and reads
   the link type; both set the tier.
@@ -39,6 +40,7 @@ from .link_monitor import LinkMonitor
 from .messages import DISPATCHER_ID, Direction, FailureReason, Tier
 from .node_port import Curtailment, Job, JobFailure, JobResult, NodePort
 from .offers import decide, job_from_offer
+from .receipts import take_receipt
 from .replay import ReplayCache
 from .status import StatusGate, offline_body, status_body
 from .store import NodeStore
@@ -58,6 +60,7 @@ class NodeUplink:
     Attributes:
         refused: count of refused inbound messages per error code.
         answered: count of answers queued per kind (``result``, ``failure``...).
+        receipts: receipts ``recorded`` through the port, and ``duplicate`` ones dropped.
         tier, rtt_ms, link: the current link assessment.
     """
 
@@ -86,6 +89,7 @@ class NodeUplink:
         self.draining = False
         self.refused: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
+        self.receipts: Counter[str] = Counter()
         self.jobs = JobRunner(port, self._finish, clock)
         self._gate = StatusGate(config.status_min_interval_s)
         self._store: NodeStore | None = None
@@ -322,6 +326,13 @@ class NodeUplink:
         self._control(
             msg, lambda: self.port.update_manifest(msg.body["name"], msg.body["document"])
         )
+
+    def _on_receipt(self, msg: Message) -> None:
+        try:
+            self.receipts[take_receipt(self.store, self.port, msg.body, self._clock())] += 1
+        except ValueError as exc:
+            self.refused["bad_receipt"] += 1
+            LOG.warning("refused receipt %s (bad_receipt): %s", msg.id, exc)
 
     def _control(self, msg: Message, action: Callable[[], None]) -> None:
         try:

@@ -40,6 +40,16 @@ Contract, method by method:
     A model manifest (``manifest.json`` bytes, signed by the operator key) for model `name`:
     verify it (``sandbox.models.manifest``) and install it. Raises ValueError (or
     ``ManifestError``) when it does not verify.
+
+``record_receipt(job_id: str, receipt_id: str, credit: float, currency: str) -> None``
+    The dispatcher's receipt for a job this car won: `credit` (finite, >= 0) in `currency` (an
+    ISO 4217 code) for job `job_id`, into the earnings ledger (``Ledger.record_receipt``).
+    Synchronous and quick (queue the write if it is slow). Idempotent per `receipt_id`: the
+    uplink drops a receipt id it has recorded before, but after a crash between this call and
+    its own note a redelivered receipt reaches the port again. The uplink calls it only for a
+    verified receipt of a job its journal has answered. Raises ValueError for a receipt the
+    port refuses (a job it does not know, a bad credit); the uplink logs it and counts it in
+    ``NodeUplink.refused["bad_receipt"]``.
 """
 
 from __future__ import annotations
@@ -157,4 +167,9 @@ class NodePort(Protocol):
 
     def update_manifest(self, name: str, document: bytes) -> None:
         """Verify and install a signed model manifest; ValueError when it does not verify."""
+        ...
+
+    def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
+        """Record the dispatcher's credit for a won job (idempotent per `receipt_id`);
+        ValueError for a job the port does not know or a bad credit."""
         ...

@@ -11,6 +11,8 @@ One sqlite file in WAL mode with ``synchronous=FULL`` (a committed answer surviv
   same transaction that marks the job answered) before it is published, and deleted on PUBACK;
   at start-up and after each reconnect whatever is left is published again. The bytes are
   stored signed, so a resend is the very same message (same id): the dispatcher deduplicates.
+* ``receipts``: the dispatcher's receipts this car recorded (`add_receipt`), so that a receipt
+  redelivered after a restart (when the in-memory replay cache is empty) is recorded once.
 
 Synchronous; each call is one short transaction (a millisecond or two with fsync).
 """
@@ -37,6 +39,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    credit REAL NOT NULL,
+    currency TEXT NOT NULL,
+    at REAL NOT NULL
 );
 """
 
@@ -140,11 +149,29 @@ class NodeStore:
         ).fetchall()
         return [(str(r[0]), str(r[1])) for r in rows]
 
+    def has_receipt(self, receipt: str) -> bool:
+        """Whether receipt id `receipt` was recorded before."""
+        row = self._db.execute("SELECT 1 FROM receipts WHERE receipt = ?", (receipt,)).fetchone()
+        return row is not None
+
+    def add_receipt(self, receipt: str, job: str, credit: float, currency: str, now: float) -> bool:
+        """Note a recorded receipt; False (and nothing written) when its id is known."""
+        try:
+            self._db.execute(
+                "INSERT INTO receipts (receipt, job, credit, currency, at) VALUES (?, ?, ?, ?, ?)",
+                (receipt, job, credit, currency, now),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
     def prune(self, older_than: float) -> int:
-        """Forget answered jobs decided before `older_than` (offers for them expired long ago)."""
+        """Forget answered jobs decided, and receipts recorded, before `older_than` (offers and
+        receipts for them expired long ago); returns the number of jobs forgotten."""
         cur = self._db.execute(
             "DELETE FROM journal WHERE state = 'answered' AND at < ?", (older_than,)
         )
+        self._db.execute("DELETE FROM receipts WHERE at < ?", (older_than,))
         return cur.rowcount
 
     def counts(self) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
@@ -11,7 +13,7 @@ from uplink.testing import wait_until
 
 
 @pytest.mark.slow
-async def test_demo_mesh_shows_jobs_preemption_and_cancels(tmp_path):
+async def test_demo_mesh_shows_jobs_preemption_and_cancels(tmp_path: Path) -> None:
     events: list[MeshEvent] = []
     car = LocalPort()
     demo = DemoMesh(

@@ -6,15 +6,23 @@ import hashlib
 import logging
 import socket
 import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
+import pytest
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from uplink import pki
 from uplink.client import MqttClient, TlsFiles
+from uplink.dispatcher.core import DispatcherCore, Send
+from uplink.dispatcher.pricing import PriceList
+from uplink.dispatcher.service import Dispatcher
 from uplink.dispatcher.store import OutcomeStore
 from uplink.envelope import Signer
 from uplink.local_port import LocalPort
+from uplink.mesh import Mesh
 from uplink.messages import DISPATCHER_ID, Tier
 from uplink.node import NodeUplink
 from uplink.testing import running, wait_until
@@ -24,7 +32,7 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def seen_accepting(dispatcher, *cars: str) -> None:
+async def seen_accepting(dispatcher: Dispatcher, *cars: str) -> None:
     await wait_until(
         lambda: all(
             c in dispatcher.core.nodes and dispatcher.core.nodes[c].accepting for c in cars
@@ -33,7 +41,7 @@ async def seen_accepting(dispatcher, *cars: str) -> None:
     )
 
 
-async def test_job_round_trip(mesh):
+async def test_job_round_trip(mesh: Mesh) -> None:
     node = NodeUplink(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
@@ -54,7 +62,7 @@ async def test_job_round_trip(mesh):
     assert node.answered["result"] == 2
 
 
-async def test_cancel_stops_the_slower_car(mesh):
+async def test_cancel_stops_the_slower_car(mesh: Mesh) -> None:
     fast = NodeUplink(mesh.node_config("fast"), LocalPort())
     slow_port = LocalPort(extra_delay_s=30.0)
     slow = NodeUplink(mesh.node_config("slow"), slow_port)
@@ -73,7 +81,75 @@ async def test_cancel_stops_the_slower_car(mesh):
     assert states == {"fast": "won", "slow": "cancelled"}
 
 
-async def test_preempted_car_job_is_reassigned(mesh):
+async def test_only_the_winner_gets_a_receipt_once(mesh: Mesh) -> None:
+    fast_port, slow_port = LocalPort(), LocalPort(extra_delay_s=30.0)
+    fast = NodeUplink(mesh.node_config("fast"), fast_port)
+    slow = NodeUplink(mesh.node_config("slow"), slow_port)
+    core = DispatcherCore(prices=PriceList({"hash": 0.25}, currency="USD"))
+    dispatcher = mesh.dispatcher(["fast", "slow"], ["alice"], core=core)
+    client = mesh.client("alice")
+    async with running(dispatcher, fast, slow, client):
+        await seen_accepting(dispatcher, "fast", "slow")
+        with trio.fail_after(5):
+            out = await client.submit("hash", ["sleep:0.2:x"], k=2, spares=0)
+        await wait_until(lambda: fast_port.receipts, 3.0, "the winner's receipt")
+        # The cancel went after the receipt on the same topic: once the slow car's failure is
+        # back, any receipt for it would have arrived.
+        await wait_until(lambda: dispatcher.received[("slow", "failure", out.job)] == 1, 3.0)
+        (receipt,) = fast_port.receipts
+        assert (receipt.job_id, receipt.credit, receipt.currency) == (out.job, 0.25, "USD")
+        assert receipt.receipt_id == core.jobs[out.job].receipt
+        # The dispatcher sends the same receipt again (a new envelope): recorded once.
+        body = {"job": out.job, "receipt": receipt.receipt_id, "credit": 0.25, "currency": "USD"}
+        dispatcher.send_control("fast", "receipt", body)
+        # A receipt for a job the car never answered is refused, logged and counted.
+        dispatcher.send_control("fast", "receipt", {**body, "job": "nope", "receipt": "r-x"})
+        await wait_until(lambda: fast.receipts["duplicate"] == 1, 3.0, "the duplicate")
+        await wait_until(lambda: fast.refused["bad_receipt"] == 1, 3.0, "the refusal")
+    assert fast_port.receipts == [receipt]
+    assert fast.receipts == {"recorded": 1, "duplicate": 1}
+    assert slow_port.receipts == [] and not slow.receipts and not slow.refused
+    (row,) = OutcomeStore(dispatcher.db_path).receipts()
+    assert row == {
+        "receipt": receipt.receipt_id,
+        "job": out.job,
+        "node": "fast",
+        "credit": 0.25,
+        "currency": "USD",
+    }
+
+
+async def test_receipt_waits_in_the_broker_while_the_car_is_away(
+    mesh: Mesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = LocalPort()
+    dispatcher = mesh.dispatcher(["car1"], ["alice"])
+    client = mesh.client("alice")
+    held: list[Send] = []
+    on_result = dispatcher.core.on_result
+
+    # The car drives off right after its result, before its receipt goes out.
+    def hold_receipts(node: str, body: Mapping[str, Any], now: float) -> list[Send]:
+        actions = on_result(node, body, now)
+        held.extend(a for a in actions if a.type == "receipt")
+        return [a for a in actions if a.type != "receipt"]
+
+    monkeypatch.setattr(dispatcher.core, "on_result", hold_receipts)
+    async with running(dispatcher, client):
+        async with running(NodeUplink(mesh.node_config("car1"), port)):
+            await seen_accepting(dispatcher, "car1")
+            out = await client.submit("hash", ["x"], k=1)
+        dispatcher._carry_out(held)  # sent while the car is away: queued in its session
+        await trio.sleep(0.1)
+        assert port.receipts == []
+        back = NodeUplink(mesh.node_config("car1"), port)  # a new process: empty replay cache
+        async with running(back):
+            await wait_until(lambda: port.receipts, 5.0, "the queued receipt")
+    assert [(r.job_id, r.credit) for r in port.receipts] == [(out.job, 0.001)]
+    assert back.receipts == {"recorded": 1}
+
+
+async def test_preempted_car_job_is_reassigned(mesh: Mesh) -> None:
     ports = {"a": LocalPort(), "b": LocalPort()}
     nodes = {n: NodeUplink(mesh.node_config(n), p) for n, p in ports.items()}
     dispatcher = mesh.dispatcher(list(nodes), ["alice"])
@@ -99,7 +175,9 @@ async def test_preempted_car_job_is_reassigned(mesh):
     assert results[0].output["texts"] == [sha("sleep:0.5:data")]
 
 
-async def test_bad_messages_are_refused_and_logged_while_serving(mesh, caplog):
+async def test_bad_messages_are_refused_and_logged_while_serving(
+    mesh: Mesh, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="parkmesh.uplink")
     node = NodeUplink(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
@@ -127,7 +205,7 @@ async def test_bad_messages_are_refused_and_logged_while_serving(mesh, caplog):
         assert f"({code})" in logged
 
 
-async def test_control_messages_reach_the_port(mesh):
+async def test_control_messages_reach_the_port(mesh: Mesh) -> None:
     port = LocalPort()
     node = NodeUplink(mesh.node_config("car1"), port)
     dispatcher = mesh.dispatcher(["car1"], [])
@@ -152,13 +230,17 @@ async def test_control_messages_reach_the_port(mesh):
         await wait_until(lambda: "hash" in port.manifests, what="manifest")
 
 
-async def test_clean_stop_says_offline_at_once_and_a_vanished_car_by_its_will(mesh, monkeypatch):
+async def test_clean_stop_says_offline_at_once_and_a_vanished_car_by_its_will(
+    mesh: Mesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calm = NodeUplink(mesh.node_config("calm", will_delay_s=60), LocalPort())
     gone = NodeUplink(mesh.node_config("gone", will_delay_s=1), LocalPort())
     dispatcher = mesh.dispatcher(["calm", "gone"], [])
 
     async def vanish() -> None:  # the link drops: no last words, no DISCONNECT
-        gone.mqtt._paho.socket().shutdown(socket.SHUT_RDWR)
+        sock = gone.mqtt._paho.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)
 
     monkeypatch.setattr(gone.mqtt, "_disconnect", vanish)
     async with running(dispatcher):
@@ -173,7 +255,7 @@ async def test_clean_stop_says_offline_at_once_and_a_vanished_car_by_its_will(me
         assert dispatcher.core.nodes["gone"].reasons == ("offline",)
 
 
-async def test_untrusted_client_certificate_is_refused(mesh, tmp_path):
+async def test_untrusted_client_certificate_is_refused(mesh: Mesh, tmp_path: Path) -> None:
     rogue_ca = pki.make_ca(tmp_path / "rogue", "rogue CA")
     rogue = pki.issue(rogue_ca, tmp_path / "rogue", "car1")
     client = MqttClient(

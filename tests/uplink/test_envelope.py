@@ -32,7 +32,7 @@ def opener(replay: bool = True) -> Opener:
     )
 
 
-def test_round_trip_keeps_every_field():
+def test_round_trip_keeps_every_field() -> None:
     data = signer().seal("offer", OFFER, to="car1", ttl_s=30, msg_id="m1")
     msg = opener().open(data)
     assert (msg.type, msg.id, msg.src, msg.to) == ("offer", "m1", DISPATCHER_ID, "car1")
@@ -41,7 +41,7 @@ def test_round_trip_keeps_every_field():
     assert peek_type(data) == "offer"
 
 
-def test_random_ids_differ():
+def test_random_ids_differ() -> None:
     a = opener().open(signer().seal("drain", {}, to="car1", ttl_s=5))
     b = opener().open(signer().seal("drain", {}, to="car1", ttl_s=5))
     assert a.id != b.id
@@ -57,12 +57,12 @@ def test_random_ids_differ():
         cbor2.dumps({"v": 1, "m": b"\xff", "s": b"s" * 64}),
     ],
 )
-def test_malformed_bytes_are_refused(data):
+def test_malformed_bytes_are_refused(data: bytes) -> None:
     with pytest.raises(errors.MalformedMessage):
         opener().open(data)
 
 
-def test_cbor_tags_are_refused():
+def test_cbor_tags_are_refused() -> None:
     inner = cbor2.dumps(
         {
             "v": 1,
@@ -80,14 +80,14 @@ def test_cbor_tags_are_refused():
         opener().open(data)
 
 
-def test_unknown_version_is_refused():
+def test_unknown_version_is_refused() -> None:
     outer = cbor2.loads(signer().seal("drain", {}, to="car1", ttl_s=5))
     outer["v"] = 2
     with pytest.raises(errors.UnknownVersion, match="version 2"):
         opener().open(cbor2.dumps(outer))
 
 
-def test_unknown_type_is_refused():
+def test_unknown_type_is_refused() -> None:
     inner = cbor2.dumps(
         {
             "v": 1,
@@ -104,19 +104,19 @@ def test_unknown_type_is_refused():
         opener().open(cbor2.dumps({"v": 1, "m": inner, "s": KEY.sign(inner)}))
 
 
-def test_type_of_the_wrong_direction_is_refused():
+def test_type_of_the_wrong_direction_is_refused() -> None:
     data = signer().seal("accept", {"job": "j"}, to="car1", ttl_s=5)
     with pytest.raises(errors.UnknownType, match="not accepted here"):
         opener().open(data)
 
 
-def test_bad_signature_is_refused():
+def test_bad_signature_is_refused() -> None:
     data = signer(Ed25519PrivateKey.generate()).seal("drain", {}, to="car1", ttl_s=5)
     with pytest.raises(errors.BadSignature):
         opener().open(data)
 
 
-def test_tampered_message_is_refused():
+def test_tampered_message_is_refused() -> None:
     outer = cbor2.loads(signer().seal("offer", OFFER, to="car1", ttl_s=5))
     inner = cbor2.loads(outer["m"])
     inner["b"]["model"] = "other"
@@ -125,36 +125,36 @@ def test_tampered_message_is_refused():
         opener().open(cbor2.dumps(outer))
 
 
-def test_unknown_sender_is_refused():
+def test_unknown_sender_is_refused() -> None:
     data = Signer("mallory", KEY, clock=lambda: NOW).seal("drain", {}, to="car1", ttl_s=5)
     with pytest.raises(errors.UnknownSender, match="mallory"):
         opener().open(data)
 
 
-def test_message_for_another_car_is_refused():
+def test_message_for_another_car_is_refused() -> None:
     with pytest.raises(errors.WrongRecipient, match="car2"):
         opener().open(signer().seal("drain", {}, to="car2", ttl_s=5))
 
 
-def test_expired_message_is_refused():
+def test_expired_message_is_refused() -> None:
     data = signer().seal("drain", {}, to="car1", ttl_s=5, now=NOW - 10)
     with pytest.raises(errors.Expired, match="expired"):
         opener().open(data)
 
 
-def test_message_from_the_future_is_refused():
+def test_message_from_the_future_is_refused() -> None:
     data = signer().seal("drain", {}, to="car1", ttl_s=5, now=NOW + 3600)
     with pytest.raises(errors.Expired, match="future"):
         opener().open(data)
 
 
-def test_lifetime_longer_than_accepted_is_refused():
+def test_lifetime_longer_than_accepted_is_refused() -> None:
     data = signer().seal("drain", {}, to="car1", ttl_s=30 * 86400)
     with pytest.raises(errors.Expired, match="longer"):
         opener().open(data)
 
 
-def test_replay_is_refused_but_not_without_a_cache():
+def test_replay_is_refused_but_not_without_a_cache() -> None:
     data = signer().seal("drain", {}, to="car1", ttl_s=5)
     first = opener()
     first.open(data)
@@ -176,7 +176,7 @@ def test_replay_is_refused_but_not_without_a_cache():
         ("deadline", True, "not a boolean"),
     ],
 )
-def test_bad_body_is_refused(field, value, match):
+def test_bad_body_is_refused(field: str, value: object, match: str) -> None:
     body = dict(OFFER)
     if value is None:
         del body[field]
@@ -199,14 +199,14 @@ def test_bad_body_is_refused(field, value, match):
         opener().open(cbor2.dumps({"v": 1, "m": inner, "s": KEY.sign(inner)}))
 
 
-def test_signer_refuses_a_body_that_breaks_the_schema():
+def test_signer_refuses_a_body_that_breaks_the_schema() -> None:
     with pytest.raises(errors.BadBody):
         signer().seal("offer", {"job": "j"}, to="car1", ttl_s=5)
     with pytest.raises(errors.UnknownType):
         signer().seal("nope", {}, to="car1", ttl_s=5)
 
 
-def test_error_codes_are_distinct():
+def test_error_codes_are_distinct() -> None:
     classes = [
         errors.MalformedMessage,
         errors.UnknownVersion,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from jeepney import HeaderFields, MessageType, new_error, new_method_return
@@ -47,7 +48,9 @@ def network_manager(dbus_daemon: str) -> Iterator[dict[str, tuple[str, object]]]
     conn.close()
 
 
-def test_cellular_metered_link_is_read(network_manager, dbus_daemon):
+def test_cellular_metered_link_is_read(
+    network_manager: dict[str, tuple[str, object]], dbus_daemon: str
+) -> None:
     assert read_networkmanager(FALLBACK, bus=dbus_daemon) == LinkInfo(
         "cellular", True, "networkmanager"
     )
@@ -58,9 +61,9 @@ def test_cellular_metered_link_is_read(network_manager, dbus_daemon):
     )
 
 
-def test_no_networkmanager_gives_none(dbus_daemon):
+def test_no_networkmanager_gives_none(dbus_daemon: str) -> None:
     assert read_networkmanager(FALLBACK, timeout_s=0.5, bus=dbus_daemon) is None
 
 
-def test_no_bus_gives_none(tmp_path):
+def test_no_bus_gives_none(tmp_path: Path) -> None:
     assert read_networkmanager(FALLBACK, bus=f"unix:path={tmp_path}/nothing") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import cbor2
+import pytest
 import trio
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -22,7 +23,7 @@ def job_for(port: LocalPort, text: str, model: str = "hash") -> tuple[Job, bytes
     return Job("j1", model, Tier.BATCH, 1e12, sealed.sealed), reply
 
 
-async def test_result_opens_with_the_reply_key():
+async def test_result_opens_with_the_reply_key() -> None:
     port = LocalPort()
     job, reply = job_for(port, "hi")
     result = await port.run_job(job)
@@ -31,7 +32,7 @@ async def test_result_opens_with_the_reply_key():
     assert output["texts"][0].startswith("8f434346")  # sha256("hi")
 
 
-async def test_input_sealed_to_another_key_is_poison():
+async def test_input_sealed_to_another_key_is_poison() -> None:
     port = LocalPort()
     job, _ = job_for(LocalPort(worker_key=X25519PrivateKey.generate()), "hi")
     result = await port.run_job(job)
@@ -39,7 +40,7 @@ async def test_input_sealed_to_another_key_is_poison():
     assert result.reason is FailureReason.POISON
 
 
-async def test_preempt_stops_a_running_job():
+async def test_preempt_stops_a_running_job() -> None:
     port = LocalPort()
     job, _ = job_for(port, "sleep:30")
     async with trio.open_nursery() as nursery:
@@ -55,14 +56,14 @@ async def test_preempt_stops_a_running_job():
     assert port.status_snapshot().reasons == ("gear out of park",)
 
 
-def test_bench_command_reports_the_keys(capsys):
+def test_bench_command_reports_the_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "uplink", "--jobs", "20", "--warmup", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 20
     assert 0 < out["p50_ms"] <= out["p99_ms"]
 
 
-def test_pool_results_map_to_protocol_answers():
+def test_pool_results_map_to_protocol_answers() -> None:
     from sandbox.jobs import JobResult as PoolResult
     from uplink.pool_bridge import pool_job, pool_outcome
 
@@ -72,4 +73,6 @@ def test_pool_results_map_to_protocol_answers():
     assert ok == JobResult(b"out", 3.0, 2.5, {"worker_total_ms": 0.0})
     stopped = pool_outcome(PoolResult("j9", "minilm", "preempted", reason="door"))
     assert stopped == JobFailure(FailureReason.PREEMPTED, "preempted: door")
-    assert pool_outcome(PoolResult("j9", "minilm", "failed")).reason is FailureReason.POISON
+    failed = pool_outcome(PoolResult("j9", "minilm", "failed"))
+    assert isinstance(failed, JobFailure)
+    assert failed.reason is FailureReason.POISON

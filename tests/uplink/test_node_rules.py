@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ from uplink.status import StatusGate, tier_for
 READY = NodeStatus(accepting=True, models=("hash",), worker_key=b"w" * 32, slots=1)
 
 
-def job(**kw) -> Job:
+def job(**kw: Any) -> Job:
     base = {
         "job_id": "j",
         "model": "hash",
@@ -54,14 +56,22 @@ def job(**kw) -> Job:
         ),
     ],
 )
-def test_offers_are_declined_with_a_reason(kw, status, running, draining, tier, reason, words):
+def test_offers_are_declined_with_a_reason(
+    kw: dict[str, Any],
+    status: NodeStatus,
+    running: int,
+    draining: bool,
+    tier: Tier,
+    reason: FailureReason,
+    words: str,
+) -> None:
     refusal = decide(job(**kw), status, now=10.0, running=running, draining=draining, tier=tier)
     assert refusal is not None
     assert refusal.reason is reason
     assert words in refusal.detail
 
 
-def test_a_fitting_offer_is_accepted():
+def test_a_fitting_offer_is_accepted() -> None:
     assert (
         decide(
             job(tier=Tier.INTERACTIVE),
@@ -75,7 +85,7 @@ def test_a_fitting_offer_is_accepted():
     )
 
 
-def test_tier_needs_fast_unmetered_link():
+def test_tier_needs_fast_unmetered_link() -> None:
     wifi = LinkInfo("wifi", False, "config")
     assert tier_for(wifi, 20.0, 60.0) is Tier.INTERACTIVE
     assert tier_for(wifi, 200.0, 60.0) is Tier.BATCH
@@ -84,14 +94,14 @@ def test_tier_needs_fast_unmetered_link():
     assert tier_for(LinkInfo("cellular", False, "config"), 20.0, 60.0) is Tier.BATCH
 
 
-def test_networkmanager_properties_map_to_a_link():
+def test_networkmanager_properties_map_to_a_link() -> None:
     fallback = LinkInfo("wifi", False, "config")
     assert map_networkmanager("gsm", 1, fallback) == LinkInfo("cellular", True, "networkmanager")
     assert map_networkmanager("802-3-ethernet", 4, fallback).metered is False
     assert map_networkmanager("802-11-wireless", 0, fallback).metered is False  # unknown
 
 
-def test_status_is_sent_on_change_but_rate_limited():
+def test_status_is_sent_on_change_but_rate_limited() -> None:
     gate = StatusGate(min_interval_s=2.0)
     a = {"accepting": True, "link": {"type": "wifi", "rtt_ms": 10.0}}
     assert gate.due(a, 0.0)
@@ -106,7 +116,7 @@ def test_status_is_sent_on_change_but_rate_limited():
     assert gate.due(b, 4.5)
 
 
-def test_backoff_grows_with_jitter_and_resets():
+def test_backoff_grows_with_jitter_and_resets() -> None:
     backoff = Backoff(base_s=0.5, cap_s=8.0, rng=random.Random(1))
     delays = [backoff.next_delay() for _ in range(12)]
     assert all(0.05 <= d <= 8.0 for d in delays)
@@ -116,7 +126,7 @@ def test_backoff_grows_with_jitter_and_resets():
     assert backoff.next_delay() <= 0.5
 
 
-def test_uplink_config_cross_checks_name_the_key(tmp_path):
+def test_uplink_config_cross_checks_name_the_key(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from supervisor.config.errors import ConfigError
@@ -133,14 +143,15 @@ def test_uplink_config_cross_checks_name_the_key(tmp_path):
         key_file=tmp_path / "key",
     )
     check_uplink(good)
-    for change, key in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"node_id": ""}, "uplink.node_id"),
         ({"node_id": "a/b"}, "uplink.node_id"),
         ({"dispatcher_public_key": "zz"}, "uplink.dispatcher_public_key"),
         ({"topic_prefix": "a/#"}, "uplink.topic_prefix"),
         ({"cert_file": tmp_path / "missing"}, "uplink.cert_file"),
         ({"reconnect_max_s": 0.1}, "uplink.reconnect_max_s"),
-    ]:
+    ]
+    for change, key in cases:
         with pytest.raises(ConfigError) as info:
             check_uplink(replace(good, **change), "/etc/parkmesh/parkmesh.toml")
         assert info.value.key == key

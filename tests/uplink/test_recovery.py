@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from uplink.broker import Mosquitto
 from uplink.local_port import LocalPort
+from uplink.mesh import Mesh
 from uplink.node import NodeUplink
 from uplink.store import NodeStore
 from uplink.testing import running, wait_until
@@ -17,7 +19,9 @@ from uplink.testing import running, wait_until
 pytestmark = pytest.mark.slow
 
 
-async def test_broker_restart_mid_job_delivers_the_result_once(mesh, broker):
+async def test_broker_restart_mid_job_delivers_the_result_once(
+    mesh: Mesh, broker: Mosquitto
+) -> None:
     node = NodeUplink(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
@@ -41,13 +45,15 @@ async def test_broker_restart_mid_job_delivers_the_result_once(mesh, broker):
         await trio.to_thread.run_sync(broker.start)
         await wait_until(lambda: results, 20.0, "the result after the restart")
         await wait_until(lambda: node.snapshot()["outbox"] == 0, 5.0, "the PUBACK")
+        await wait_until(lambda: node.receipts["recorded"] == 1, 5.0, "the receipt")
         await trio.sleep(0.3)  # room for a duplicate to show up
     assert results[0].job == job
     assert dispatcher.received[("car1", "result", job)] == 1
     assert len(results) == 1
+    assert node.receipts == {"recorded": 1}  # one result, one receipt
 
 
-async def test_killed_car_answers_its_job_once_after_restart(mesh, tmp_path):
+async def test_killed_car_answers_its_job_once_after_restart(mesh: Mesh, tmp_path: Path) -> None:
     config = tmp_path / "car1.toml"
     config.write_text(mesh.node_toml("car1"))
     worker_key = tmp_path / "car1.worker"

@@ -8,7 +8,7 @@ from uplink.errors import Replayed
 from uplink.replay import ReplayCache
 
 
-def test_seen_id_is_refused_until_it_expires():
+def test_seen_id_is_refused_until_it_expires() -> None:
     cache = ReplayCache()
     cache.check_and_add("d", "a", expires=10.0, now=0.0)
     with pytest.raises(Replayed):
@@ -18,7 +18,7 @@ def test_seen_id_is_refused_until_it_expires():
     assert len(cache) == 0
 
 
-def test_full_cache_raises_its_floor_instead_of_forgetting_silently():
+def test_full_cache_raises_its_floor_instead_of_forgetting_silently() -> None:
     cache = ReplayCache(max_entries=2)
     cache.check_and_add("d", "a", expires=10.0, now=0.0)
     cache.check_and_add("d", "b", expires=20.0, now=0.0)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from uplink.store import NodeStore
 
 
-def test_job_is_journaled_once(tmp_path):
+def test_job_is_journaled_once(tmp_path: Path) -> None:
     store = NodeStore(tmp_path / "s.sqlite3")
     assert store.begin_job("j1", "hash", 1.0)
     assert not store.begin_job("j1", "hash", 2.0)
@@ -13,7 +15,7 @@ def test_job_is_journaled_once(tmp_path):
     assert store.state_of("nope") is None
 
 
-def test_final_answer_is_queued_once_and_leaves_on_ack(tmp_path):
+def test_final_answer_is_queued_once_and_leaves_on_ack(tmp_path: Path) -> None:
     store = NodeStore(tmp_path / "s.sqlite3")
     store.begin_job("j1", "hash", 1.0)
     seq = store.answer("j1", "hash", "result", "t", b"payload", 100.0, 2.0)
@@ -25,13 +27,13 @@ def test_final_answer_is_queued_once_and_leaves_on_ack(tmp_path):
     assert store.pending() == []
 
 
-def test_a_decline_journals_the_job(tmp_path):
+def test_a_decline_journals_the_job(tmp_path: Path) -> None:
     store = NodeStore(tmp_path / "s.sqlite3")
     assert store.answer("j2", "hash", "failure", "t", b"no", 100.0, 1.0) is not None
     assert not store.begin_job("j2", "hash", 2.0)
 
 
-def test_state_survives_reopening(tmp_path):
+def test_state_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = NodeStore(path)
     store.begin_job("running", "hash", 1.0)

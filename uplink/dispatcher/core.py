@@ -7,7 +7,9 @@ out; the trio service (`uplink.dispatcher.service`) only moves bytes. A job goes
    `spares` more (tier, model, free slot, budget runway) and answers with an opaque alias and
    the worker key of each (never a node id, never a location).
 2. ``submit``: the client sends one sealed input per alias; offers go to the first k cars.
-3. The first ``result`` wins: it is forwarded to the client and the other cars get ``cancel``.
+3. The first ``result`` wins: it is forwarded to the client, the winning car gets a
+   ``receipt`` with its credit (`uplink.dispatcher.pricing.PriceList`: a flat price per job
+   of the model) and the other cars get ``cancel`` (they earn nothing).
    A car that declines, pre-empts, crashes, goes offline or does not accept within
    `accept_timeout_s` is replaced by the next spare that is still available. With no car left
    running and no spare, or past the deadline, the client gets ``job_failed``.
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..messages import FailureReason, Tier
+from .pricing import PriceList
 
 LIVE = ("offered", "accepted")
 # A car that went offline mid-job may come back with the result (its outbox keeps it): its
@@ -31,12 +34,17 @@ UNSURE = "lost_contact"
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Publish one message: to a node (``to_node``) or to a client."""
+    """Publish one message: to a node (``to_node``) or to a client.
+
+    `msg_id` is the envelope id to use (None: a random one); a receipt carries its receipt id,
+    so a resend of it is the same message to the car's replay cache.
+    """
 
     to: str
     to_node: bool
     type: str
     body: Mapping[str, Any]
+    msg_id: str | None = None
 
 
 @dataclass
@@ -86,16 +94,21 @@ class JobState:
     finished_at: float = 0.0
     winner: str = ""
     reason: str = ""
+    receipt: str = ""  # the winner's receipt id, once issued
+    credit: float = 0.0  # the winner's credit, in `currency`
+    currency: str = ""
 
 
 @dataclass
 class DispatcherCore:
-    """The dispatcher's state and rules. `min_runway_s`: a car needs this much budget left."""
+    """The dispatcher's state and rules. `min_runway_s`: a car needs this much budget left;
+    `prices`: what the winner of a job is credited (its ``receipt``)."""
 
     accept_timeout_s: float = 3.0
     min_runway_s: float = 30.0
     quote_ttl_s: float = 120.0
     max_spares: int = 4
+    prices: PriceList = field(default_factory=PriceList)
     rng: random.Random = field(default_factory=random.Random)
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
     jobs: dict[str, JobState] = field(default_factory=dict)
@@ -241,7 +254,8 @@ class DispatcherCore:
         return []
 
     def on_result(self, node: str, body: Mapping[str, Any], now: float) -> list[Send]:
-        """First result wins; later ones (and duplicates) are recorded and dropped."""
+        """First result wins and earns one receipt; later ones (and duplicates) are recorded
+        and dropped, and earn nothing."""
         job = self.jobs.get(str(body["job"]))
         rep = job.replicas.get(node) if job else None
         if job is None or rep is None or rep.state in ("won", "lost"):
@@ -262,7 +276,8 @@ class DispatcherCore:
                     "energy_j": body["energy_j"],
                     "car": rep.alias,
                 },
-            )
+            ),
+            self._receipt(job, node),
         ]
         for other in job.replicas.values():
             if other is not rep and other.state in (*LIVE, UNSURE):
@@ -319,6 +334,17 @@ class DispatcherCore:
                 },
             )
         ]
+
+    def _receipt(self, job: JobState, node: str) -> Send:
+        job.receipt, job.credit = f"rcpt-{secrets.token_hex(12)}", self.prices.credit(job.model)
+        job.currency = self.prices.currency
+        body = {
+            "job": job.job_id,
+            "receipt": job.receipt,
+            "credit": job.credit,
+            "currency": job.currency,
+        }
+        return Send(node, True, "receipt", body, msg_id=job.receipt)
 
     def _replica_failed(self, job: JobState, rep: Replica, reason: str, now: float) -> list[Send]:
         rep.state, rep.reason = "failed", reason

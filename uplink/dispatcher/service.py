@@ -4,8 +4,9 @@ It subscribes to every node's status and answers and every client's requests, ve
 message (node and client keys are pinned; a message must come from the topic of its sender),
 feeds the core and publishes what the core returns, signed with the dispatcher key. Offers carry
 an MQTT message expiry equal to the job's deadline, so a broker drops an offer a car was not
-there to receive in time. Outcomes go to an `OutcomeStore`. Refused messages are logged and
-counted in `refused`.
+there to receive in time. A ``receipt`` lives `RECEIPT_TTL_S` (envelope and broker), so a car
+that drove off right after its result still gets its credit when it comes back. Outcomes and
+receipts go to an `OutcomeStore`. Refused messages are logged and counted in `refused`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LOG = logging.getLogger("parkmesh.dispatcher")
 TICK_S = 0.2
 TO_NODE_TTL_S = 300.0
 TO_CLIENT_TTL_S = 600.0
+RECEIPT_TTL_S = 86400.0  # like a result's: a car away for hours still gets its credit
 
 
 class Dispatcher:
@@ -194,7 +196,11 @@ class Dispatcher:
             if action.type == "offer":
                 left = float(action.body["deadline"]) - self._clock()
                 ttl = expiry = max(1.0, min(ttl, left))
-            payload = self.signer.seal(action.type, action.body, to=action.to, ttl_s=ttl)
+            elif action.type == "receipt":
+                ttl = expiry = RECEIPT_TTL_S
+            payload = self.signer.seal(
+                action.type, action.body, to=action.to, ttl_s=ttl, msg_id=action.msg_id
+            )
             topic = (
                 self.topics.node_in(action.to)
                 if action.to_node

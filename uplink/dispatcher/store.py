@@ -2,8 +2,9 @@
 
 ``jobs``: one row per submitted job with its outcome (``done`` or ``failed``), the winning car,
 the reason of a failure and the latency from submit to outcome. ``replicas``: one row per car a
-job was offered to, with how it ended (won, lost, cancelled, failed + reason). Written when a
-job ends; synchronous.
+job was offered to, with how it ended (won, lost, cancelled, failed + reason). ``receipts``: the
+receipt issued to a job's winner (id, car, credit, currency). Written when a job ends;
+synchronous.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS replicas (
     job TEXT NOT NULL, node TEXT NOT NULL, offered REAL NOT NULL, state TEXT NOT NULL,
     reason TEXT, PRIMARY KEY (job, node)
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt TEXT PRIMARY KEY, job TEXT NOT NULL UNIQUE, node TEXT NOT NULL,
+    credit REAL NOT NULL, currency TEXT NOT NULL
 );
 """
 
@@ -66,11 +71,22 @@ class OutcomeStore:
                 "INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, ?)",
                 (job.job_id, rep.node, rep.sent_at, rep.state, rep.reason or None),
             )
+        if job.receipt:
+            self._db.execute(
+                "INSERT OR REPLACE INTO receipts VALUES (?, ?, ?, ?, ?)",
+                (job.receipt, job.job_id, job.winner, job.credit, job.currency),
+            )
         self._db.execute("COMMIT")
 
     def outcomes(self) -> list[dict[str, Any]]:
         """Every recorded job, oldest first."""
         cur = self._db.execute("SELECT * FROM jobs ORDER BY submitted")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Every receipt issued, by job id."""
+        cur = self._db.execute("SELECT * FROM receipts ORDER BY job")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

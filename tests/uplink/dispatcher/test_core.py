@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from uplink.dispatcher.core import DispatcherCore, Send
+from uplink.dispatcher.pricing import PriceList
 
 KEY = b"w" * 32
 
@@ -46,7 +47,7 @@ def offered(actions: list[Send]) -> list[str]:
     return [a.to for a in actions if a.type == "offer"]
 
 
-def test_job_goes_to_k_cars_and_first_result_wins():
+def test_job_goes_to_k_cars_and_first_result_wins() -> None:
     core = core_with("a", "b", "c", "d")
     cars = offered(start(core, k=3))
     assert len(cars) == 3
@@ -60,7 +61,7 @@ def test_job_goes_to_k_cars_and_first_result_wins():
     assert core.jobs["j"].winner == cars[1]
 
 
-def test_preempted_car_is_replaced_by_a_spare():
+def test_preempted_car_is_replaced_by_a_spare() -> None:
     core = core_with("a", "b")
     (first,) = offered(start(core, k=1, spares=1))
     out = core.on_failure(first, {"job": "j", "reason": "preempted"}, 3.0)
@@ -69,22 +70,23 @@ def test_preempted_car_is_replaced_by_a_spare():
     assert core.jobs["j"].replicas[first].reason == "preempted"
 
 
-def test_car_going_offline_is_replaced():
+def test_car_going_offline_is_replaced() -> None:
     core = core_with("a", "b")
     (first,) = offered(start(core, k=1, spares=1))
     out = core.on_status(first, {"online": False}, 3.0)
     assert offered(out) and offered(out)[0] != first
 
 
-def test_a_car_back_from_offline_may_still_win():
+def test_a_car_back_from_offline_may_still_win() -> None:
     core = core_with("a")
     (first,) = offered(start(core, k=1, spares=0))
     assert core.on_status(first, {"online": False}, 3.0) == []  # no spare: wait, not fail
     out = core.on_result(first, {"job": "j", "output": b"o", "timings": {}, "energy_j": 0.0}, 9.0)
-    assert [a.type for a in out] == ["job_result"]
+    assert [a.type for a in out] == ["job_result", "receipt"]  # and it earns its credit
+    assert out[1].to == first
 
 
-def test_no_answer_to_an_offer_counts_as_failure():
+def test_no_answer_to_an_offer_counts_as_failure() -> None:
     core = core_with("a", "b")
     (first,) = offered(start(core, k=1, spares=1))
     assert core.tick(4.0) == []  # 2 s after the offer: still waiting
@@ -92,35 +94,67 @@ def test_no_answer_to_an_offer_counts_as_failure():
     assert offered(out) and offered(out)[0] != first
 
 
-def test_client_is_told_when_every_car_failed():
+def test_client_is_told_when_every_car_failed() -> None:
     core = core_with("a")
     (first,) = offered(start(core, k=1, spares=0))
     out = core.on_failure(first, {"job": "j", "reason": "crashed"}, 3.0)
     assert [(a.type, a.body["reason"]) for a in out] == [("job_failed", "crashed")]
 
 
-def test_deadline_fails_the_job_and_cancels_cars():
+def test_deadline_fails_the_job_and_cancels_cars() -> None:
     core = core_with("a", "b")
     start(core, k=2, spares=0)
     out = core.tick(100.0)
     assert {a.type for a in out} == {"job_failed", "cancel"}
 
 
-def test_interactive_jobs_need_interactive_cars():
+def test_interactive_jobs_need_interactive_cars() -> None:
     core = core_with("slow", tier="batch")
     out = core.quote("alice", {"job": "j", "model": "hash", "tier": "interactive", "k": 1}, 1.0)
     assert out[0].type == "job_failed"
     assert "no car" in out[0].body["detail"]
 
 
-def test_busy_cars_are_not_chosen_twice():
+def test_busy_cars_are_not_chosen_twice() -> None:
     core = core_with("a")
     start(core, k=1, spares=0)
     out = core.quote("alice", {"job": "j2", "model": "hash", "tier": "batch", "k": 1}, 3.0)
     assert out[0].type == "job_failed"
 
 
-def test_a_submit_without_quote_is_refused():
+def test_a_submit_without_quote_is_refused() -> None:
     core = core_with("a")
     out = core.submit("bob", {"job": "zz", "deadline": 9.0, "inputs": {}}, 1.0)
     assert out[0].type == "job_failed"
+
+
+def test_only_the_winner_gets_a_receipt_priced_per_model() -> None:
+    core = core_with("a", "b", "c")
+    core.prices = PriceList({"hash": 0.25}, currency="USD")
+    cars = offered(start(core, k=2, spares=0))
+    result = {"job": "j", "output": b"o", "timings": {}, "energy_j": 1.0}
+    out = core.on_result(cars[0], result, 5.0)
+    receipts = [a for a in out if a.type == "receipt"]
+    assert len(receipts) == 1
+    (receipt,) = receipts
+    assert receipt.to == cars[0] and receipt.to_node
+    assert receipt.body == {
+        "job": "j",
+        "receipt": core.jobs["j"].receipt,
+        "credit": 0.25,
+        "currency": "USD",
+    }
+    assert receipt.msg_id == core.jobs["j"].receipt  # a resend is the same message
+    assert [a.to for a in out if a.type == "cancel"] == [cars[1]]
+    # The cancelled car's late result and the winner's duplicate earn nothing.
+    assert core.on_result(cars[1], result, 6.0) == []
+    assert core.on_result(cars[0], result, 6.0) == []
+    assert core.jobs["j"].credit == 0.25
+
+
+def test_failed_job_issues_no_receipt() -> None:
+    core = core_with("a")
+    cars = offered(start(core, k=1, spares=0))
+    out = core.on_failure(cars[0], {"job": "j", "reason": "crashed"}, 5.0)
+    assert [a.type for a in out] == ["job_failed"]
+    assert core.jobs["j"].receipt == ""

@@ -1,0 +1,42 @@
+"""The car's side of a dispatcher ``receipt``: check it against the journal, record it once.
+
+Synchronous (a sqlite lookup and the port's call); `NodeUplink` calls `take_receipt` for each
+verified receipt and turns its ValueError into a ``bad_receipt`` refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from .node_port import NodePort
+from .store import NodeStore
+
+LOG = logging.getLogger("parkmesh.uplink")
+
+
+def take_receipt(
+    store: NodeStore, port: NodePort, body: Mapping[str, Any], now: float
+) -> Literal["recorded", "duplicate"]:
+    """Record the receipt `body` (checked by `uplink.messages.check_body`) through `port`.
+
+    Returns ``duplicate`` (and calls nothing) for a receipt id recorded before: a
+    redelivery after a restart, when the in-memory replay cache no longer knows it.
+
+    Raises:
+        ValueError: the journal has no answered job of that id (this car never delivered a
+            result for it), or the port refused the receipt.
+    """
+    job, receipt = str(body["job"]), str(body["receipt"])
+    credit, currency = float(body["credit"]), str(body["currency"])
+    if store.has_receipt(receipt):
+        LOG.info("receipt %s for job %s recorded before; dropped", receipt, job)
+        return "duplicate"
+    if store.state_of(job) != "answered":
+        raise ValueError(f"receipt {receipt!r}: job {job!r} was not answered by this car")
+    port.record_receipt(job, receipt, credit, currency)
+    # Noted after the port: a crash in between redelivers to the port, which is idempotent.
+    store.add_receipt(receipt, job, credit, currency, now)
+    LOG.info("receipt %s: %s %s for job %s", receipt, credit, currency, job)
+    return "recorded"
