@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from supervisor.demo.bus import open_private_bus
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DBC = REPO.parent / "shared" / "data" / "dbc"
@@ -26,38 +26,8 @@ def model3_dbc() -> Path:
 @pytest.fixture
 def dbus_daemon(tmp_path: Path) -> Iterator[str]:
     """A private dbus-daemon started for the test; yields its address."""
-    binary = shutil.which("dbus-daemon")
-    assert binary, "dbus-daemon is not installed (packaging/dev-setup.sh installs it)"
-    socket_path = tmp_path / "bus"
-    config = tmp_path / "bus.conf"
-    config.write_text(f"""<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket_path}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-""")
-    proc = subprocess.Popen(
-        [binary, "--config-file", str(config), "--nofork", "--print-address"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    address = proc.stdout.readline().strip()
-    assert address.startswith("unix:"), address
-    try:
+    with open_private_bus(tmp_path / "bus") as address:
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
-        proc.stdout.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,12 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-OPEN_POLICY = """
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>"""
+from supervisor.demo.bus import OPEN_POLICY, open_private_bus
 
 
 @contextmanager
@@ -25,39 +21,11 @@ def private_bus(extra: str = OPEN_POLICY, *, world: bool = False) -> Iterator[st
     With `world`, the socket lives in a directory every user can reach (for other-uid clients).
     """
     directory = Path(tempfile.mkdtemp(prefix="parkmesh-bus-", dir="/tmp"))
-    if world:
-        directory.chmod(0o755)
-    socket = directory / "bus"
-    config = directory / "bus.conf"
-    config.write_text(f"""<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>custom</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  {extra}
-</busconfig>
-""")
-    proc = subprocess.Popen(
-        ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
     try:
-        assert proc.stdout is not None
-        address = proc.stdout.readline().strip()
-        if not address:
-            detail = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"dbus-daemon did not start: {detail}")
-        if world:
-            os.chmod(socket, 0o777)
-        yield address
+        with open_private_bus(directory, extra, world=world) as address:
+            yield address
     finally:
-        proc.terminate()
-        proc.communicate(timeout=5)  # reaps it and closes the pipes
-        for child in directory.iterdir():
-            child.unlink()
-        directory.rmdir()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 FAKE_DAEMON = Path(__file__).with_name("parkmesh_fake_daemon.py")
