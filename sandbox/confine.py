@@ -1,0 +1,267 @@
+"""Confinement steps a worker applies to itself, in order, each reported and never skipped silently.
+
+1. `check_descriptors`: only stdin/stdout/stderr, the socket and the stop page are open (the
+   pool starts the worker with ``close_fds`` and ``pass_fds``, a clean environment and
+   ``/dev/null`` for stdin and stdout).
+2. `set_parent_death_signal`: SIGKILL when the supervisor dies (set again after the uid drop,
+   because changing credentials clears it).
+3. `limit_core_dumps`: a crash must not write job data to disk.
+4. `new_network_namespace`: only a down loopback, no route out (as root directly; otherwise in a
+   new user namespace where the kernel allows unprivileged ones).
+5. `drop_user`: to the worker user, with no supplementary groups.
+6. (the worker loads torch, the weights and its key, and warms up)
+7. `install_seccomp`: a deny-list filter with thread sync; see `SECCOMP_DENY`.
+
+Each step returns a `Step`; a step the kernel refuses has ``applied=False`` and its errno in
+``detail``, and the worker reports it in its status.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Final
+
+PR_SET_PDEATHSIG: Final = 1
+PR_SET_KEEPCAPS: Final = 8
+CAP_DAC_READ_SEARCH: Final = 2
+CLONE_NEWNET: Final = 0x40000000
+CLONE_NEWUSER: Final = 0x10000000
+CLONE_THREAD: Final = 0x00010000
+O_CREAT: Final = 0o100
+O_TMPFILE_BIT: Final = 0o20000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# Denied outright with EPERM once the worker serves. Names unknown on this architecture (fork
+# and open on arm64, say) are skipped: they cannot be called there.
+SECCOMP_DENY: Final = (
+    # new programs and processes (clone is allowed with thread flags only, below)
+    "execve", "execveat", "fork", "vfork",
+    # other processes' memory and signals
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "pidfd_send_signal",
+    "kcmp", "tkill",
+    # file systems and namespaces
+    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
+    "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
+    # privileges
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
+    "setfsgid", "setgroups", "capset",
+    # kernel surfaces an inference worker never needs
+    "bpf", "keyctl", "add_key", "request_key", "perf_event_open", "userfaultfd",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at",
+    "iopl", "ioperm", "swapon", "swapoff", "reboot", "acct", "quotactl", "syslog",
+    # talking to anybody but the supervisor: no connect/bind/listen/accept, no addressed sends
+    "connect", "bind", "listen", "accept", "accept4", "sendmsg", "sendmmsg",
+    # creating or changing files (nothing is written after start-up; the scratch dir is for
+    # the libraries' start-up only)
+    "creat", "mknod", "mknodat", "link", "linkat", "symlink", "symlinkat", "rename",
+    "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod",
+    "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "truncate",
+)
+# Answered with ENOSYS so the C library falls back to a call the filter can inspect.
+SECCOMP_ENOSYS: Final = ("clone3", "openat2")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The outcome of one confinement step."""
+
+    name: str
+    applied: bool
+    detail: str
+
+    def to_wire(self) -> dict[str, object]:
+        """The step as it travels in the worker's status."""
+        return {"name": self.name, "applied": self.applied, "detail": self.detail}
+
+
+def _errno_text(err: int) -> str:
+    return f"{errno.errorcode.get(err, str(err))}: {os.strerror(err)}"
+
+
+def check_descriptors(allowed: set[int]) -> Step:
+    """Report whether any descriptor beyond `allowed` (or a duplicate of one: `mmap` keeps its
+    own copy of the page's memfd) is open; the pool's ``close_fds`` should prevent it."""
+
+    def target(fd: int) -> str:
+        try:
+            return os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return ""  # the descriptor listdir itself used, closed by now
+
+    known = {target(fd) for fd in allowed}
+    extra = sorted(fd for fd in (int(n) for n in os.listdir("/proc/self/fd"))
+                   if fd not in allowed and target(fd) not in known and target(fd))
+    if extra:
+        return Step("descriptors", False, f"unexpected open descriptors {extra}")
+    return Step("descriptors", True, f"only {sorted(allowed)} open; clean environment")
+
+
+def set_parent_death_signal(expected_parent: int) -> Step:
+    """Ask for SIGKILL when the parent dies; exit at once if it already died."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return Step("pdeathsig", False, _errno_text(ctypes.get_errno()))
+    if os.getppid() != expected_parent:
+        os._exit(1)  # the supervisor died before the signal was armed
+    return Step("pdeathsig", True, "SIGKILL when the supervisor dies")
+
+
+def limit_core_dumps() -> Step:
+    """No core files: a crash dump would hold job plaintext."""
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (OSError, ValueError) as exc:
+        return Step("no_core_dumps", False, str(exc))
+    return Step("no_core_dumps", True, "RLIMIT_CORE 0")
+
+
+def new_network_namespace() -> Step:
+    """Move into a fresh network namespace (must run before any thread is started)."""
+    if _libc.unshare(CLONE_NEWNET) == 0:
+        return Step("netns", True, "new network namespace (as root)")
+    first = ctypes.get_errno()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        return Step("netns", True, "new user + network namespace (unprivileged)")
+    second = ctypes.get_errno()
+    return Step("netns", False, f"refused: CLONE_NEWNET {_errno_text(first)}; "
+                                f"with CLONE_NEWUSER {_errno_text(second)}")
+
+
+def readable_by(path: str, uid: int, gid: int) -> bool:
+    """Whether `uid`:`gid` can reach and read `path` by its mode bits (no ACLs considered)."""
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(1, len(parts) + 1):
+        current = os.sep + os.path.join(*parts[1:i]) if i > 1 else os.sep
+        try:
+            st = os.stat(current)
+        except OSError:
+            return False
+        need = 0o5 if i == len(parts) else 0o1
+        bits = (st.st_mode >> 6) & 7 if st.st_uid == uid else (
+            (st.st_mode >> 3) & 7 if st.st_gid == gid else st.st_mode & 7)
+        if bits & need != need:
+            return False
+    return True
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32))
+
+
+def _set_capabilities(mask: int) -> int:
+    """Make `mask` the effective and permitted set (0 drops everything); returns errno or 0."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)(_CapData(mask, mask, 0), _CapData(0, 0, 0))
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        return ctypes.get_errno()
+    return 0
+
+
+def drop_user(uid: int, gid: int, expected_parent: int, *, keep_read_search: bool) -> list[Step]:
+    """Become `uid`:`gid` for good, then re-arm the parent-death signal (the change cleared it).
+
+    With `keep_read_search` (the interpreter's files are not readable by `uid`, as when Python
+    lives under /root on a development machine), CAP_DAC_READ_SEARCH alone is kept so the
+    libraries can still import lazily while the model loads; `drop_capabilities` removes it
+    before the seccomp filter, and the step says so.
+    """
+    if os.geteuid() != 0:
+        return [Step("user", False, f"not started as root; stays uid {os.geteuid()}")]
+    try:
+        if keep_read_search:
+            _libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    except OSError as exc:
+        return [Step("user", False, f"cannot drop to {uid}:{gid}: {exc.strerror}")]
+    detail = f"uid {uid} gid {gid}, no supplementary groups"
+    if keep_read_search:
+        _libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+        err = _set_capabilities(1 << CAP_DAC_READ_SEARCH)
+        if err:
+            return [Step("user", False, f"cannot keep CAP_DAC_READ_SEARCH: {_errno_text(err)}")]
+        detail += "; CAP_DAC_READ_SEARCH kept until the weights are loaded (interpreter unreadable)"
+    try:
+        os.setuid(0)
+    except PermissionError:
+        pass
+    else:  # pragma: no cover - would mean the drop is reversible
+        return [Step("user", False, "uid 0 could be regained after the drop")]
+    rearmed = set_parent_death_signal(expected_parent)
+    return [Step("user", True, detail),
+            Step("pdeathsig_after_drop", rearmed.applied, rearmed.detail)]
+
+
+def drop_capabilities() -> Step:
+    """Clear every capability (a no-op after a plain uid drop, which already cleared them)."""
+    err = _set_capabilities(0)
+    if err:
+        return Step("capabilities", False, _errno_text(err))
+    with open("/proc/self/status") as f:
+        eff = next((line.split()[1] for line in f if line.startswith("CapEff:")), "?")
+    return Step("capabilities", eff.strip("0") == "", f"CapEff {eff}")
+
+
+def install_seccomp() -> Step:
+    """Install the deny-list filter on every thread (TSYNC). Call after the weights are loaded.
+
+    Unconditional denials are `SECCOMP_DENY` (EPERM) and `SECCOMP_ENOSYS` (ENOSYS). Conditional:
+    ``clone`` without CLONE_THREAD, ``socket`` of any family but AF_UNIX, ``open``/``openat``
+    creating a file (O_CREAT or O_TMPFILE), ``kill``/``tgkill`` of another process, and
+    ``sendto`` with a destination address all fail with EPERM.
+    """
+    try:
+        import pyseccomp as sc
+    except (ImportError, RuntimeError) as exc:
+        return Step("seccomp", False, f"libseccomp unavailable: {exc}")
+    eperm = sc.ERRNO(errno.EPERM)
+    pid = os.getpid()
+    arch = sc.system_arch()
+    skipped: list[str] = []
+
+    def known(name: str) -> bool:
+        try:
+            ok = int(sc.resolve_syscall(arch, name)) >= 0
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            skipped.append(name)
+        return ok
+
+    try:
+        f = sc.SyscallFilter(sc.ALLOW)
+        f.set_attr(sc.Attr.CTL_TSYNC, 1)
+        for name in SECCOMP_DENY:
+            if known(name):
+                f.add_rule(eperm, name)
+        for name in SECCOMP_ENOSYS:
+            if known(name):
+                f.add_rule(sc.ERRNO(errno.ENOSYS), name)
+        f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+        f.add_rule(eperm, "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
+        if known("open"):
+            f.add_rule(eperm, "open", sc.Arg(1, sc.MASKED_EQ, O_CREAT, O_CREAT))
+            f.add_rule(eperm, "open", sc.Arg(1, sc.MASKED_EQ, O_TMPFILE_BIT, O_TMPFILE_BIT))
+        f.add_rule(eperm, "openat", sc.Arg(2, sc.MASKED_EQ, O_CREAT, O_CREAT))
+        f.add_rule(eperm, "openat", sc.Arg(2, sc.MASKED_EQ, O_TMPFILE_BIT, O_TMPFILE_BIT))
+        f.add_rule(eperm, "kill", sc.Arg(0, sc.NE, pid))
+        f.add_rule(eperm, "tgkill", sc.Arg(0, sc.NE, pid))
+        f.add_rule(eperm, "sendto", sc.Arg(4, sc.NE, 0))
+        f.load()
+    except OSError as exc:
+        return Step("seccomp", False, f"refused by the kernel: {exc}")
+    note = f"; not on this architecture: {', '.join(skipped)}" if skipped else ""
+    return Step("seccomp", True, f"deny-list with TSYNC, {len(SECCOMP_DENY)} calls denied{note}")

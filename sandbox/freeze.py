@@ -1,0 +1,82 @@
+"""Reading a worker's state from /proc: stopped threads, memory, and why it died.
+
+Freezing (SIGSTOP) is how a busy CPU worker stops within a millisecond: the kernel stops each
+thread at its next entry into the kernel or its next timer tick, whatever it is computing. The
+supervisor does not take the signal's word for it: a freeze counts only once the kernel reports
+the group stop complete (``waitid(WSTOPPED | WNOWAIT)``, one cheap call to poll) and every thread
+of the worker then shows state ``T`` (stopped) in ``/proc/PID/task/TID/stat``. Polling only
+/proc costs more CPU per poll, and on a loaded machine that CPU is what the worker's threads
+need to reach their stop (measured: p50 0.47 ms polling /proc every 50 µs, 0.21 ms with
+waitid).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def thread_states(pid: int) -> list[str]:
+    """The state letter of each thread of `pid` (empty if the process is gone)."""
+    states: list[str] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return states
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue  # the thread exited meanwhile
+        # The command name is in parentheses and may hold spaces; the state follows the last ')'.
+        states.append(chr(data[data.rindex(b")") + 2]))
+    return states
+
+
+def all_threads_stopped(pid: int) -> bool:
+    """Whether every thread of `pid` is stopped by a signal (``T``) or traced (``t``)."""
+    states = thread_states(pid)
+    return bool(states) and all(s in "Tt" for s in states)
+
+
+def group_stop_reported(pid: int) -> bool:
+    """Whether the kernel reports our child `pid` stopped (all its threads took part in the
+    group stop). One system call, and the report is left in place (WNOWAIT), so this can be
+    polled; SIGCONT clears it. Only the parent process may ask."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return info is not None and info.si_code == os.CLD_STOPPED
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident set size of `pid` in bytes, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+_HINTS = {"SIGSEGV": "segmentation fault", "SIGBUS": "bus error", "SIGSYS": "seccomp kill",
+          "SIGABRT": "abort", "SIGKILL": "killed; out of memory?"}
+
+
+def describe_exit(returncode: int | None, note: str = "") -> str:
+    """Why a worker ended: 'killed by SIGSEGV (segmentation fault)', 'exit status 1', ..."""
+    if returncode is None:
+        text = "still running"
+    elif returncode < 0:
+        sig = -returncode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hint = _HINTS.get(name, "")
+        text = f"killed by {name}" + (f" ({hint})" if hint else "")
+    else:
+        text = f"exit status {returncode}"
+    return f"{text}; {note}" if note else text

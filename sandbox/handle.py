@@ -1,0 +1,351 @@
+"""The supervisor's handle on one worker process: spawn, handshake, jobs, freeze, kill.
+
+`WorkerHandle.spawn` starts ``python -m sandbox.worker`` with `subprocess.Popen` from the trio
+thread itself, on purpose: the worker's parent-death signal fires when the *thread* that forked
+it exits, and trio's `open_process` forks from a cached worker thread that exits when idle.
+The child gets a clean environment, ``/dev/null`` for stdin and stdout, a pipe for stderr (the
+worker writes only start-up diagnostics there, never job data), and exactly two inherited
+descriptors: its end of the socketpair and its stop page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from sandbox import freeze
+from sandbox.jobs import Job, JobResult, Status
+from sandbox.protocol import FramedStream, ProtocolError
+from sandbox.stop_page import StopPage
+
+LOG = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STDERR_LINES = 20
+
+
+class WorkerStartError(Exception):
+    """The worker could not start: the message carries the worker's own explanation."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartSpec:
+    """Everything a worker needs to start, sent in its ``start`` message."""
+
+    model: str
+    models_dir: Path
+    device: str
+    operator_public_key: bytes
+    worker_key: Path
+    scratch: Path
+    uid: int | None
+    gid: int | None
+    threads: int
+    micro_batch: int
+    step_rows: int = 0
+    loader: str = "sandbox.models.registry:load_model"
+    netns: bool = True
+    seccomp: bool = True
+
+    def to_wire(self) -> dict[str, Any]:
+        """The spec as a CBOR map."""
+        return {"model": self.model, "models_dir": str(self.models_dir), "device": self.device,
+                "operator_public_key": self.operator_public_key,
+                "worker_key": str(self.worker_key), "scratch": str(self.scratch),
+                "uid": self.uid, "gid": self.gid, "threads": self.threads,
+                "micro_batch": self.micro_batch, "step_rows": self.step_rows,
+                "loader": self.loader,
+                "netns": self.netns, "seccomp": self.seccomp, "parent_pid": os.getpid()}
+
+
+def clean_environment(threads: int) -> dict[str, str]:
+    """The worker's whole environment: nothing of the supervisor's leaks in."""
+    env = {
+        "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(PROJECT_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+    }
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
+    return env
+
+
+@dataclass(slots=True)
+class _Pending:
+    job: Job
+    started: float
+    done: trio.Event
+    result: JobResult | None = None
+
+
+class WorkerHandle:
+    """One worker process and its stop page, seen from the pool (trio thread only).
+
+    Attributes:
+        page: the worker's stop page.
+        status: the worker's ``ready`` status (model, device, confinement steps).
+        frozen: SIGSTOP sent and not yet undone.
+        busy_id: the job the worker is computing (possibly one already given up on).
+    """
+
+    def __init__(self, spec: StartSpec) -> None:
+        self.spec = spec
+        self.page = StopPage.create(f"parkmesh-stop-{spec.model}")
+        self.status: dict[str, Any] = {}
+        self.frozen = False
+        self.busy_id: int | None = None
+        self.killed_on_purpose = False
+        self.returncode: int | None = None
+        self.exited = trio.Event()
+        self.idle = trio.Event()
+        self.idle.set()
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stream: FramedStream | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 1
+        self._selftest: trio.MemorySendChannel[dict[str, Any]] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id once spawned."""
+        return self._proc.pid if self._proc is not None else None
+
+    def spawn(self) -> None:
+        """Start the process (synchronous, from the trio thread; see the module docstring)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "sandbox.worker", str(theirs.fileno()),
+                 str(self.page.fd)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                close_fds=True, pass_fds=(theirs.fileno(), self.page.fd),
+                env=clean_environment(self.spec.threads),
+                cwd="/", start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self._stream = FramedStream(trio.SocketStream(trio.socket.from_stdlib_socket(ours)))
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hand-shake, then route replies until the worker exits; reports ready via task_status.
+
+        Raises:
+            WorkerStartError: the worker failed or timed out before ``ready`` (it is killed).
+        Cancellation: kills the worker and waits for it to be reaped.
+        """
+        assert self._proc is not None and self._stream is not None
+        error: WorkerStartError | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reap)
+                nursery.start_soon(self._read_stderr)
+                await self._stream.send({"t": "start", "spec": self.spec.to_wire()})
+                first = await self._receive_or_none()
+                if first is None or first["t"] != "ready":
+                    if first is None:
+                        with trio.move_on_after(2):
+                            await self.exited.wait()
+                        why = self.crash_reason()
+                    else:
+                        why = str(first.get("reason", first["t"]))
+                    error = WorkerStartError(f"worker for {self.spec.model} failed to start: {why}")
+                    nursery.cancel_scope.cancel()
+                else:
+                    self.status = first.get("status", {})
+                    task_status.started()
+                    while (message := await self._receive_or_none()) is not None:
+                        try:
+                            self._route(message)
+                        except ProtocolError as exc:
+                            LOG.warning("worker %s: %s; killing it", self.pid, exc)
+                            self.kill_nowait(on_purpose=False)
+                    await self.exited.wait()
+                    nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                self.kill_nowait()
+                await self._reap()
+                await self._stream.aclose()
+        if error is not None:
+            raise error
+
+    async def _receive_or_none(self) -> dict[str, Any] | None:
+        assert self._stream is not None
+        try:
+            return await self._stream.receive()
+        except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            LOG.warning("worker %s: %s; killing it", self.pid, exc)
+            self.kill_nowait(on_purpose=False)
+            return None
+
+    def _route(self, message: dict[str, Any]) -> None:
+        kind = message["t"]
+        if kind == "selftest" and self._selftest is not None:
+            self._selftest.send_nowait(message)
+            return
+        if kind == "status":
+            self.status = message.get("status", self.status)
+            return
+        if kind not in ("result", "failed"):
+            raise ProtocolError(f"unexpected message {kind!r} from worker")
+        job_id = message.get("id")
+        if job_id == self.busy_id:
+            self.busy_id = None
+            self.idle.set()
+        pending = self._pending.pop(job_id, None) if isinstance(job_id, int) else None
+        if pending is None:
+            return  # a job the pool already gave up on (pre-empted while frozen)
+        compute = float(message.get("compute_ms", 0.0))
+        total = (time.perf_counter() - pending.started) * 1000
+        if kind == "result":
+            result = JobResult(pending.job.job_id, pending.job.model, "ok",
+                               bytes(message["sealed"]), "", compute, total, self.pid)
+        else:
+            reason = str(message.get("reason", "internal"))
+            status: Status = "preempted" if reason == "preempted" else (
+                "stopped" if reason == "stopped" else "failed")
+            result = JobResult(pending.job.job_id, pending.job.model, status, None,
+                               f"{reason}: {message.get('detail', '')}", compute, total, self.pid)
+        pending.result = result
+        pending.done.set()
+
+    async def run_job(self, job: Job) -> JobResult:
+        """Send `job` and wait for its result (the caller holds the slot's lock).
+
+        Cancellation: the job is abandoned; the worker's late reply is discarded.
+        """
+        assert self._stream is not None
+        await self.idle.wait()
+        if self.exited.is_set():
+            return JobResult(job.job_id, job.model, "unavailable", None,
+                             f"worker exited: {self.crash_reason()}", worker_pid=self.pid)
+        job_id, self._next_id = self._next_id, self._next_id + 1
+        pending = _Pending(job, time.perf_counter(), trio.Event())
+        self._pending[job_id] = pending
+        self.busy_id = job_id
+        self.idle = trio.Event()
+        try:
+            await self._stream.send({"t": "job", "id": job_id, "sealed": job.sealed})
+            await pending.done.wait()
+        finally:
+            self._pending.pop(job_id, None)
+        assert pending.result is not None
+        return pending.result
+
+    def give_up_nowait(self, status: Status, reason: str) -> None:
+        """Resolve every waiting job with `status` now (the worker may still reply later)."""
+        for pending in list(self._pending.values()):
+            if pending.result is None:
+                total = (time.perf_counter() - pending.started) * 1000
+                pending.result = JobResult(pending.job.job_id, pending.job.model,
+                                           status, None, reason, 0.0, total, self.pid)
+                pending.done.set()
+        self._pending.clear()
+
+    def _fail_pending(self) -> None:
+        if self.killed_on_purpose:
+            self.give_up_nowait("preempted", "worker killed by the pool")
+        else:
+            self.give_up_nowait("crashed", f"worker crashed: {self.crash_reason()}")
+
+    async def selftest(self, targets: dict[str, Any]) -> dict[str, Any]:
+        """Ask the worker to try its escapes; returns its ``selftest`` message."""
+        assert self._stream is not None
+        send, receive = trio.open_memory_channel[dict[str, Any]](1)
+        self._selftest = send
+        await self._stream.send({"t": "selftest", "targets": targets})
+        with trio.fail_after(60):
+            return await receive.receive()
+
+    async def request_exit(self) -> None:
+        """Ask the worker to leave cleanly."""
+        if self._stream is not None and self.returncode is None:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self._stream.send({"t": "exit"})
+
+    # -- signals (synchronous; safe from the hot path) -------------------------------------
+
+    def freeze_nowait(self) -> None:
+        """SIGSTOP the worker (all its threads stop at the next kernel entry or tick)."""
+        if self._proc is not None and self.returncode is None:
+            os.kill(self._proc.pid, signal.SIGSTOP)
+            self.frozen = True
+
+    def thaw_nowait(self) -> None:
+        """SIGCONT a frozen worker."""
+        if self._proc is not None and self.returncode is None and self.frozen:
+            os.kill(self._proc.pid, signal.SIGCONT)
+        self.frozen = False
+
+    def kill_nowait(self, *, on_purpose: bool = True) -> None:
+        """SIGKILL the worker (idempotent). A kill on purpose (stop deadline, release,
+        shutdown) fails its job as pre-empted; otherwise the job counts as crashed."""
+        if self._proc is not None and self.returncode is None:
+            if on_purpose and not self.exited.is_set():
+                self.killed_on_purpose = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, signal.SIGKILL)
+
+    def frozen_confirmed(self) -> bool:
+        """Whether the kernel reports the worker stopped and every thread shows ``T`` in /proc."""
+        if self.pid is None or self.returncode is not None:
+            return False
+        return freeze.group_stop_reported(self.pid) and freeze.all_threads_stopped(self.pid)
+
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the worker, from /proc."""
+        if self.pid is None or self.returncode is not None:
+            return None
+        return freeze.rss_bytes(self.pid)
+
+    def crash_reason(self) -> str:
+        """Why the process ended, in words (signal name, exit status, stderr tail)."""
+        return freeze.describe_exit(self.returncode, self._death_note())
+
+    def _death_note(self) -> str:
+        return " | ".join(list(self.stderr_tail)[-3:])
+
+    async def _reap(self) -> None:
+        """Wait for the process to end and collect it (idempotent; several tasks may wait)."""
+        assert self._proc is not None
+        if self.exited.is_set():
+            return
+        pidfd = os.pidfd_open(self._proc.pid)
+        try:
+            await trio.lowlevel.wait_readable(pidfd)
+        finally:
+            os.close(pidfd)
+        if self.exited.is_set():
+            return
+        self.returncode = self._proc.wait()
+        self.exited.set()
+        self.idle.set()
+        # Wake a job waiting on the reader too, so it learns of the crash at once.
+        self._fail_pending()
+
+    async def _read_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        stream = trio.lowlevel.FdStream(os.dup(self._proc.stderr.fileno()))
+        self._proc.stderr.close()
+        buffer = b""
+        async with stream:
+            while chunk := await stream.receive_some(4096):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    text = line.decode(errors="replace")[:500]
+                    self.stderr_tail.append(text)
+                    LOG.debug("worker %s: %s", self.pid, text)

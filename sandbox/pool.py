@@ -1,0 +1,401 @@
+"""The worker pool: one warm, confined worker per loaded model, stopped within milliseconds.
+
+Hot path: `WorkerPool.stop_all_nowait(level, reason)` is synchronous and never awaits. It writes
+every worker's stop page, then (HARD, freeze mode) sends SIGSTOP to each busy worker, and
+acknowledges on behalf of idle workers (an idle worker computes nothing). When the pool is
+given the daemon's `PageBoard`, the board writes the pages and calls the pool's after-stop hook,
+so the lead's ``board.stop_all_nowait`` and ``pool.stop_all_nowait`` are equivalent.
+
+After the write, the pool's confirmer thread (`sandbox.confirm.Confirmer`, woken by the hook
+itself, so no scheduler hop delays it) polls every 50 µs until each busy worker has
+acknowledged on its page or, when frozen, the kernel reports it stopped and every one of its
+threads shows state ``T`` in /proc; it then writes the acknowledgement for the frozen worker. A
+worker that misses `SandboxConfig.ack_deadline_ms` is killed. A hard stop that lasts
+`release_delay_s` makes the workers exit (memory released); they are started again when the
+stop ends. When the stop ends, frozen workers are thawed: their per-layer check sees that a
+hard stop happened during the job, abandons it and acknowledges.
+
+Crashes: a worker that dies on its own fails its job with the reason (signal, exit status) and
+is restarted after an exponential back-off; a job that crashed two workers is refused as poison.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+import trio
+
+from sandbox.config import SandboxConfig
+from sandbox.confirm import Confirmer, StopSample
+from sandbox.handle import StartSpec, WorkerHandle, WorkerStartError
+from sandbox.jobs import Job, JobResult
+from sandbox.node import NodeFacts, prepare, scratch_dir
+from sandbox.stop_page import StopLevel, StopPage, StopReason
+
+LOG = logging.getLogger(__name__)
+DEFAULT_LOADER: Final = "sandbox.models.registry:load_model"
+POISON_AFTER: Final = 2
+POISON_MEMORY: Final = 4096
+LIFECYCLE_S: Final = 0.02
+HEALTHY_AFTER_S: Final = 60.0
+
+
+class Board(Protocol):
+    """The daemon's stop board (`supervisor.preempt.PageBoard`), as far as the pool uses it."""
+
+    def register(self, page: StopPage) -> AbstractContextManager[StopPage]: ...
+    def add_after_stop(self, hook: Callable[[StopLevel], None]) -> None: ...
+    def stop_all_nowait(self, level: StopLevel, reason: StopReason) -> int: ...
+    def release_all_nowait(self) -> None: ...
+    @property
+    def pages(self) -> tuple[StopPage, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatistics:
+    """One worker as the TUI and the DBus API show it."""
+
+    model: str
+    device: str
+    state: str  # starting, ready, busy, frozen, released, restarting
+    pid: int | None
+    confined: bool
+    confinement: tuple[tuple[str, bool, str], ...]
+    last_stop_ms: float | None
+    last_stop_via: str | None  # "ack" (the worker saw its flag), "freeze" or "kill"
+    rss_bytes: int | None
+    restarts: int
+    crashes: int
+    jobs_ok: int
+    jobs_failed: int
+    release_ms: float | None
+
+
+@dataclass(slots=True)
+class _Slot:
+    model: str
+    handle: WorkerHandle | None = None
+    lock: trio.Lock = field(default_factory=trio.Lock)
+    restarts: int = 0
+    crashes: int = 0
+    crashes_in_row: int = 0
+    jobs_ok: int = 0
+    jobs_failed: int = 0
+    released: bool = False
+    release_ms: float | None = None
+    last_stop: StopSample | None = None
+    starting: WorkerHandle | None = None
+
+
+class WorkerPool:
+    """Warm workers, their stop pages, and the jobs they run. Use from the trio thread.
+
+    Args:
+        config: the ``[sandbox]`` section.
+        board: the daemon's stop board; the pool registers each worker's page on it and hooks
+            its after-stop step. Without one, the pool keeps its own list of pages.
+        loader: ``module:function`` the worker calls to load a model (tests pass their own).
+        facts: node facts (user, device, keys); by default `sandbox.node.prepare(config)`.
+    """
+
+    def __init__(self, config: SandboxConfig, *, board: Board | None = None,
+                 loader: str = DEFAULT_LOADER, facts: NodeFacts | None = None) -> None:
+        self.config = config
+        self.facts = facts or prepare(config)
+        self.device = self.facts.device
+        self.freeze = (config.stop_mode == "freeze"
+                       or (config.stop_mode == "auto" and self.device == "cpu"))
+        self.loader = loader
+        self._board = board
+        self._level = StopLevel.RUN
+        self._slots = {name: _Slot(name) for name in dict.fromkeys(config.models)}
+        self._poison: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._confirmer: Confirmer | None = None
+        self._hard_since: float | None = None
+        self.stop_samples: collections.deque[StopSample] = collections.deque(maxlen=10_000)
+        if board is not None:
+            board.add_after_stop(self._after_stop)
+
+    @property
+    def worker_public_key(self) -> bytes:
+        """The workers' HPKE public key: clients seal job inputs to it."""
+        return self.facts.worker_public_key
+
+    # -- service -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[WorkerPool] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Start every worker, then serve; started() once all are warm.
+
+        Raises:
+            WorkerStartError: a worker failed its first start (bad model, key, device...).
+        Cancellation: every worker is killed and reaped.
+        """
+        self._confirmer = Confirmer(self.config.ack_deadline_ms / 1000, self._stops_confirmed)
+        self._confirmer.start()
+        try:
+            async with trio.open_nursery() as nursery:
+                for slot in self._slots.values():
+                    await nursery.start(self._supervise, slot)
+                nursery.start_soon(self._lifecycle)
+                task_status.started(self)
+        finally:
+            self._confirmer.close()
+            self._confirmer = None
+
+    def _spec(self, model: str) -> StartSpec:
+        f = self.facts
+        return StartSpec(
+            model=model, models_dir=self.config.models_dir, device=self.device,
+            operator_public_key=f.operator_public_key, worker_key=self.config.worker_key,
+            scratch=scratch_dir(self.config, model, f.uid, f.gid), uid=f.uid, gid=f.gid,
+            threads=self.config.threads or os.cpu_count() or 1, micro_batch=self.config.micro_batch,
+            step_rows=self.config.step_rows, loader=self.loader,
+        )
+
+    async def _supervise(self, slot: _Slot, *, task_status: trio.TaskStatus[None]) -> None:
+        first = True
+        while True:
+            # No start-up work during a hard stop. The level is polled: the board writes it
+            # synchronously from the hot path and has no event to wait on.
+            while self.level() == StopLevel.HARD:  # noqa: ASYNC110
+                await trio.sleep(LIFECYCLE_S * 5)
+            handle = WorkerHandle(self._spec(slot.model))
+            started = time.monotonic()
+            error: Exception | None = None
+            try:
+                with self._register(handle.page):
+                    slot.starting = handle
+                    handle.spawn()
+                    async with trio.open_nursery() as nursery:
+                        try:
+                            with trio.fail_after(self.config.start_timeout_s):
+                                await nursery.start(handle.run)
+                        except (WorkerStartError, trio.TooSlowError) as exc:
+                            error = exc
+                            nursery.cancel_scope.cancel()
+                        else:
+                            slot.handle, slot.released, slot.starting = handle, False, None
+                            if not handle.page.snapshot().acknowledged:
+                                handle.page.acknowledge(handle.page.generation())  # idle
+                            LOG.info("worker %s for %s ready on %s (confined: %s)", handle.pid,
+                                     slot.model, self.device, handle.status.get("confined"))
+                            if first:
+                                task_status.started()
+                                first = False
+                            await handle.exited.wait()
+            finally:
+                slot.handle = slot.starting = None
+                handle.page.close()
+            if error is not None:
+                reason = str(error) or f"not ready within {self.config.start_timeout_s} s"
+                if first:
+                    raise WorkerStartError(reason)
+                LOG.error("worker for %s failed to restart: %s", slot.model, reason)
+            if handle.killed_on_purpose:
+                continue
+            slot.crashes += 1
+            slot.crashes_in_row = 1 if time.monotonic() - started > HEALTHY_AFTER_S else (
+                slot.crashes_in_row + 1)
+            delay = min(self.config.restart_backoff_max_s,
+                        self.config.restart_backoff_s * 2 ** (slot.crashes_in_row - 1))
+            LOG.warning("worker for %s died (%s); restarting in %.1f s", slot.model,
+                        handle.crash_reason(), delay)
+            slot.restarts += 1
+            await trio.sleep(delay)
+
+    def _register(self, page: StopPage) -> AbstractContextManager[Any]:
+        if self._board is not None:
+            return self._board.register(page)
+        if self._level != StopLevel.RUN:
+            page.request_stop(self._level, StopReason.NONE)
+        return contextlib.nullcontext()
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    async def run_job(self, job: Job) -> JobResult:
+        """Run a sealed job on its model's worker; never raises for a failed job.
+
+        Statuses: ok, preempted (a hard stop or kill), stopped (refused during a stop),
+        crashed (the worker died), poison (refused: it crashed two workers), failed (bad input,
+        unknown model, model error), unavailable (no warm worker in time).
+        Cancellation: the job is abandoned (its worker's late answer is discarded).
+        """
+        slot = self._slots.get(job.model)
+        if slot is None:
+            loaded = ", ".join(self._slots) or "none"
+            return JobResult(job.job_id, job.model, "failed",
+                             reason=f"model {job.model!r} is not loaded (loaded: {loaded})")
+        if self._poison.get(job.digest, 0) >= POISON_AFTER:
+            return JobResult(job.job_id, job.model, "poison",
+                             reason=f"refused: this job crashed {POISON_AFTER} workers")
+        async with slot.lock:
+            with trio.move_on_after(self.config.start_timeout_s):
+                while self.level() == StopLevel.RUN and not _live(slot.handle):  # noqa: ASYNC110
+                    await trio.sleep(LIFECYCLE_S * 5)
+            if self.level() != StopLevel.RUN:
+                return JobResult(job.job_id, job.model, "stopped",
+                                 reason=f"{self.level().name.lower()} stop in force")
+            if slot.handle is None or not _live(slot.handle):
+                return JobResult(job.job_id, job.model, "unavailable",
+                                 reason=f"no warm worker for {job.model}")
+            result = await slot.handle.run_job(job)
+        if result.status == "crashed":
+            count = self._poison.pop(job.digest, 0) + 1
+            self._poison[job.digest] = count
+            while len(self._poison) > POISON_MEMORY:
+                self._poison.popitem(last=False)
+        if result.ok:
+            slot.jobs_ok += 1
+        else:
+            slot.jobs_failed += 1
+        LOG.info("job %s on %s: %s %s (%.1f ms)", job.job_id, job.model, result.status,
+                 result.reason, result.total_ms)
+        return result
+
+    async def selftest(self, model: str, targets: dict[str, Any]) -> dict[str, Any]:
+        """Ask `model`'s worker to try its escapes (see `sandbox.escapes`)."""
+        slot = self._slots[model]
+        async with slot.lock:
+            if slot.handle is None:
+                raise WorkerStartError(f"no warm worker for {model}")
+            reply = await slot.handle.selftest(targets)
+            return {"status": slot.handle.status, **reply}
+
+    # -- stopping (synchronous parts are safe on the hot path) -------------------------------
+
+    def level(self) -> StopLevel:
+        """The stop level in force."""
+        if self._board is not None:
+            last = getattr(self._board, "last", None)
+            return last.level if last is not None else StopLevel.RUN
+        return self._level
+
+    def _handles(self) -> Iterable[WorkerHandle]:
+        return (s.handle for s in self._slots.values() if s.handle is not None)
+
+    def stop_all_nowait(self, level: StopLevel, reason: StopReason) -> int:
+        """Write `level` to every worker's page, then freeze busy workers (HARD) and
+        acknowledge idle ones. Never blocks; returns the write time (monotonic ns)."""
+        if self._board is not None:
+            return self._board.stop_all_nowait(level, reason)
+        now_ns = time.monotonic_ns()
+        for handle in self._handles():
+            handle.page.request_stop(level, reason, now_ns)
+        self._after_stop(level)
+        return now_ns
+
+    def release_all_nowait(self) -> None:
+        """End the stop: pages back to RUN; frozen workers are thawed by the lifecycle task."""
+        if self._board is not None:
+            self._board.release_all_nowait()
+        else:
+            for handle in self._handles():
+                handle.page.release()
+            self._level = StopLevel.RUN
+        self._thaw_nowait()
+
+    def _after_stop(self, level: StopLevel) -> None:
+        self._level = level
+        for slot in self._slots.values():
+            if slot.starting is not None:  # loading, not computing a job: nothing to stop
+                slot.starting.page.acknowledge(slot.starting.page.generation())
+        busy = []
+        for handle in self._handles():
+            if handle.busy_id is None:
+                handle.page.acknowledge(handle.page.generation())
+                continue
+            if level == StopLevel.HARD and self.freeze and not handle.frozen:
+                handle.freeze_nowait()
+            busy.append(handle)
+        if level == StopLevel.HARD and busy and self._confirmer is not None:
+            self._confirmer.submit_nowait(busy)
+
+    def _thaw_nowait(self) -> None:
+        for handle in self._handles():
+            if handle.frozen:
+                handle.thaw_nowait()
+
+    def kill_unacknowledged_nowait(self) -> int:
+        """Kill every worker whose page has not acknowledged the latest stop; returns how many
+        (for `supervisor.daemon.stop_watch.StopWatch`'s ``kill_late``)."""
+        late = [h for h in self._handles() if not h.page.snapshot().acknowledged]
+        for handle in late:
+            handle.kill_nowait()
+        return len(late)
+
+    def _stops_confirmed(self, samples: dict[WorkerHandle, StopSample]) -> None:
+        """The confirmer's results, on the trio thread: record, kill the late, answer jobs."""
+        slots = {s.handle: s for s in self._slots.values() if s.handle is not None}
+        for handle, sample in samples.items():
+            if handle in slots:
+                slots[handle].last_stop = sample
+            self.stop_samples.append(sample)
+            if sample.via == "kill":
+                LOG.warning("worker %s (%s) missed the %.0f ms stop deadline: killed",
+                            handle.pid, handle.spec.model, self.config.ack_deadline_ms)
+                handle.kill_nowait()
+            elif sample.via == "freeze":
+                handle.give_up_nowait("preempted", "hard stop (worker frozen)")
+
+    async def _lifecycle(self) -> None:
+        """Thaw when a stop ends; release memory when a hard stop lasts; every 20 ms."""
+        async with trio.open_nursery() as nursery:
+            while True:
+                if self.level() != StopLevel.HARD:
+                    self._hard_since = None
+                    self._thaw_nowait()
+                elif self._hard_since is None:
+                    self._hard_since = time.monotonic()
+                elif time.monotonic() - self._hard_since >= self.config.release_delay_s:
+                    for slot in self._slots.values():
+                        if slot.handle is not None and not slot.released:
+                            slot.released = True
+                            nursery.start_soon(self._release, slot, slot.handle)
+                await trio.sleep(LIFECYCLE_S)
+
+    async def _release(self, slot: _Slot, handle: WorkerHandle) -> None:
+        start = time.perf_counter()
+        handle.kill_nowait()
+        await handle.exited.wait()
+        slot.release_ms = (time.perf_counter() - start) * 1000
+        LOG.info("worker for %s released after a long hard stop (%.1f ms)", slot.model,
+                 slot.release_ms)
+
+    # -- statistics ---------------------------------------------------------------------------
+
+    def statistics(self) -> list[WorkerStatistics]:
+        """One row per model, for the TUI and the API (cheap: reads /proc and the pages)."""
+        rows = []
+        for slot in self._slots.values():
+            h = slot.handle
+            status = h.status if h is not None else {}
+            steps = tuple((str(s["name"]), bool(s["applied"]), str(s["detail"]))
+                          for s in status.get("steps", ()))
+            if h is None:
+                state = "released" if slot.released else "restarting"
+            else:
+                state = "frozen" if h.frozen else ("busy" if h.busy_id is not None else "ready")
+            stop = slot.last_stop
+            rows.append(WorkerStatistics(
+                model=slot.model, device=str(status.get("device", self.device)), state=state,
+                pid=h.pid if h is not None else None, confined=bool(status.get("confined")),
+                confinement=steps, last_stop_ms=stop.latency_ms if stop else None,
+                last_stop_via=stop.via if stop else None,
+                rss_bytes=h.rss_bytes() if h is not None else None, restarts=slot.restarts,
+                crashes=slot.crashes, jobs_ok=slot.jobs_ok, jobs_failed=slot.jobs_failed,
+                release_ms=slot.release_ms,
+            ))
+        return rows
+
+
+def _live(handle: WorkerHandle | None) -> bool:
+    return handle is not None and not handle.exited.is_set()

@@ -1,0 +1,228 @@
+"""``python -m sandbox.worker SOCK_FD PAGE_FD``: one confined inference worker.
+
+The pool starts the process with a clean environment, only the socket and the stop page open,
+and sends a ``start`` message (`sandbox.spawn.StartSpec` as a map). The worker confines itself in
+the order of `sandbox.confine` (parent-death signal, no core dumps, network namespace, user drop),
+loads the model and its HPKE key, warms up, installs its seccomp filter, and answers ``ready``
+with its confinement status. Then it serves jobs one at a time until told to exit or its socket
+closes.
+
+Stopping: before each layer the model calls `check`, which compares the page's hard-stop
+generation with the one at the start of the job (one memory load) and raises `Preempted` if a
+hard stop was written since; the worker then acknowledges on the page (time first) and answers
+``failed``/``preempted``. After any job the worker acknowledges every stop written meanwhile,
+since it is idle. Job data never leaves the process except sealed, and never reaches a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sandbox import confine
+from sandbox.jobs import JobInputError, Request, open_request, seal_output
+from sandbox.protocol import ProtocolError, recv_message, send_message
+from sandbox.stop_page import StopLevel, StopPage
+
+# Imported as root before the uid drop: the model code and what it imports lazily, the escapes
+# of the self-test, and libseccomp's binding (whose import runs ldconfig).
+PRELOAD = ("sandbox.models.registry", "sandbox.models.runtime", "sandbox.models.encoder",
+           "sandbox.models.decoder", "sandbox.models.generate", "sandbox.models.text",
+           "sandbox.models.errors", "safetensors.torch", "tokenizers", "secrets",
+           "sandbox.escapes", "sandbox.keys", "pyseccomp")
+
+
+class Preempted(Exception):
+    """Raised by the per-layer check when a hard stop was written during the job."""
+
+
+class Worker:
+    """The serving loop of a confined worker (everything after `ready`)."""
+
+    def __init__(self, sock: socket.socket, page: StopPage, model: Any, model_name: str,
+                 private_key: bytes, micro_batch: int | None, step_rows: int | None) -> None:
+        self.sock = sock
+        self.page = page
+        self.model = model
+        self.model_name = model_name
+        self.private_key = private_key
+        self.micro_batch = micro_batch
+        self.step_rows = step_rows
+        self.status: dict[str, Any] = {}
+
+    def serve(self) -> None:
+        """Answer messages until ``exit`` or end of stream."""
+        while True:
+            message = recv_message(self.sock)
+            if message is None or message["t"] == "exit":
+                return
+            kind = message["t"]
+            if kind == "job":
+                send_message(self.sock, self.run_job(message))
+            elif kind == "status":
+                send_message(self.sock, {"t": "status", "status": self.status})
+            elif kind == "selftest":
+                from sandbox.escapes import try_escapes
+
+                attempts, controls = try_escapes(message.get("targets", {}))
+                send_message(self.sock, {"t": "selftest", "attempts": attempts,
+                                         "controls": controls})
+            else:
+                raise ProtocolError(f"unknown message type {kind!r}")
+
+    def _device_idle(self) -> None:
+        """On a GPU, wait for the (at most two) layers still queued: the ack means idle."""
+        if str(self.model.device).startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+
+    def _acknowledge_idle(self) -> None:
+        generation = self.page.generation()
+        if self.page.snapshot().ack_generation < generation:
+            self.page.acknowledge(generation)
+
+    def run_job(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Run one job; the reply never contains plaintext."""
+        job_id = message.get("id")
+        started = time.perf_counter()
+        page = self.page
+        hard0 = page.hard_generation()
+        if page.level() == StopLevel.HARD:
+            self._acknowledge_idle()
+            return _failed(job_id, "stopped", "a hard stop is in force", started)
+
+        def check() -> None:
+            if page.hard_generation() != hard0:
+                raise Preempted
+
+        try:
+            request = open_request(message.get("sealed", b""), self.model_name, self.private_key)
+            output = self._compute(request, check)
+            sealed = seal_output(request, self.model_name, output)
+        except Preempted:
+            self._device_idle()
+            page.acknowledge(page.generation())
+            return _failed(job_id, "preempted", "hard stop", started)
+        except JobInputError as exc:
+            return _failed(job_id, "bad_input", str(exc), started)
+        except Exception as exc:  # the model's own errors name no input; others only by type
+            from sandbox.models.errors import ModelError
+
+            if isinstance(exc, ModelError):
+                return _failed(job_id, "model_error", str(exc), started)
+            return _failed(job_id, "internal", type(exc).__name__, started)
+        finally:
+            self._acknowledge_idle()
+        return {"t": "result", "id": job_id, "sealed": sealed,
+                "compute_ms": (time.perf_counter() - started) * 1000}
+
+    def _compute(self, request: Request, check: Callable[[], None]) -> dict[str, Any]:
+        if request.op == "encode":
+            if self.model.kind != "encoder":
+                raise JobInputError(f"model {self.model_name} is not an encoder")
+            vectors = self.model.encode(list(request.texts), check=check,
+                                        micro_batch=self.micro_batch, step_rows=self.step_rows)
+            return {"embeddings": vectors}
+        if self.model.kind != "decoder":
+            raise JobInputError(f"model {self.model_name} is not a decoder")
+        kwargs = {"max_new_tokens": request.max_new_tokens, "check": check,
+                  "temperature": request.temperature, "top_p": request.top_p,
+                  "seed": request.seed}
+        if len(request.texts) == 1:
+            return {"texts": [self.model.generate(request.texts[0], **kwargs)]}
+        return {"texts": list(self.model.generate_batch(list(request.texts), **kwargs))}
+
+
+def _failed(job_id: Any, reason: str, detail: str, started: float) -> dict[str, Any]:
+    return {"t": "failed", "id": job_id, "reason": reason, "detail": detail,
+            "compute_ms": (time.perf_counter() - started) * 1000}
+
+
+def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
+    """Confine, load and warm up; returns the worker ready to serve.
+
+    Raises:
+        Exception: any failure; `main` reports it as ``fatal`` and exits.
+    """
+    parent = int(spec["parent_pid"])
+    steps = [confine.check_descriptors({0, 1, 2, sock.fileno(), page.fd}),
+             confine.set_parent_death_signal(parent), confine.limit_core_dumps()]
+    if spec.get("netns", True):
+        steps.append(confine.new_network_namespace())
+    else:
+        steps.append(confine.Step("netns", False, "disabled by configuration"))
+    # Code comes from the installation (trusted) and is imported before the uid drop, because
+    # the interpreter's own files may be readable only by root; data is read after the drop.
+    import torch
+
+    torch.set_num_threads(int(spec["threads"]))
+    module, _, func = str(spec["loader"]).partition(":")
+    load_model: Callable[..., Any] = getattr(importlib.import_module(module), func)
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # optional: the test loader needs no model code
+            importlib.import_module(name)
+
+    if spec.get("uid") is not None:
+        uid, gid = int(spec["uid"]), int(spec["gid"])
+        stdlib = os.path.dirname(os.__file__)
+        steps += confine.drop_user(uid, gid, parent,
+                                   keep_read_search=not confine.readable_by(stdlib, uid, gid))
+    else:
+        steps.append(confine.Step("user", False, "disabled by configuration"))
+    os.chdir(spec["scratch"])
+    from sandbox.keys import read_private_key
+
+    private_key = read_private_key(Path(spec["worker_key"]))
+    model = load_model(spec["model"], Path(spec["models_dir"]), spec["device"],
+                       bytes(spec["operator_public_key"]))
+    model.warmup()
+    if os.getuid() != 0:
+        steps.append(confine.drop_capabilities())
+    if spec.get("seccomp", True):
+        steps.append(confine.install_seccomp())
+    else:
+        steps.append(confine.Step("seccomp", False, "disabled by configuration"))
+    # A product after the filter proves the thread pool and allocator still work.
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    worker = Worker(sock, page, model, spec["model"], private_key,
+                    int(spec["micro_batch"]) or None, int(spec.get("step_rows", 0)) or None)
+    worker.status = {
+        "pid": os.getpid(), "model": spec["model"], "kind": model.kind,
+        "device": str(model.device), "threads": torch.get_num_threads(),
+        "uid": os.getuid(), "steps": [s.to_wire() for s in steps],
+        "confined": all(s.applied for s in steps),
+    }
+    return worker
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: ``SOCK_FD PAGE_FD``."""
+    if len(argv) != 2:
+        print("usage: python -m sandbox.worker SOCK_FD PAGE_FD", file=sys.stderr)
+        return 2
+    sock = socket.socket(fileno=int(argv[0]))
+    sock.setblocking(True)
+    page = StopPage.attach(int(argv[1]))
+    message = recv_message(sock)
+    if message is None or message["t"] != "start":
+        return 2
+    try:
+        worker = start(sock, page, message["spec"])
+    except BaseException as exc:
+        send_message(sock, {"t": "fatal", "reason": f"{type(exc).__name__}: {exc}"})
+        return 1
+    send_message(sock, {"t": "ready", "status": worker.status})
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

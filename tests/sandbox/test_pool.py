@@ -1,0 +1,206 @@
+"""The pool with real, confined worker processes (running the small test model)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import pytest
+import trio
+
+from sandbox.config import SandboxConfig
+from sandbox.handle import WorkerStartError
+from sandbox.jobs import JobResult, open_output, seal_encode_job
+from sandbox.pool import WorkerPool
+from sandbox.stop_page import StopLevel, StopReason
+from supervisor.preempt import PageBoard
+
+from .conftest import root_only, running_pool
+from .fake_model import reference_vector
+
+pytestmark = pytest.mark.timeout(60)
+
+MODEL = "fake-encoder"
+CANARY = "canary-5f1e2d93-plaintext"
+
+
+async def _job(pool: WorkerPool, *texts: str) -> tuple[JobResult, bytes]:
+    job, key = seal_encode_job(f"job-{texts[0][:8]}", MODEL, pool.worker_public_key, texts)
+    return await pool.run_job(job), key
+
+
+async def _start_job(pool: WorkerPool, nursery: trio.Nursery, text: str) -> list[JobResult]:
+    """Start a job in the background and wait until the worker is busy with it."""
+    box: list[JobResult] = []
+
+    async def run() -> None:
+        box.append((await _job(pool, text))[0])
+
+    nursery.start_soon(run)
+    while pool.statistics()[0].state != "busy":
+        await trio.sleep(0.005)
+    await trio.sleep(0.05)  # well inside the job
+    return box
+
+
+async def _until(predicate: object, timeout: float = 20.0) -> None:
+    with trio.fail_after(timeout):
+        while not predicate():  # type: ignore[operator]
+            await trio.sleep(0.01)
+
+
+@root_only
+async def test_private_job_round_trip_leaks_no_plaintext(
+    node: SandboxConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with running_pool(node) as pool:
+        result, key = await _job(pool, f"hello {CANARY}", "second")
+        stats = pool.statistics()[0]
+    assert result.ok and result.worker_pid == stats.pid
+    output = open_output(result, key)
+    assert output["embeddings"][0] == pytest.approx(reference_vector(f"hello {CANARY}"), abs=1e-6)
+    # The supervisor's whole view of the job: logs, the result it returns, its statistics.
+    assert CANARY not in caplog.text
+    assert CANARY.encode() not in (result.sealed or b"")
+    assert CANARY not in repr(result) + repr(stats)
+    assert stats.confined, stats.confinement
+    applied = {name: ok for name, ok, _ in stats.confinement}
+    assert all(applied[s] for s in ("descriptors", "pdeathsig", "netns", "user", "seccomp"))
+
+
+@root_only
+async def test_seccomp_denials_inside_a_real_worker(node: SandboxConfig) -> None:
+    async with running_pool(node) as pool:
+        report = await pool.selftest(MODEL, {"supervisor_pid": os.getpid()})
+        after, _ = await _job(pool, "still serving")
+    attempts = {a["name"]: a for a in report["attempts"]}
+    assert len(attempts) >= 12 and all(a["denied"] for a in attempts.values()), attempts
+    for name in ("internet_socket_ipv4", "internet_socket_ipv6", "exec_program", "fork_process",
+                 "ptrace_supervisor", "mount_tmpfs", "bpf", "keyctl", "unshare_namespaces",
+                 "setuid_root", "write_outside_scratch", "process_vm_readv_supervisor"):
+        assert attempts[name]["detail"].startswith("EPERM"), attempts[name]
+    assert attempts["clone3_process"]["detail"].startswith("ENOSYS")
+    assert report["controls"][0]["denied"] is False  # threads still start
+    assert after.ok
+
+
+@root_only
+async def test_hard_stop_freezes_then_thaws_through_the_daemons_board(node: SandboxConfig) -> None:
+    board = PageBoard()
+    pool = WorkerPool(node, board=board, loader="tests.sandbox.fake_model:load_model")
+    assert pool.freeze  # CPU + auto
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pool.run)
+        assert len(board.pages) == 1
+        box = await _start_job(pool, nursery, "SLOW")
+        written = board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+        await _until(lambda: bool(box))
+        assert box[0].status == "preempted"
+        sample = pool.stop_samples[-1]
+        assert sample.via == "freeze" and sample.latency_ms < node.ack_deadline_ms
+        snap = board.pages[0].snapshot()
+        assert snap.acknowledged and snap.requested_ns == written
+        assert pool.statistics()[0].state == "frozen"
+        refused, _ = await _job(pool, "during the stop")
+        assert refused.status == "stopped"
+        board.release_all_nowait()
+        await _until(lambda: pool.statistics()[0].state == "ready")
+        after, _ = await _job(pool, "after the stop")
+        assert after.ok and pool.statistics()[0].last_stop_via == "freeze"
+        nursery.cancel_scope.cancel()
+
+
+@root_only
+async def test_cooperative_stop_is_acknowledged_by_the_worker(node: SandboxConfig) -> None:
+    async with running_pool(node, stop_mode="cooperative") as pool, trio.open_nursery() as n:
+        box = await _start_job(pool, n, "SLOW")
+        pool.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
+        await _until(lambda: bool(box))
+        assert box[0].status == "preempted" and box[0].reason.startswith("preempted")
+        sample = pool.stop_samples[-1]
+        assert sample.via == "ack" and sample.latency_ms < node.ack_deadline_ms
+        pool.release_all_nowait()
+        assert (await _job(pool, "next"))[0].ok
+
+
+@root_only
+@pytest.mark.slow
+async def test_unacknowledged_stop_kills_the_worker(node: SandboxConfig) -> None:
+    async with running_pool(node, stop_mode="cooperative", ack_deadline_ms=30.0) as pool, \
+            trio.open_nursery() as n:
+        first_pid = pool.statistics()[0].pid
+        box = await _start_job(pool, n, "HANG")  # computes without checking its flag
+        pool.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
+        await _until(lambda: bool(box))
+        assert box[0].status == "preempted"
+        assert pool.stop_samples[-1].via == "kill"
+        pool.release_all_nowait()
+        await _until(lambda: pool.statistics()[0].state == "ready")
+        assert pool.statistics()[0].pid != first_pid
+        assert pool.statistics()[0].crashes == 0  # a kill on purpose is no crash
+        assert (await _job(pool, "next"))[0].ok
+
+
+@root_only
+@pytest.mark.slow
+async def test_killed_worker_fails_its_job_and_the_pool_recovers(node: SandboxConfig) -> None:
+    async with running_pool(node) as pool, trio.open_nursery() as n:
+        pid = pool.statistics()[0].pid
+        assert pid is not None
+        box = await _start_job(pool, n, "SLOW")
+        os.kill(pid, signal.SIGKILL)
+        await _until(lambda: bool(box))
+        assert box[0].status == "crashed" and "SIGKILL" in box[0].reason
+        result, _ = await _job(pool, "after the crash")
+        assert result.ok and result.worker_pid != pid
+        assert pool.statistics()[0].restarts == 1
+
+
+@root_only
+@pytest.mark.slow
+async def test_a_job_that_crashed_two_workers_is_poison(node: SandboxConfig) -> None:
+    async with running_pool(node) as pool:
+        job, _ = seal_encode_job("bad", MODEL, pool.worker_public_key, ["CRASH"])
+        first = await pool.run_job(job)
+        second = await pool.run_job(job)
+        third = await pool.run_job(job)
+        fine, _ = await _job(pool, "an honest job")
+    assert first.status == second.status == "crashed"
+    assert "SIGSEGV" in first.reason
+    assert third.status == "poison" and "crashed 2 workers" in third.reason
+    assert fine.ok
+
+
+@root_only
+@pytest.mark.slow
+async def test_long_hard_stop_releases_workers_and_restarts_them(node: SandboxConfig) -> None:
+    async with running_pool(node, release_delay_s=0.2) as pool:
+        pool.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+        await _until(lambda: pool.statistics()[0].state == "released")
+        assert pool.statistics()[0].release_ms is not None
+        pool.release_all_nowait()
+        await _until(lambda: pool.statistics()[0].state == "ready")
+        assert (await _job(pool, "warm again"))[0].ok
+
+
+async def test_unknown_model_fails_start_with_its_name(node: SandboxConfig) -> None:
+    with pytest.raises(BaseException) as info:  # noqa: PT011 - trio wraps it in a group
+        async with running_pool(node, models=("no-such-model",)):
+            pass
+    assert "no-such-model" in str(_leaf(info.value))
+    assert isinstance(_leaf(info.value), WorkerStartError)
+
+
+async def test_job_for_a_model_that_is_not_loaded(node: SandboxConfig) -> None:
+    pool = WorkerPool(node, loader="tests.sandbox.fake_model:load_model")
+    job, _ = seal_encode_job("x", "other", pool.worker_public_key, ["t"])
+    result = await pool.run_job(job)
+    assert result.status == "failed" and "fake-encoder" in result.reason
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
