@@ -23,6 +23,3 @@ class DaemonConfig:
         10, doc="SCHED_FIFO priority of the hot path's thread (0: normal scheduling)", min=0,
         max=99,
     )
-    stop_ack_deadline_ms: float = setting(
-        50.0, doc="a worker that has not acknowledged a hard stop by then is killed", min=1.0
-    )

@@ -50,6 +50,9 @@ LOG = logging.getLogger("parkmesh")
 # far behind, older news is dropped (the latest decision is always kept in the hot path).
 DECISION_BUFFER = 256
 
+# How much longer than the pool's own stop deadline the stop watch waits.
+STOP_WATCH_MARGIN_MS = 20.0
+
 # The policy is re-evaluated at least every 0.25 s; this long without one means it is stuck.
 STALL_S = 2.0
 
@@ -104,7 +107,10 @@ class Supervisor:
             wall_clock=wall_clock or local_now,
         )
         self.stop_watch = StopWatch(
-            self.hotpath, self.board, config.daemon.stop_ack_deadline_ms / 1000
+            self.hotpath, self.board,
+            # The pool enforces sandbox.ack_deadline_ms itself (it kills late workers); the
+            # watch waits a little longer, to report the stop and to kill as a backstop.
+            (config.sandbox.ack_deadline_ms + STOP_WATCH_MARGIN_MS) / 1000
         )
         # Called from the reporter task (never from the hot path): printing and publishing.
         self.decision_listeners: list[Callable[[Decision], None]] = []
