@@ -132,7 +132,7 @@ async def run_demo(
                 printer.line(
                     "  mesh up: mosquitto (mutual TLS), dispatcher, 2 other cars, "
                     "a client submitting jobs to 3 cars each",
-                    kind="mesh",
+                    kind="mesh_up",
                 )
             printer.restart_clock()
             for src in sources:

@@ -12,7 +12,7 @@ import pytest
 @pytest.mark.slow
 def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "supervisor.cli", "demo", "--speed", "8", "--json"],
+        [sys.executable, "-m", "supervisor.cli", "demo", "--speed", "4", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -28,7 +28,7 @@ def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -
     assert {tuple(d["reasons"]) for d in stopping} >= {
         ("rear passenger door open",),
         ("driver door open",),
-        ("speed: stale, no reading within 0.125 s",),
+        ("speed: stale, no reading within 0.25 s",),
     }
     stops = [r for r in record if r["kind"] == "stop"]
     assert len(stops) == len(stopping)
@@ -37,4 +37,9 @@ def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -
         if stop["reading_to_flag_ms"] is not None:
             assert 0 <= stop["reading_to_flag_ms"] < 50
         assert stop["flag_to_idle_ms"] is not None
-    assert sum(s["reading_to_flag_ms"] is None for s in stops) == 1
+    assert any(s["reading_to_flag_ms"] is None for s in stops)
+    # The car served: its jobs are in the record, each won or cancelled by the mesh.
+    mesh = [r for r in record if r["kind"] == "mesh"]
+    assert any(m["event"] == "job_done" for m in mesh)
+    assert any(m["event"] == "result" and m["car"] == "scenario-car" for m in mesh)
+    assert record[-1]["jobs"] > 0
