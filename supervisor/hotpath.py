@@ -5,7 +5,8 @@ updates the state, asks the policy, and on a hard-stop edge writes every worker'
 before returning: no await, no channel hop and no lock between the reading and the flag.
 Listeners are told afterwards, also synchronously, and must only queue the news (for example
 with a memory channel's ``send_nowait``); waiting for acknowledgements, killing, logging and
-telling the dispatcher happen in other tasks.
+telling the dispatcher happen in other tasks. The release of the stop pages when the car is
+admitted again is decided here too, from the same evaluation.
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ class HotPath:
             self._last_latency_ms = (
                 None if received_ns is None else (written_ns - received_ns) / 1e6
             )
+        elif decision.accepting and self.stopper.stopped:
+            # Admitted (settled, nothing soft in the way): the workers may run again. Done
+            # here, in the same synchronous evaluation, so that no later hard stop can be
+            # overwritten by a release decided on an older state.
+            self.stopper.release_all_nowait()
         self.decision = decision
         if not decision.same_as(previous):
             for listener in self._listeners:

@@ -50,8 +50,14 @@ class CurtailmentEvent:
             raise ValueError(f"import_limit_kw must be 0 or more, not {self.import_limit_kw!r}")
         if not self.duration_s > 0:  # also refuses NaN
             raise ValueError(f"duration_s must be more than 0, not {self.duration_s!r}")
-        if not 0.0 <= self.randomize_s < math.inf:
-            raise ValueError(f"randomize_s must be 0 or more, not {self.randomize_s!r}")
+        if not math.isinf(self.duration_s) and self.duration_s > MAX_WINDOW_S:
+            raise ValueError(f"duration_s must be at most {MAX_WINDOW_S:g} s (a year) or null "
+                             f"for until further notice, not {self.duration_s!r}")
+        if not 0.0 <= self.randomize_s <= MAX_WINDOW_S:
+            raise ValueError(f"randomize_s must be 0 or more and at most {MAX_WINDOW_S:g} s "
+                             f"(a year), not {self.randomize_s!r}")
+        if not 2000 <= self.start.year <= datetime.max.year - 2:
+            raise ValueError(f"start must be a real date, not {self.start.isoformat()}")
         if not abs(self.shift_s) <= self.randomize_s:
             raise ValueError(f"shift_s must be within ±randomize_s, not {self.shift_s!r}")
 
@@ -132,7 +138,10 @@ class CurtailmentEvent:
             if (start.tzinfo is None) != (now.tzinfo is None):
                 start = start.replace(tzinfo=now.tzinfo) if start.tzinfo is None \
                     else start.astimezone(now.tzinfo).replace(tzinfo=now.tzinfo)
-        start += timedelta(seconds=_number(data, "start_in_s", 0.0))
+        offset = _number(data, "start_in_s", 0.0)
+        if abs(offset) > MAX_WINDOW_S:
+            raise ValueError(f"start_in_s must be within a year, not {offset!r}")
+        start += timedelta(seconds=offset)
         duration = data.get("duration_s")
         return cls(
             start=start,
@@ -143,6 +152,10 @@ class CurtailmentEvent:
             randomize_s=_number(data, "randomize_s", 0.0),
             event_id=str(data.get("id") or ""),
         )
+
+
+# Longer windows, shifts and start offsets are mistakes (and would overflow datetime).
+MAX_WINDOW_S = 366 * 24 * 3600.0
 
 
 def prune(events: Iterable[CurtailmentEvent], now: datetime) -> tuple[CurtailmentEvent, ...]:

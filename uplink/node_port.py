@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from .messages import FailureReason, Tier
 
@@ -127,15 +127,6 @@ class Curtailment:
     start: float
     until: float
     max_power_w: float
-
-    def to_json(self) -> dict[str, Any]:
-        """Thermal's JSON form (``supervisor.api.facade`` ``curtailments`` entries)."""
-        return {
-            "id": self.id,
-            "start": self.start,
-            "until": self.until,
-            "max_power_w": self.max_power_w,
-        }
 
 
 class NodePort(Protocol):

@@ -148,24 +148,22 @@ class Supervisor:
         scheduling = enter_realtime(self.config.daemon.realtime_priority)
         LOG.info("hot path scheduling: %s", scheduling)
         try:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(self.source.run)
-                    await nursery.start(PolicyClock(self.hotpath).run)
-                    await nursery.start(self.budget.run)
-                    await nursery.start(self._report_decisions)
-                    await self._start_workers(nursery)
-                    await nursery.start(keep_running, "DBus API", lambda: self.api.run)
-                    self.healthy = True
-                    self.notifier.ready(self.hotpath.decision.explain())
-                    LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
-                    if self.notifier.watchdog_s:
-                        nursery.start_soon(self._watchdog, self.notifier.watchdog_s)
-                    task_status.started(self)
-                    async for signum in signals:
-                        LOG.info("received %s: stopping", signal.Signals(signum).name)
-                        break
-                    self.shutdown(nursery)
+            async with trio.open_nursery() as nursery:
+                # Signals are watched from the start: a SIGTERM while the workers are still
+                # loading stops the daemon at once instead of after start-up.
+                await nursery.start(self._stop_on_signal, nursery)
+                await nursery.start(self.source.run)
+                await nursery.start(PolicyClock(self.hotpath).run)
+                await nursery.start(self.budget.run)
+                await nursery.start(self._report_decisions)
+                await self._start_workers(nursery)
+                await nursery.start(keep_running, "DBus API", lambda: self.api.run)
+                self.healthy = True
+                self.notifier.ready(self.hotpath.decision.explain())
+                LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
+                if self.notifier.watchdog_s:
+                    nursery.start_soon(self._watchdog, self.notifier.watchdog_s)
+                task_status.started(self)
         finally:
             logging.getLogger().removeHandler(self.log_ring)
             if scheduling.startswith("SCHED_FIFO"):
@@ -189,6 +187,17 @@ class Supervisor:
             node = self.uplink = NodeUplink(uplink, self.job_desk)
             await nursery.start(keep_running, "uplink", lambda: node.run)
 
+    async def _stop_on_signal(
+        self, nursery: trio.Nursery, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        """Shut the daemon down on the first SIGTERM or SIGINT."""
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
+            async for signum in signals:
+                LOG.info("received %s: stopping", signal.Signals(signum).name)
+                self.shutdown(nursery)
+                return
+
     def shutdown(self, nursery: trio.Nursery) -> None:
         """Hard-stop the workers, tell systemd, and cancel the services."""
         self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
@@ -206,13 +215,6 @@ class Supervisor:
             self.notifier.status(decision.explain())
             for listener in self.decision_listeners:
                 listener(decision)
-            # Admitted again after a stop: the workers may run the next job.
-            last = self.board.last
-            if decision.accepting and last is not None and last.level != StopLevel.RUN:
-                if self.pool is not None:
-                    self.pool.release_all_nowait()
-                else:
-                    self.board.release_all_nowait()
             if decision.hard_stop_edge:
                 report = await self.stop_watch.confirm()
                 for report_listener in self.stop_reports:

@@ -211,9 +211,17 @@ class DaemonFacade:
 
     async def test_stop(self) -> float:
         """Write a hard stop to every worker as a door would and measure it to idle, in ms."""
+        # While the test runs the policy holds a soft stop, so that nothing re-admits the
+        # workers before they are measured; lifting it lets the hot path release them.
+        self.sup.policy.set_soft_stop("test", ["technician's test stop"])
+        self.sup.hotpath.refresh_soft_stops()
         asked_ns = time.monotonic_ns()
         written_ns = self.sup.board.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
-        report = await self.sup.stop_watch.confirm()
+        try:
+            report = await self.sup.stop_watch.confirm()
+        finally:
+            self.sup.policy.set_soft_stop("test", [])
+            self.sup.hotpath.refresh_soft_stops()
         # Without a worker the flag write is all there is to measure.
         latency = report.flag_to_idle_ms
         if latency is None:

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from sandbox.jobs import JobResult as PoolResult
 from sandbox.models.errors import ManifestError
 from sandbox.models.manifest import MANIFEST_NAME, load_manifest, verify_files
 from supervisor.ledger import Ledger
@@ -41,6 +43,15 @@ LOG = logging.getLogger("parkmesh.jobs")
 WRITE_BUFFER = 1024
 
 LedgerWrite = Callable[[Ledger], None]
+Chore = Callable[[], None]
+
+# How long a finished job waits for its ledger entry before it is answered anyway.
+LEDGER_WAIT_S = 5.0
+# The pool's job statuses and the budget's energy methods, as the ledger names them.
+LEDGER_OUTCOMES = {"ok": "ok", "preempted": "preempted", "stopped": "preempted",
+                   "cancelled": "cancelled", "crashed": "failed", "poison": "failed",
+                   "failed": "failed", "unavailable": "failed"}
+LEDGER_METHODS = {"nvml": "nvml-energy", "rapl": "rapl", "estimate": "estimate"}
 
 
 @dataclass
@@ -64,8 +75,10 @@ class JobDesk:
         self.meter = supervisor.budget.open_job_meter()
         self._earnings: dict[str, Any] = {}
         self._writes, self._receive_writes = trio.open_memory_channel[
-            tuple[LedgerWrite, str, trio.Event | None]](WRITE_BUFFER)
+            tuple[Chore, str, trio.Event | None]](WRITE_BUFFER)
         self.finished = 0
+        self.recorded: set[str] = set()
+        self._curtailments: set[str] = set()
 
     # -- NodePort ------------------------------------------------------------------------------
 
@@ -98,19 +111,34 @@ class JobDesk:
         now = time.time()
         self.running[job.job_id] = RunningJob(job.job_id, job.model, now, time.monotonic())
         self._set_busy(True)
-        self.meter.start(job.job_id)
         # A job whose task is cancelled (another car won) is recorded as cancelled.
         status = "cancelled"
+        result: PoolResult | None = None
         try:
+            self.meter.start(job.job_id)
             result = await self.pool.run_job(pool_job(job))
             status = result.status
+        except Exception as exc:
+            LOG.error("job %s: the worker pool failed: %s", job.job_id, exc)
+            status = "crashed"
         finally:
-            energy = self.meter.finish(job.job_id)
             self.running.pop(job.job_id, None)
             self._set_busy(bool(self.running))
+            energy_j, method = self._energy(job.job_id)
             with trio.CancelScope(shield=True):
-                await self._record(job, now, status, energy.joules / 3600.0, energy.method)
-        return pool_outcome(result, energy.joules)
+                await self._record(job, now, status, energy_j / 3600.0, method)
+        if result is None:
+            return JobFailure(FailureReason.CRASHED, "the worker pool failed")
+        return pool_outcome(result, energy_j)
+
+    def _energy(self, job_id: str) -> tuple[float, str]:
+        """The job's energy in joules and how it was measured (never raises)."""
+        try:
+            energy = self.meter.finish(job_id)
+        except Exception as exc:
+            LOG.warning("no energy figure for job %s: %s", job_id, exc)
+            return 0.0, "estimate"
+        return energy.joules, energy.method
 
     def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
         """The dispatcher's receipt for a job this car won: its credit goes into the ledger.
@@ -121,6 +149,10 @@ class JobDesk:
         """
         if not receipt_id or not math.isfinite(credit) or credit < 0:
             raise ValueError(f"receipt {receipt_id!r} for job {job_id}: bad credit {credit!r}")
+        if job_id not in self.recorded:
+            # Refused now, so that the uplink does not note the receipt as taken.
+            raise ValueError(f"receipt {receipt_id!r}: job {job_id} was not run by this car "
+                             "since the daemon started")
         if currency != self.sup.config.ledger.currency:
             LOG.warning("receipt %s is in %s, the ledger in %s", receipt_id, currency,
                         self.sup.config.ledger.currency)
@@ -142,15 +174,33 @@ class JobDesk:
         Raises:
             ValueError: the window is malformed.
         """
-        self.sup.budget.add_curtailment_json(json.dumps(event.to_json()))
+        if not (math.isfinite(event.start) and math.isfinite(event.until)
+                and event.until > event.start and event.max_power_w >= 0):
+            raise ValueError(f"curtailment {event.id!r}: empty window or negative power")
+        if event.id and event.id in self._curtailments:
+            return  # redelivered
+        baseline_w = self.sup.config.budget.host_baseline_w
+        self.sup.budget.add_curtailment_json(json.dumps({
+            "id": event.id,
+            "start": datetime.fromtimestamp(event.start, UTC).isoformat(),
+            "duration_s": event.until - event.start,
+            # The dispatcher caps compute; the budget's import limit counts the host too.
+            "import_limit_kw": (event.max_power_w + baseline_w) / 1000.0,
+        }))
+        self._curtailments.add(event.id)
 
     async def drain(self) -> None:
-        """Stop taking jobs; running ones finish."""
-        await self.sup.facade.drain()
+        """The dispatcher asks: stop taking jobs; running ones finish. Kept apart from the
+        technician's drain, so that a dispatcher's resume cannot lift it."""
+        self.sup.policy.set_soft_stop("dispatcher", ["drained by the dispatcher"])
+        self.sup.hotpath.refresh_soft_stops()
+        LOG.info("drained by the dispatcher")
 
     async def resume(self) -> None:
-        """Take jobs again."""
-        await self.sup.facade.resume()
+        """The dispatcher's drain ends."""
+        self.sup.policy.set_soft_stop("dispatcher", [])
+        self.sup.hotpath.refresh_soft_stops()
+        LOG.info("resumed by the dispatcher")
 
     def update_manifest(self, name: str, document: bytes) -> None:
         """Verify and install a signed model manifest.
@@ -158,19 +208,33 @@ class JobDesk:
         Raises:
             ManifestError: it does not verify.
         """
+        if name not in self.pool.config.models:
+            raise ManifestError(f"model {name!r} is not one this car runs")
         model_dir = self.pool.config.models_dir / name
-        if not model_dir.is_dir():
-            raise ManifestError(f"model {name!r} is not provisioned on this car")
-        with tempfile.TemporaryDirectory(dir=model_dir.parent) as tmp:
-            staged = Path(tmp) / name
-            staged.mkdir()
-            (staged / MANIFEST_NAME).write_bytes(document)
-            # The signature, the model name and every pinned file must check out before the
-            # new manifest replaces the old one; the workers load it at their next start.
+        staging = Path(tempfile.mkdtemp(dir=self.pool.config.models_dir))
+        staged = staging / name
+        staged.mkdir()
+        (staged / MANIFEST_NAME).write_bytes(document)
+        try:
+            # The signature and the model name are checked now (a small file), so that a
+            # forged manifest is refused to the dispatcher at once...
             manifest = load_manifest(staged, self.pool.facts.operator_public_key)
-            verify_files(model_dir, manifest)
-            os.replace(staged / MANIFEST_NAME, model_dir / MANIFEST_NAME)
-        LOG.info("model manifest for %s updated", name)
+        except ManifestError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+        def install() -> None:
+            # ...and every pinned file is hashed in the writer thread (gigabytes on a big
+            # model), before the new manifest replaces the old one. Workers load it at their
+            # next start.
+            try:
+                verify_files(model_dir, manifest)
+                os.replace(staged / MANIFEST_NAME, model_dir / MANIFEST_NAME)
+                LOG.info("model manifest for %s updated", name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+        self._queue_chore(install, f"manifest update for {name}")
 
     # -- accounting ----------------------------------------------------------------------------
 
@@ -185,51 +249,60 @@ class JobDesk:
         """Write the job's ledger entry (in the writer thread) before the job is answered."""
         ended = time.time()
         tariff = self.sup.config.ledger.tariff_per_kwh
+        outcome = LEDGER_OUTCOMES.get(status, "failed")
+        energy_method = LEDGER_METHODS.get(method, "estimate")
         written = trio.Event()
 
         def write(ledger: Ledger) -> None:
             ledger.record_job(
                 job_id=job.job_id, request_id=job.job_id, model=job.model,
-                started_at=_iso(started), ended_at=_iso(ended), outcome=status,
-                energy_wh=round(energy_wh, 6), energy_method=method, tariff_per_kwh=tariff,
+                started_at=_iso(started), ended_at=_iso(ended), outcome=outcome,
+                energy_wh=round(energy_wh, 6), energy_method=energy_method,
+                tariff_per_kwh=tariff,
             )
 
         self._queue_write(write, f"job {job.job_id}", written)
-        await written.wait()
+        # Bounded, so that a daemon being stopped (its writer cancelled) does not hang here.
+        with trio.move_on_after(LEDGER_WAIT_S):
+            await written.wait()
+        self.recorded.add(job.job_id)
         self.finished += 1
-        self.sup.facade.job_finished(job.job_id, status)
+        self.sup.facade.job_finished(job.job_id, outcome, details={"status": status})
 
     def _queue_write(self, write: LedgerWrite, what: str, done: trio.Event | None = None) -> None:
+        def chore() -> None:
+            with Ledger(self.ledger_path) as ledger:
+                write(ledger)
+
+        self._queue_chore(chore, what, done)
+
+    def _queue_chore(self, chore: Chore, what: str, done: trio.Event | None = None) -> None:
         try:
-            self._writes.send_nowait((write, what, done))
+            self._writes.send_nowait((chore, what, done))
         except trio.WouldBlock:
-            LOG.error("the ledger writer is %d writes behind: %s is not recorded",
-                      WRITE_BUFFER, what)
+            LOG.error("the desk's writer is %d chores behind: %s is dropped", WRITE_BUFFER, what)
             if done is not None:
                 done.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The ledger writer: every write in a worker thread, in order, so that sqlite (with
-        synchronous=FULL it waits for the disk) never holds up the hot path's thread.
+        """The desk's writer: ledger writes and manifest installs, one at a time in a worker
+        thread, so that sqlite (with synchronous=FULL it waits for the disk) and hashing never
+        hold up the hot path's thread.
 
-        Cancellation: the write in progress finishes (shielded); queued ones are dropped, and
+        Cancellation: the chore in progress finishes (shielded); queued ones are dropped, and
         only a daemon that is being stopped cancels the writer.
         """
         await trio.to_thread.run_sync(self._refresh_earnings)
         task_status.started()
-        async for write, what, done in self._receive_writes:
+        async for chore, what, done in self._receive_writes:
             with trio.CancelScope(shield=True):
                 try:
-                    await trio.to_thread.run_sync(self._apply, write)
+                    await trio.to_thread.run_sync(chore)
                 except Exception as exc:
-                    LOG.error("cannot record %s in the ledger: %s", what, exc)
+                    LOG.error("%s failed: %s", what, exc)
                 if done is not None:
                     done.set()
                 await trio.to_thread.run_sync(self._refresh_earnings)
-
-    def _apply(self, write: LedgerWrite) -> None:
-        with Ledger(self.ledger_path) as ledger:
-            write(ledger)
 
     def _refresh_earnings(self) -> None:
         if not self.ledger_path.exists():

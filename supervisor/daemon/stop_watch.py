@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import trio
 
+from sandbox.stop_page import PageSnapshot, StopPage
 from supervisor.hotpath import HotPath
 from supervisor.preempt import PageBoard
 
@@ -26,6 +27,17 @@ class StopReport:
     flag_to_idle_ms: float | None
     workers: int
     killed: int
+
+
+def _snapshots(pages: tuple[StopPage, ...]) -> list[PageSnapshot]:
+    """The pages still mapped (a worker that died meanwhile took its page with it)."""
+    snaps = []
+    for page in pages:
+        try:
+            snaps.append(page.snapshot())
+        except ValueError:  # mmap closed: the pool released the page of a dead worker
+            continue
+    return snaps
 
 
 class StopWatch:
@@ -58,10 +70,10 @@ class StopWatch:
             # The workers write their acknowledgement into shared memory, which cannot wake
             # a trio task: polling it is the only way to see it.
             while True:
-                if all(p.snapshot().acknowledged for p in pages):
+                if all(s.acknowledged for s in _snapshots(pages)):
                     break
                 await trio.sleep(POLL_S)
-        snaps = [p.snapshot() for p in pages]
+        snaps = _snapshots(pages)
         late = [i for i, s in enumerate(snaps) if not s.acknowledged]
         killed = 0
         if late:

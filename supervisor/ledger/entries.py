@@ -29,7 +29,8 @@ Kind = Literal["job", "receipt", "payout"]
 Outcome = Literal["ok", "failed", "preempted", "cancelled"]
 OUTCOMES: tuple[str, ...] = ("ok", "failed", "preempted", "cancelled")
 # How the energy figure was obtained, from the best to the roughest.
-ENERGY_METHODS: tuple[str, ...] = ("charger-meter", "nvml-energy", "nvml-power", "estimate")
+ENERGY_METHODS: tuple[str, ...] = ("charger-meter", "nvml-energy", "nvml-power", "rapl",
+                                   "estimate")
 GENESIS_HASH = "0" * 64
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

@@ -67,8 +67,9 @@ def vehicle_reasons(state: VehicleState, now: float) -> list[Reason]:
         label = _GEAR_NAMES.get(int(gear), "Reverse" if int(gear) < 0 else f"gear {gear}")
         reasons.append(Reason("gear", f"gear is {label}, not Park", hard=True))
     speed = state.value(vss.SPEED, now)
-    if isinstance(speed, int | float) and speed > 0:
-        reasons.append(Reason("moving", f"moving at {speed:.1f} km/h", hard=True))
+    # Any speed but zero: some cars report reversing as a negative speed.
+    if isinstance(speed, int | float) and speed != 0:
+        reasons.append(Reason("moving", f"moving at {abs(speed):.1f} km/h", hard=True))
     if state.value(vss.DRIVER_SEAT, now) == "OCCUPIED":
         reasons.append(Reason("seat", "driver seat occupied", hard=True))
     power = state.value(vss.LOW_VOLTAGE_STATE, now)

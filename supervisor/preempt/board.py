@@ -22,6 +22,11 @@ class Stopper(Protocol):
         """Let every worker run again."""
         ...
 
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop (soft or hard) is in force on the pages."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StopRecord:
@@ -45,6 +50,7 @@ class PageBoard:
         self._after_stop: list[Callable[[StopLevel], None]] = []
         self.last: StopRecord | None = None
         self.stops = 0
+        self.hook_errors = 0
 
     def add(self, page: StopPage) -> None:
         """Include `page` in every stop from now on. A page added while the board is stopped
@@ -83,7 +89,12 @@ class PageBoard:
         self.last = StopRecord(now_ns, level, reason, len(self._pages))
         self.stops += 1
         for hook in self._after_stop:
-            hook(level)
+            # The flags are written; a failing hook (a signal to a worker that just died)
+            # must not keep the others from running or the caller from finishing.
+            try:
+                hook(level)
+            except Exception:
+                self.hook_errors += 1
         return now_ns
 
     def release_all_nowait(self) -> None:
@@ -92,6 +103,11 @@ class PageBoard:
         for page in self._pages:
             page.request_stop(StopLevel.RUN, StopReason.NONE, now_ns)
         self.last = StopRecord(now_ns, StopLevel.RUN, StopReason.NONE, len(self._pages))
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop (soft or hard) is in force on the pages."""
+        return self.last is not None and self.last.level != StopLevel.RUN
 
     def all_acknowledged(self) -> bool:
         """Whether every page acknowledged its latest request."""

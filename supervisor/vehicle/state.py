@@ -62,11 +62,13 @@ class VehicleState:
         return self._max_age
 
     def apply(self, update: SignalUpdate) -> bool:
-        """Record one reading; returns whether the value changed (a refresh returns False)."""
+        """Record one reading; returns whether what the state knows changed: a new value, or a
+        value that had gone stale and is fresh again (a plain refresh returns False)."""
         old = self._signals.get(update.path)
         max_age = self._max_age.get(update.path, math.inf)
         self._signals[update.path] = Signal(update.path, update.value, update.timestamp, max_age)
-        return old is None or old.value != update.value
+        return (old is None or old.value != update.value
+                or update.timestamp - old.timestamp > old.max_age)
 
     def apply_all(self, updates: Iterable[SignalUpdate]) -> bool:
         """Record several readings; returns whether any value changed."""

@@ -7,6 +7,7 @@ replaced by ``OccupancyStatus`` in 6.0) at load time instead of as a silently un
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,6 +45,8 @@ class VssSignal:
                 )
             return text
         if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{self.path} is {self.datatype}, got {value!r}")
+        if not math.isfinite(value):
             raise ValueError(f"{self.path} is {self.datatype}, got {value!r}")
         if self.datatype == "float":
             return float(value)

@@ -99,3 +99,22 @@ def test_a_separate_process_sees_the_flag_and_acknowledges() -> None:
         proc.kill()
         proc.wait()
         page.close()
+
+
+def test_pages_are_released_only_once_the_car_is_admitted_again() -> None:
+    hotpath, page, clock, _seen = admitted_hotpath()
+    hotpath.policy.config = PolicyConfig(settle_s=1.0)
+    clock.now = 0.1
+    hotpath.feed([SignalUpdate(vss.DOORS[0], True, 0.1)])
+    clock.now = 0.2
+    hotpath.feed([SignalUpdate(vss.DOORS[0], False, 0.2)])
+    assert page.level() == StopLevel.HARD  # settling: still stopped
+    hotpath.policy.set_soft_stop("owner", ["paused by the owner"])
+    for now in (0.9, 1.3):  # settled, and every signal fresh
+        clock.now = now
+        hotpath.feed([SignalUpdate(p, v, now) for p, v in PARKED.items()])
+    assert page.level() == StopLevel.HARD  # a soft stop keeps them stopped
+    hotpath.policy.set_soft_stop("owner", [])
+    decision = hotpath.refresh_soft_stops()
+    assert decision.accepting and page.level() == StopLevel.RUN
+

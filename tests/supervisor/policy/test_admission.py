@@ -50,6 +50,7 @@ def admitted(settle_s: float = 0.0) -> tuple[AdmissionPolicy, VehicleState]:
         (vss.GEAR, -1, "gear", "gear is Reverse, not Park"),
         (vss.GEAR, 0, "gear", "gear is Neutral, not Park"),
         (vss.SPEED, 0.4, "moving", "moving at 0.4 km/h"),
+        (vss.SPEED, -3.0, "moving", "moving at 3.0 km/h"),  # reversing, on some cars
         (vss.DRIVER_SEAT, "OCCUPIED", "seat", "driver seat occupied"),
         (vss.LOW_VOLTAGE_STATE, "ON", "waking", "car waking to drive (power state ON)"),
         (vss.LOW_VOLTAGE_STATE, "START", "waking", "car waking to drive (power state START)"),

@@ -1,0 +1,54 @@
+"""The stop board: pages written first, hooks after, and pages that come and go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.stop_page import StopLevel, StopPage, StopReason
+from supervisor.preempt import PageBoard
+
+
+@pytest.fixture
+def pages() -> Iterator[list[StopPage]]:
+    made = [StopPage.create(f"board-{i}") for i in range(2)]
+    yield made
+    for page in made:
+        page.close()
+
+
+def test_a_failing_hook_keeps_neither_the_flags_nor_the_other_hooks(
+    pages: list[StopPage],
+) -> None:
+    board = PageBoard()
+    for page in pages:
+        board.add(page)
+    seen: list[tuple[StopLevel, list[StopLevel]]] = []
+
+    def failing(level: StopLevel) -> None:
+        raise ProcessLookupError("the worker just exited")
+
+    board.add_after_stop(failing)
+    board.add_after_stop(lambda level: seen.append((level, [p.level() for p in pages])))
+    board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+    # The second hook ran, after every page had been written.
+    assert seen == [(StopLevel.HARD, [StopLevel.HARD, StopLevel.HARD])]
+    assert board.hook_errors == 1 and board.stopped
+
+
+def test_pages_added_during_a_stop_start_stopped_and_release_lifts_it(
+    pages: list[StopPage],
+) -> None:
+    board = PageBoard()
+    assert not board.stopped
+    board.add(pages[0])
+    board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+    board.add(pages[1])  # a worker started during the stop
+    assert pages[1].snapshot().level == StopLevel.HARD
+    assert pages[1].snapshot().reason == StopReason.VEHICLE
+    board.remove(pages[0])
+    board.release_all_nowait()
+    assert not board.stopped
+    assert pages[1].level() == StopLevel.RUN
+    assert pages[0].level() == StopLevel.HARD  # removed: no longer written
