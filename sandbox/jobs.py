@@ -33,7 +33,8 @@ MAX_TEXT_CHARS: Final = 100_000
 MAX_PROMPTS: Final = 64
 MAX_NEW_TOKENS: Final = 4096
 
-Status = Literal["ok", "preempted", "crashed", "poison", "failed", "unavailable", "stopped"]
+Status = Literal["ok", "preempted", "cancelled", "crashed", "poison", "failed", "unavailable",
+                 "stopped"]
 
 
 class JobInputError(ValueError):

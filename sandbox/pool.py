@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import trio
@@ -38,6 +38,7 @@ from sandbox.confirm import Confirmer, StopSample
 from sandbox.handle import StartSpec, WorkerHandle, WorkerStartError
 from sandbox.jobs import Job, JobResult
 from sandbox.node import NodeFacts, prepare, scratch_dir
+from sandbox.slot import Slot, WorkerStatistics
 from sandbox.stop_page import StopLevel, StopPage, StopReason
 
 LOG = logging.getLogger(__name__)
@@ -57,42 +58,6 @@ class Board(Protocol):
     def release_all_nowait(self) -> None: ...
     @property
     def pages(self) -> tuple[StopPage, ...]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerStatistics:
-    """One worker as the TUI and the DBus API show it."""
-
-    model: str
-    device: str
-    state: str  # starting, ready, busy, frozen, released, restarting
-    pid: int | None
-    confined: bool
-    confinement: tuple[tuple[str, bool, str], ...]
-    last_stop_ms: float | None
-    last_stop_via: str | None  # "ack" (the worker saw its flag), "freeze" or "kill"
-    rss_bytes: int | None
-    restarts: int
-    crashes: int
-    jobs_ok: int
-    jobs_failed: int
-    release_ms: float | None
-
-
-@dataclass(slots=True)
-class _Slot:
-    model: str
-    handle: WorkerHandle | None = None
-    lock: trio.Lock = field(default_factory=trio.Lock)
-    restarts: int = 0
-    crashes: int = 0
-    crashes_in_row: int = 0
-    jobs_ok: int = 0
-    jobs_failed: int = 0
-    released: bool = False
-    release_ms: float | None = None
-    last_stop: StopSample | None = None
-    starting: WorkerHandle | None = None
 
 
 class WorkerPool:
@@ -116,7 +81,7 @@ class WorkerPool:
         self.loader = loader
         self._board = board
         self._level = StopLevel.RUN
-        self._slots = {name: _Slot(name) for name in dict.fromkeys(config.models)}
+        self._slots = {name: Slot(name) for name in dict.fromkeys(config.models)}
         self._poison: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._confirmer: Confirmer | None = None
         self._hard_since: float | None = None
@@ -161,7 +126,7 @@ class WorkerPool:
             step_rows=self.config.step_rows, loader=self.loader,
         )
 
-    async def _supervise(self, slot: _Slot, *, task_status: trio.TaskStatus[None]) -> None:
+    async def _supervise(self, slot: Slot, *, task_status: trio.TaskStatus[None]) -> None:
         first = True
         while True:
             # No start-up work during a hard stop. The level is polled: the board writes it
@@ -224,10 +189,11 @@ class WorkerPool:
     async def run_job(self, job: Job) -> JobResult:
         """Run a sealed job on its model's worker; never raises for a failed job.
 
-        Statuses: ok, preempted (a hard stop or kill), stopped (refused during a stop),
-        crashed (the worker died), poison (refused: it crashed two workers), failed (bad input,
-        unknown model, model error), unavailable (no warm worker in time).
-        Cancellation: the job is abandoned (its worker's late answer is discarded).
+        Statuses: ok, preempted (a hard stop or kill), cancelled (`stop_job_nowait`), stopped
+        (refused during a stop), crashed (the worker died), poison (refused: it crashed two
+        workers), failed (bad input, unknown model, model error), unavailable (no warm worker
+        in time).
+        Cancellation: a worker still computing the job is killed (and restarted).
         """
         slot = self._slots.get(job.model)
         if slot is None:
@@ -247,7 +213,20 @@ class WorkerPool:
             if slot.handle is None or not _live(slot.handle):
                 return JobResult(job.job_id, job.model, "unavailable",
                                  reason=f"no warm worker for {job.model}")
-            result = await slot.handle.run_job(job)
+            handle, slot.job_id = slot.handle, job.job_id
+            try:
+                result = await handle.run_job(job)
+            except trio.Cancelled:
+                # Nobody waits for this job any more: a worker still computing it would
+                # spend the car's energy for nothing and hold up the next job.
+                if handle.busy_id is not None:
+                    handle.kill_nowait()
+                raise
+            finally:
+                stopped_alone = slot.end_job_nowait(handle, self.level())
+            if stopped_alone and result.status == "preempted":
+                result = dataclasses.replace(result, status="cancelled",
+                                             reason="stopped by the dispatcher")
         if result.status == "crashed":
             count = self._poison.pop(job.digest, 0) + 1
             self._poison[job.digest] = count
@@ -260,6 +239,20 @@ class WorkerPool:
         LOG.info("job %s on %s: %s %s (%.1f ms)", job.job_id, job.model, result.status,
                  result.reason, result.total_ms)
         return result
+
+    def stop_job_nowait(self, job_id: str) -> bool:
+        """Stop one running job, leaving the other workers and the pool's level alone (the
+        dispatcher cancelled it: another car won, or its deadline passed). Its `run_job` then
+        returns status "cancelled". Synchronous; returns False when `job_id` is not running.
+        """
+        for slot in self._slots.values():
+            if slot.job_id == job_id:
+                if self.level() != StopLevel.RUN:
+                    # A pool-wide stop is in force and ends the job anyway; writing over it
+                    # would lose it.
+                    return True
+                return slot.stop_job_nowait()
+        return False
 
     async def selftest(self, model: str, targets: dict[str, Any]) -> dict[str, Any]:
         """Ask `model`'s worker to try its escapes (see `sandbox.escapes`)."""
@@ -362,7 +355,7 @@ class WorkerPool:
                             nursery.start_soon(self._release, slot, slot.handle)
                 await trio.sleep(LIFECYCLE_S)
 
-    async def _release(self, slot: _Slot, handle: WorkerHandle) -> None:
+    async def _release(self, slot: Slot, handle: WorkerHandle) -> None:
         start = time.perf_counter()
         handle.kill_nowait()
         await handle.exited.wait()
@@ -374,27 +367,7 @@ class WorkerPool:
 
     def statistics(self) -> list[WorkerStatistics]:
         """One row per model, for the TUI and the API (cheap: reads /proc and the pages)."""
-        rows = []
-        for slot in self._slots.values():
-            h = slot.handle
-            status = h.status if h is not None else {}
-            steps = tuple((str(s["name"]), bool(s["applied"]), str(s["detail"]))
-                          for s in status.get("steps", ()))
-            if h is None:
-                state = "released" if slot.released else "restarting"
-            else:
-                state = "frozen" if h.frozen else ("busy" if h.busy_id is not None else "ready")
-            stop = slot.last_stop
-            rows.append(WorkerStatistics(
-                model=slot.model, device=str(status.get("device", self.device)), state=state,
-                pid=h.pid if h is not None else None, confined=bool(status.get("confined")),
-                confinement=steps, last_stop_ms=stop.latency_ms if stop else None,
-                last_stop_via=stop.via if stop else None,
-                rss_bytes=h.rss_bytes() if h is not None else None, restarts=slot.restarts,
-                crashes=slot.crashes, jobs_ok=slot.jobs_ok, jobs_failed=slot.jobs_failed,
-                release_ms=slot.release_ms,
-            ))
-        return rows
+        return [slot.statistics(self.device) for slot in self._slots.values()]
 
 
 def _live(handle: WorkerHandle | None) -> bool:

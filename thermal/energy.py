@@ -84,7 +84,9 @@ def energy_runway(p: EnergyPicture) -> EnergyVerdict:
         target = target_percent / 100.0 * cap
         window_h = max(0.0, at_s - p.margin_s) / HOUR_S
         r1 = (e0 + p.charge_kw * window_h - target) / p.load_kw if p.load_kw > 0 else math.inf
-        if r1 < window_h and r1 < best_h:
+        # Compared clamped, so that of several departures that allow no compute at all the
+        # soonest is the one named.
+        if r1 < window_h and max(0.0, r1) < best_h:
             best_h, best_at = max(0.0, r1), at_s
             reachable = e0 + p.charge_kw * at_s / HOUR_S >= target - 1e-9
 

@@ -18,6 +18,7 @@ from .node_port import Job, JobFailure, JobResult
 POOL_REASONS: Final[Mapping[str, FailureReason]] = {
     "preempted": FailureReason.PREEMPTED,  # a hard stop or a kill during the job
     "stopped": FailureReason.PREEMPTED,  # refused because a stop is in force
+    "cancelled": FailureReason.CANCELLED,  # stopped alone: the dispatcher cancelled it
     "crashed": FailureReason.CRASHED,
     "poison": FailureReason.POISON,
     "failed": FailureReason.POISON,  # bad input, unknown model, model error

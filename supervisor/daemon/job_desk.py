@@ -165,8 +165,9 @@ class JobDesk:
         self._queue_write(write, f"receipt {receipt_id}")
 
     def cancel_job(self, job_id: str) -> bool:
-        """Another car won: the uplink then cancels the job's task, which abandons it."""
-        return False
+        """Stop a running job through its worker's stop flag (another car won, or its deadline
+        passed); `run_job` then answers it as cancelled."""
+        return self.pool.stop_job_nowait(job_id)
 
     def add_curtailment(self, event: Curtailment) -> None:
         """Obey a dispatcher's demand-response window.

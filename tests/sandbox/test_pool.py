@@ -126,6 +126,33 @@ async def test_cooperative_stop_is_acknowledged_by_the_worker(node: SandboxConfi
 
 
 @root_only
+async def test_one_job_is_stopped_alone_and_the_worker_serves_on(node: SandboxConfig) -> None:
+    async with running_pool(node) as pool, trio.open_nursery() as n:
+        pid = pool.statistics()[0].pid
+        assert not pool.stop_job_nowait("job-unknown")
+        box = await _start_job(pool, n, "SLOW")
+        assert pool.stop_job_nowait("job-SLOW")
+        await _until(lambda: bool(box))
+        assert box[0].status == "cancelled"
+        assert pool.level() == StopLevel.RUN  # the pool itself was never stopped
+        after, _ = await _job(pool, "next job")
+        assert after.ok and after.worker_pid == pid  # same worker, its page released
+
+
+@root_only
+@pytest.mark.slow
+async def test_a_job_abandoned_by_its_caller_does_not_run_on(node: SandboxConfig) -> None:
+    async with running_pool(node) as pool:
+        pid = pool.statistics()[0].pid
+        job, _ = seal_encode_job("job-hang", MODEL, pool.worker_public_key, ["HANG"])
+        with trio.move_on_after(0.5):
+            await pool.run_job(job)  # never checks its flag: only a kill stops it
+        await _until(lambda: pool.statistics()[0].pid not in (None, pid))
+        assert pool.statistics()[0].crashes == 0  # a kill on purpose is no crash
+        assert (await _job(pool, "next job"))[0].ok
+
+
+@root_only
 @pytest.mark.slow
 async def test_unacknowledged_stop_kills_the_worker(node: SandboxConfig) -> None:
     async with running_pool(node, stop_mode="cooperative", ack_deadline_ms=30.0) as pool, \

@@ -50,6 +50,15 @@ def test_departure_runway_is_the_spare_charging_time() -> None:
     assert v.runway_s == pytest.approx(7.0 / 1.15 * 3600)
 
 
+def test_of_several_departures_that_allow_nothing_the_soonest_is_named() -> None:
+    # Unplugged below every target: each day's departure forbids compute; tomorrow's binds.
+    v = energy_runway(EnergyPicture(72, 75, 0.0, 1.15, 50, departure_in_s=12.5 * 3600,
+                                    target_percent=80, margin_s=1800,
+                                    later=((36.5 * 3600, 80.0), (60.5 * 3600, 80.0))))
+    assert (v.limit, v.runway_s, v.reachable_without_compute) == ("departure", 0.0, False)
+    assert v.departure_in_s == 12.5 * 3600
+
+
 def test_unreachable_departure_is_said_so() -> None:
     budget = Budget(BudgetConfig())
     prefs = OwnerPreferences(departures=(Departure(EVERY_DAY, time(20, 0), 90.0),))

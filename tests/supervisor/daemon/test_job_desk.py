@@ -186,3 +186,25 @@ async def test_manifests_that_do_not_verify_are_refused_and_leave_nothing(
     with pytest.raises(ManifestError):
         job_desk.update_manifest("fake-encoder", json.dumps({"model": "fake-encoder"}).encode())
     assert sorted(p.name for p in models.iterdir()) == before  # no staging folder left
+
+
+async def test_a_cancelled_job_stops_on_its_worker_and_is_recorded(
+    desk: tuple[JobDesk, Supervisor]
+) -> None:
+    job_desk, sup = desk
+    _park(sup)
+    assert not job_desk.cancel_job("j-not-running")
+    answers: list[JobResult | JobFailure] = []
+    async with trio.open_nursery() as nursery:
+        async def run() -> None:
+            answers.append(await job_desk.run_job(_job(job_desk, "j-cancel", "SLOW")))
+
+        nursery.start_soon(run)
+        with trio.fail_after(10):
+            while job_desk.pool.statistics()[0].state != "busy":
+                await trio.sleep(0.005)
+        assert job_desk.cancel_job("j-cancel")
+    [answer] = answers
+    assert isinstance(answer, JobFailure) and answer.reason == FailureReason.CANCELLED
+    [entry] = _entries(sup)
+    assert (entry.job_id, entry.outcome) == ("j-cancel", "cancelled")
