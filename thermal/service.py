@@ -15,7 +15,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import trio
@@ -170,6 +170,19 @@ class BudgetService:
         self._wake.set()
 
     # -- evaluation ----------------------------------------------------------------------------
+
+    def night_started(self) -> datetime:
+        """When tonight began for the nightly cap: the last noon, in the wall clock's zone."""
+        now_wall = self.wall_clock()
+        night = (now_wall - timedelta(hours=12)).date()
+        return datetime.combine(night, time(12), tzinfo=now_wall.tzinfo)
+
+    def restore_computed_tonight(self, seconds: float) -> None:
+        """Count `seconds` of compute done tonight before this daemon started (the ledger
+        knows them), so that a restart does not reset the nightly cap."""
+        self.computed_tonight_s()  # starts tonight's count if the night changed
+        self._computed_s += max(0.0, seconds)
+        self._wake.set()
 
     def computed_tonight_s(self) -> float:
         """Compute time since noon (busy time, see `set_busy`)."""

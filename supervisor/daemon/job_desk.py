@@ -27,7 +27,7 @@ from sandbox.jobs import JobResult as PoolResult
 from sandbox.models.errors import ManifestError
 from sandbox.models.manifest import MANIFEST_NAME, load_manifest, verify_files
 from supervisor.ledger import Ledger
-from supervisor.ledger.statement import earnings
+from supervisor.ledger.statement import compute_seconds_between, earnings
 from uplink.messages import FailureReason
 from uplink.node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus
 from uplink.pool_bridge import pool_job, pool_outcome
@@ -288,12 +288,19 @@ class JobDesk:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The desk's writer: ledger writes and manifest installs, one at a time in a worker
         thread, so that sqlite (with synchronous=FULL it waits for the disk) and hashing never
-        hold up the hot path's thread.
+        hold up the hot path's thread. Before it starts, the compute time the ledger shows for
+        tonight goes to the budget's nightly cap (a restart must not reset it).
 
         Cancellation: the chore in progress finishes (shielded); queued ones are dropped, and
         only a daemon that is being stopped cancels the writer.
         """
         await trio.to_thread.run_sync(self._refresh_earnings)
+        night_started = self.sup.budget.night_started()
+        done_tonight = await trio.to_thread.run_sync(self._computed_since, night_started)
+        if done_tonight > 0:
+            self.sup.budget.restore_computed_tonight(done_tonight)
+            LOG.info("%.1f h of compute already done tonight (from the ledger)",
+                     done_tonight / 3600)
         task_status.started()
         async for chore, what, done in self._receive_writes:
             with trio.CancelScope(shield=True):
@@ -304,6 +311,16 @@ class JobDesk:
                 if done is not None:
                     done.set()
                 await trio.to_thread.run_sync(self._refresh_earnings)
+
+    def _computed_since(self, since: datetime) -> float:
+        if not self.ledger_path.exists():
+            return 0.0
+        try:
+            with Ledger(self.ledger_path, readonly=True) as ledger:
+                return compute_seconds_between(ledger, since, self.sup.budget.wall_clock())
+        except Exception as exc:
+            LOG.warning("cannot read tonight's compute time from the ledger: %s", exc)
+            return 0.0
 
     def _refresh_earnings(self) -> None:
         if not self.ledger_path.exists():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,14 +52,14 @@ class IdleSource:
         await trio.sleep_forever()
 
 
-def _supervisor(tmp_path: Path) -> Supervisor:
+def _supervisor(tmp_path: Path, wall_clock: Callable[[], datetime] | None = None) -> Supervisor:
     config = parse_config(
         f'[daemon]\nstate_dir = "{tmp_path}"\nruntime_dir = "{tmp_path}"\n'
         "[policy]\nsettle_s = 0\n"
         "[sandbox]\nmodels = []\n"
         f'[api]\nbus = "unix:path={tmp_path}/no-bus"\n'
     )
-    return Supervisor(config, notifier=Notifier({}), source=IdleSource)
+    return Supervisor(config, notifier=Notifier({}), source=IdleSource, wall_clock=wall_clock)
 
 
 @pytest.fixture
@@ -208,3 +209,20 @@ async def test_a_cancelled_job_stops_on_its_worker_and_is_recorded(
     assert isinstance(answer, JobFailure) and answer.reason == FailureReason.CANCELLED
     [entry] = _entries(sup)
     assert (entry.job_id, entry.outcome) == ("j-cancel", "cancelled")
+
+
+async def test_tonights_compute_survives_a_restart(tmp_path: Path, node: SandboxConfig) -> None:
+    now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # tonight began at noon on the 26th
+    sup = _supervisor(tmp_path, wall_clock=lambda: now)
+    with Ledger(sup.ledger_path) as ledger:
+        for job_id, start, end in (("before-noon", "2026-11-26T11:50", "2026-11-26T12:05"),
+                                   ("tonight", "2026-11-27T01:00", "2026-11-27T01:30")):
+            ledger.record_job(
+                job_id=job_id, request_id=job_id, model="fake-encoder",
+                started_at=f"{start}:00+00:00", ended_at=f"{end}:00+00:00", outcome="ok",
+                energy_wh=1.0, energy_method="estimate", tariff_per_kwh=0.2)
+    assert sup.budget.computed_tonight_s() == 0.0
+    async with running_pool(node) as pool, trio.open_nursery() as nursery:
+        await nursery.start(JobDesk(sup, pool, sup.ledger_path).run)
+        nursery.cancel_scope.cancel()
+    assert sup.budget.computed_tonight_s() == 5 * 60 + 30 * 60

@@ -224,3 +224,16 @@ def test_earnings_today_and_this_month(ledger: Ledger):
     later = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
     assert earnings(ledger, later)["today"] == 0.0
     assert earnings(ledger, datetime(2026, 12, 3, 12, 0, tzinfo=UTC))["month"] == 3.0
+
+
+def test_compute_seconds_are_clipped_to_the_window(ledger: Ledger):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from supervisor.ledger.statement import compute_seconds_between
+
+    # 01:00-02:00 UTC, the start given in another zone: jobs 1, 2 and 5 overlap it by
+    # 31, 60 and 35 minutes; 3 and 4 ended before it, 6 is in December.
+    since = datetime(2026, 11, 3, 2, 0, tzinfo=timezone(timedelta(hours=1)))
+    until = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    assert compute_seconds_between(ledger, since, until) == (31 + 60 + 35) * 60
+    assert compute_seconds_between(ledger, until, since) == 0.0
