@@ -11,17 +11,8 @@ from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Decision, Phase, PolicyConfig
 from supervisor.preempt import PageBoard
 from supervisor.vehicle import vss
-from supervisor.vehicle.state import SignalUpdate, Value, VehicleState
-
-PARKED: dict[str, Value] = {
-    **{door: False for door in vss.DOORS},
-    vss.TRUNK_REAR: False,
-    vss.TRUNK_FRONT: False,
-    vss.GEAR: vss.GEAR_PARK,
-    vss.SPEED: 0.0,
-    vss.DRIVER_SEAT: "EMPTY",
-    vss.SOC: 72.0,
-}
+from supervisor.vehicle.state import SignalUpdate, VehicleState
+from tests.supervisor.parked import PARKED
 
 
 class Clock:

@@ -22,21 +22,11 @@ from supervisor.daemon.systemd import Notifier
 from supervisor.hotpath import HotPath
 from supervisor.ledger.entries import Entry
 from supervisor.ledger.store import Ledger
-from supervisor.vehicle import vss
-from supervisor.vehicle.state import SignalUpdate, Value
+from supervisor.vehicle.state import SignalUpdate
 from tests.sandbox.conftest import running_pool
+from tests.supervisor.parked import PARKED
 from uplink.messages import FailureReason, Tier
 from uplink.node_port import Curtailment, Job, JobFailure, JobResult
-
-PARKED: dict[str, Value] = {
-    **{door: False for door in vss.DOORS},
-    vss.TRUNK_REAR: False,
-    vss.TRUNK_FRONT: False,
-    vss.GEAR: vss.GEAR_PARK,
-    vss.SPEED: 0.0,
-    vss.DRIVER_SEAT: "EMPTY",
-    vss.SOC: 80.0,
-}
 
 
 class IdleSource:
@@ -99,7 +89,6 @@ async def test_a_job_is_refused_until_the_car_is_admitted(
     assert isinstance(refused, JobFailure) and refused.reason == FailureReason.PREEMPTED
     assert "not serving" in refused.detail
     assert _entries(sup) == []
-
 
 
 async def test_a_finished_job_is_in_the_ledger_before_it_is_answered(

@@ -7,17 +7,7 @@ import pytest
 from supervisor.policy import AdmissionPolicy, Phase, PolicyConfig
 from supervisor.vehicle import vss
 from supervisor.vehicle.state import SignalUpdate, Value, VehicleState
-
-PARKED: dict[str, Value] = {
-    **{door: False for door in vss.DOORS},
-    vss.TRUNK_REAR: False,
-    vss.TRUNK_FRONT: False,
-    vss.GEAR: vss.GEAR_PARK,
-    vss.SPEED: 0.0,
-    vss.DRIVER_SEAT: "EMPTY",
-    vss.SOC: 72.0,
-    vss.LOW_VOLTAGE_STATE: "OFF",
-}
+from tests.supervisor.parked import PARKED
 
 
 def parked_state(at: float, max_age: float = 1.0, **changes: Value) -> VehicleState:
