@@ -16,10 +16,19 @@ Raises (every function):
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
-from jeepney.io.blocking import DBusConnection, open_dbus_connection
+from jeepney.bus import get_bus
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import (
+    DBusConnection,
+    DBusConnectionBase,
+    MessageFilters,
+    Proxy,
+    prep_socket,
+)
 
 from . import names
 from .config import client_bus, jeepney_bus
@@ -49,11 +58,36 @@ class ApiCallError(RuntimeError):
         return self.name == names.ERROR_INVALID_ARGS
 
 
+class _BoundedConnection(DBusConnection):  # type: ignore[misc]
+    """jeepney's blocking connection, whose ``Hello`` waits at most `TIMEOUT_S`.
+
+    jeepney's own waits for the bus's answer without a limit: a wedged dbus-daemon that still
+    accepts connections would hang the command instead of failing it.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        DBusConnectionBase.__init__(self, sock)
+        self._filters = MessageFilters()
+        self.bus_proxy = Proxy(message_bus, self, timeout=TIMEOUT_S)
+        self.unique_name = self.bus_proxy.Hello()[0]
+
+
 def _connect(bus: str | None) -> tuple[DBusConnection, str]:
     chosen = client_bus(bus)
     try:
-        return open_dbus_connection(jeepney_bus(chosen)), chosen
+        sock = prep_socket(get_bus(jeepney_bus(chosen)), timeout=TIMEOUT_S)
     except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        raise DaemonUnreachable(
+            f"parkmesh daemon not reachable on {chosen}: cannot connect to the bus ({exc})"
+        ) from None
+    try:
+        return _BoundedConnection(sock), chosen
+    except TimeoutError:
+        sock.close()
+        raise DaemonUnreachable(f"the bus {chosen} did not answer within {TIMEOUT_S:g} s "
+                                "(is dbus-daemon stuck?)") from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        sock.close()
         raise DaemonUnreachable(
             f"parkmesh daemon not reachable on {chosen}: cannot connect to the bus ({exc})"
         ) from None
