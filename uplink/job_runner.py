@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -25,7 +25,7 @@ LOG = logging.getLogger("parkmesh.uplink")
 CANCEL_GRACE_S = 2.0
 
 Outcome = JobResult | JobFailure
-Finish = Callable[[Job, Outcome, dict[str, float]], None]
+Finish = Callable[[Job, Outcome, dict[str, float]], Awaitable[None]]
 
 
 class JobRunner:
@@ -95,7 +95,9 @@ class JobRunner:
             if isinstance(outcome, JobResult):
                 timings |= {"worker_ms": outcome.worker_ms, **outcome.extra}
             timings["node_ms"] = (time.perf_counter() - received) * 1e3
-            self._finish(job, outcome, timings)
+            # Shielded: the answer is journaled even when the node itself is stopping.
+            with trio.CancelScope(shield=True):
+                await self._finish(job, outcome, timings)
 
     async def _expire(self, job: Job) -> None:
         await trio.sleep(max(0.0, job.deadline - self._clock()))

@@ -1,7 +1,9 @@
 """The node's uplink service: status out, offers in, jobs run through the `NodePort`, answers out.
 
-`NodeUplink.run` opens the journal and outbox, answers jobs a previous process left running
-(``failure: crashed``), republishes unacknowledged answers, starts the MQTT client and serves:
+`NodeUplink.run` opens the journal and outbox (`uplink.outbox.Outbox`; its sqlite runs in a
+worker thread, never on the trio thread, which also carries the hot path), answers jobs a
+previous process left running (``failure: crashed``), republishes unacknowledged answers,
+starts the MQTT client and serves:
 
 * inbound messages on ``<p>/nodes/<id>/in`` are opened by the envelope codec (pinned dispatcher
   key, expiry, replay cache); a refused message is logged and counted in `refused` and the
@@ -23,7 +25,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -34,12 +36,14 @@ from .config import UplinkConfig
 from .envelope import Message, Opener, Signer
 from .errors import EnvelopeError
 from .job_runner import JobRunner
+from .journal import Journal
 from .keys import load_or_create_signing_key, parse_public_key
 from .link import LinkInfo
 from .link_monitor import LinkMonitor
 from .messages import DISPATCHER_ID, Direction, FailureReason, Tier
 from .node_port import Curtailment, Job, JobFailure, JobResult, NodePort
 from .offers import decide, job_from_offer
+from .outbox import Outbox
 from .receipts import take_receipt
 from .replay import ReplayCache
 from .status import StatusGate, offline_body, status_body
@@ -51,7 +55,6 @@ LOG = logging.getLogger("parkmesh.uplink")
 STATUS_POLL_S = 0.25
 WILL_TTL_S = 30 * 86400.0
 STATUS_TTL_S = 30 * 86400.0
-JOURNAL_KEEP_S = 7 * 86400.0
 
 
 class NodeUplink:
@@ -88,11 +91,9 @@ class NodeUplink:
         )
         self.draining = False
         self.refused: Counter[str] = Counter()
-        self.answered: Counter[str] = Counter()
         self.receipts: Counter[str] = Counter()
         self.jobs = JobRunner(port, self._finish, clock)
         self._gate = StatusGate(config.status_min_interval_s)
-        self._store: NodeStore | None = None
         self._nursery: trio.Nursery | None = None
         self.mqtt = MqttClient(
             client_id=self.node_id,
@@ -111,6 +112,8 @@ class NodeUplink:
             backoff=Backoff(config.reconnect_min_s, config.reconnect_max_s),
         )
         self.link_monitor = LinkMonitor(config, self.mqtt, self.topics.echo(self.node_id))
+        self.outbox = Outbox(config, self.signer, self.mqtt, self.topics.node_out(self.node_id),
+                             clock)
 
     @property
     def tier(self) -> Tier:
@@ -133,14 +136,18 @@ class NodeUplink:
         return self.jobs.running
 
     @property
-    def store(self) -> NodeStore:
+    def journal(self) -> Journal:
         """The journal and outbox (open while `run` runs)."""
-        assert self._store is not None, "NodeUplink.run is not running"
-        return self._store
+        return self.outbox.journal
+
+    @property
+    def answered(self) -> Counter[str]:
+        """Answers queued per kind (``result``, ``failure``...)."""
+        return self.outbox.answered
 
     def snapshot(self) -> dict[str, Any]:
         """The uplink's state for the DBus API's ``uplink()`` (facade keys)."""
-        counts = self._store.counts() if self._store else {}
+        counts = self.outbox.counts
         return {
             "connected": self.mqtt.connected,
             "tier": self.tier.value,
@@ -157,38 +164,19 @@ class NodeUplink:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled; ``started`` once the outbox is recovered and the client runs
         (the broker may still be unreachable: answers wait in the outbox)."""
-        self._store = NodeStore(self.config.state_file)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self.jobs.bind(nursery)
-                self._recover()
+                await self.outbox.open(nursery)
                 await nursery.start(self.mqtt.run)
-                for entry in self.store.pending():
-                    self._publish_entry(entry.seq, entry.topic, entry.payload, entry.expires)
+                await self.outbox.publish_pending()
                 nursery.start_soon(self._inbound_loop)
                 nursery.start_soon(self._status_loop)
                 await nursery.start(self.link_monitor.run)
                 task_status.started()
         finally:
-            self._store.close()
-            self._store = None
-
-    # -- start-up -------------------------------------------------------------------------
-
-    def _recover(self) -> None:
-        now = self._clock()
-        self.store.prune(now - JOURNAL_KEEP_S)
-        for job, model in self.store.running():
-            LOG.warning("job %s was running when the daemon stopped: answering 'crashed'", job)
-            # Only queued here: `run` publishes the whole outbox once the client runs.
-            self._answer(
-                job,
-                model,
-                "failure",
-                {"job": job, "reason": "crashed", "detail": "the daemon restarted mid-job"},
-                publish=False,
-            )
+            await self.outbox.aclose()
 
     def _will(self) -> Will:
         payload = self.signer.seal("status", offline_body(), to=DISPATCHER_ID, ttl_s=WILL_TTL_S)
@@ -198,44 +186,6 @@ class NodeUplink:
         self._gate.invalidate()
         self.link_monitor.kick()
 
-    # -- answers --------------------------------------------------------------------------
-
-    def _answer(
-        self,
-        job: str,
-        model: str,
-        kind: str,
-        body: Mapping[str, Any],
-        *,
-        final: bool = True,
-        publish: bool = True,
-    ) -> None:
-        ttl = self.config.result_ttl_s if kind == "result" else self.config.answer_ttl_s
-        now = self._clock()
-        payload = self.signer.seal(
-            kind, body, to=DISPATCHER_ID, ttl_s=ttl, msg_id=f"{job}:{kind}", now=now
-        )
-        topic = self.topics.node_out(self.node_id)
-        seq = self.store.answer(job, model, kind, topic, payload, now + ttl, now, final=final)
-        if seq is None:
-            LOG.info("job %s already answered; %s not sent", job, kind)
-            return
-        self.answered[kind] += 1
-        if publish:
-            self._publish_entry(seq, topic, payload, now + ttl)
-
-    def _publish_entry(self, seq: int, topic: str, payload: bytes, expires: float) -> None:
-        left = expires - self._clock()
-        if left <= 0:
-            LOG.warning("outbox entry %d expired unsent; dropped", seq)
-            self.store.acked(seq)
-            return
-        self.mqtt.publish(topic, payload, qos=1, expiry_s=left, on_ack=lambda: self._acked(seq))
-
-    def _acked(self, seq: int) -> None:
-        if self._store is not None:
-            self._store.acked(seq)
-
     # -- inbound --------------------------------------------------------------------------
 
     async def _inbound_loop(self) -> None:
@@ -244,9 +194,9 @@ class NodeUplink:
             if msg.topic == echo_topic:
                 self.link_monitor.on_echo(msg.payload)
                 continue
-            self.handle(msg)
+            await self.handle(msg)
 
-    def handle(self, inbound: Inbound) -> Message | None:
+    async def handle(self, inbound: Inbound) -> Message | None:
         """Open and act on one inbound message; refusals are logged and counted."""
         try:
             msg = self.opener.open(inbound.payload)
@@ -256,12 +206,12 @@ class NodeUplink:
             return None
         LOG.debug("received %s %s", msg.type, msg.id)
         handler = getattr(self, f"_on_{msg.type}")
-        handler(msg)
+        await handler(msg)
         return msg
 
-    def _on_offer(self, msg: Message) -> None:
+    async def _on_offer(self, msg: Message) -> None:
         job = job_from_offer(msg.body)
-        if self.store.state_of(job.job_id) is not None:
+        if await self.journal.run(NodeStore.state_of, job.job_id) is not None:
             LOG.info("offer %s seen before; ignored (a job never runs twice)", job.job_id)
             return
         status = self.port.status_snapshot()
@@ -276,14 +226,14 @@ class NodeUplink:
         )
         if refusal is not None:
             LOG.info("declined job %s: %s (%s)", job.job_id, refusal.reason, refusal.detail)
-            self._answer(
+            await self.outbox.answer(
                 job.job_id,
                 job.model,
                 "failure",
                 {"job": job.job_id, "reason": refusal.reason.value, "detail": refusal.detail},
             )
             return
-        if not self.store.begin_job(job.job_id, job.model, self._clock()):
+        if not await self.journal.run(NodeStore.begin_job, job.job_id, job.model, self._clock()):
             return
         # An accept needs no outbox: if it is lost, the dispatcher's accept time-out and
         # the final answer (which is journaled) cover it.
@@ -301,11 +251,11 @@ class NodeUplink:
         self.jobs.start(job)
         self._gate.invalidate()
 
-    def _on_cancel(self, msg: Message) -> None:
+    async def _on_cancel(self, msg: Message) -> None:
         if not self.jobs.stop(msg.body["job"], FailureReason.CANCELLED):
             LOG.info("cancel for job %s, which is not running here", msg.body["job"])
 
-    def _on_curtail(self, msg: Message) -> None:
+    async def _on_curtail(self, msg: Message) -> None:
         b = msg.body
         self._control(
             msg,
@@ -314,22 +264,23 @@ class NodeUplink:
             ),
         )
 
-    def _on_drain(self, msg: Message) -> None:
+    async def _on_drain(self, msg: Message) -> None:
         self.draining = True
         self._control_async(msg, self.port.drain)
 
-    def _on_resume(self, msg: Message) -> None:
+    async def _on_resume(self, msg: Message) -> None:
         self.draining = False
         self._control_async(msg, self.port.resume)
 
-    def _on_manifest(self, msg: Message) -> None:
+    async def _on_manifest(self, msg: Message) -> None:
         self._control(
             msg, lambda: self.port.update_manifest(msg.body["name"], msg.body["document"])
         )
 
-    def _on_receipt(self, msg: Message) -> None:
+    async def _on_receipt(self, msg: Message) -> None:
         try:
-            self.receipts[take_receipt(self.store, self.port, msg.body, self._clock())] += 1
+            taken = await take_receipt(self.journal, self.port, msg.body, self._clock())
+            self.receipts[taken] += 1
         except ValueError as exc:
             self.refused["bad_receipt"] += 1
             LOG.warning("refused receipt %s (bad_receipt): %s", msg.id, exc)
@@ -364,7 +315,9 @@ class NodeUplink:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def _finish(self, job: Job, outcome: JobResult | JobFailure, timings: dict[str, float]) -> None:
+    async def _finish(
+        self, job: Job, outcome: JobResult | JobFailure, timings: dict[str, float]
+    ) -> None:
         if isinstance(outcome, JobResult):
             body = {
                 "job": job.job_id,
@@ -372,10 +325,10 @@ class NodeUplink:
                 "timings": {k: round(float(v), 3) for k, v in timings.items()},
                 "energy_j": float(outcome.energy_j),
             }
-            self._answer(job.job_id, job.model, "result", body)
+            await self.outbox.answer(job.job_id, job.model, "result", body)
         else:
             body = {"job": job.job_id, "reason": outcome.reason.value, "detail": outcome.detail}
-            self._answer(job.job_id, job.model, "failure", body)
+            await self.outbox.answer(job.job_id, job.model, "failure", body)
         self._gate.invalidate()
 
     # -- status and link ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The car's side of a dispatcher ``receipt``: check it against the journal, record it once.
 
-Synchronous (a sqlite lookup and the port's call); `NodeUplink` calls `take_receipt` for each
-verified receipt and turns its ValueError into a ``bad_receipt`` refusal.
+`NodeUplink` calls `take_receipt` for each verified receipt and turns its ValueError into a
+``bad_receipt`` refusal. The journal's lookups run in its worker thread; the port is called
+from the trio thread.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from .journal import Journal
 from .node_port import NodePort
 from .store import NodeStore
 
 LOG = logging.getLogger("parkmesh.uplink")
 
 
-def take_receipt(
-    store: NodeStore, port: NodePort, body: Mapping[str, Any], now: float
+async def take_receipt(
+    journal: Journal, port: NodePort, body: Mapping[str, Any], now: float
 ) -> Literal["recorded", "duplicate"]:
     """Record the receipt `body` (checked by `uplink.messages.check_body`) through `port`.
 
@@ -30,13 +32,13 @@ def take_receipt(
     """
     job, receipt = str(body["job"]), str(body["receipt"])
     credit, currency = float(body["credit"]), str(body["currency"])
-    if store.has_receipt(receipt):
+    if await journal.run(NodeStore.has_receipt, receipt):
         LOG.info("receipt %s for job %s recorded before; dropped", receipt, job)
         return "duplicate"
-    if store.state_of(job) != "answered":
+    if await journal.run(NodeStore.state_of, job) != "answered":
         raise ValueError(f"receipt {receipt!r}: job {job!r} was not answered by this car")
     port.record_receipt(job, receipt, credit, currency)
     # Noted after the port: a crash in between redelivers to the port, which is idempotent.
-    store.add_receipt(receipt, job, credit, currency, now)
+    await journal.run(NodeStore.add_receipt, receipt, job, credit, currency, now)
     LOG.info("receipt %s: %s %s for job %s", receipt, credit, currency, job)
     return "recorded"

@@ -63,12 +63,14 @@ class OutboxEntry:
 
 
 class NodeStore:
-    """The journal and the outbox in one sqlite file. Not thread-safe; use from one thread."""
+    """The journal and the outbox in one sqlite file. Not thread-safe: use it from one thread
+    at a time (`uplink.journal.Journal` does, from trio)."""
 
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        # Any thread may use it, one at a time (the `Journal`'s lock sees to that).
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)

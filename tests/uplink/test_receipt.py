@@ -1,4 +1,4 @@
-"""Receipts without an event loop: the codec, the car's once-per-id rule, the price list."""
+"""Receipts: the codec, the car's once-per-id rule (through its journal), the price list."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uplink import errors
 from uplink.dispatcher.pricing import PriceList
 from uplink.envelope import Opener, Signer
+from uplink.journal import Journal
 from uplink.local_port import LocalPort, Receipt
 from uplink.messages import DISPATCHER_ID, Direction
 from uplink.receipts import take_receipt
@@ -108,43 +109,47 @@ def test_receipt_only_goes_from_dispatcher_to_node() -> None:
         opener((Direction.FROM_NODE,)).open(seal(RECEIPT))
 
 
-def answered_store(tmp_path: Path, *jobs: str) -> NodeStore:
-    store = NodeStore(tmp_path / "car.sqlite3")
+async def answered_journal(tmp_path: Path, *jobs: str) -> Journal:
+    journal = await Journal.open(tmp_path / "car.sqlite3")
     for job in jobs:
-        store.begin_job(job, "hash", NOW)
-        store.answer(job, "hash", "result", "t", b"signed", NOW + 60, NOW)
-    return store
+        await journal.run(NodeStore.begin_job, job, "hash", NOW)
+        await journal.run(NodeStore.answer, job, "hash", "result", "t", b"signed", NOW + 60, NOW)
+    return journal
 
 
-def test_receipt_is_recorded_once_per_id_also_after_a_restart(tmp_path: Path) -> None:
+async def test_receipt_is_recorded_once_per_id_also_after_a_restart(tmp_path: Path) -> None:
     port = LocalPort(started=["j1"])
-    store = answered_store(tmp_path, "j1")
-    assert take_receipt(store, port, RECEIPT, NOW) == "recorded"
-    assert take_receipt(store, port, RECEIPT, NOW) == "duplicate"
-    store.close()
-    again = NodeStore(tmp_path / "car.sqlite3")  # the daemon restarted: replay cache empty
-    assert take_receipt(again, port, RECEIPT, NOW) == "duplicate"
+    journal = await answered_journal(tmp_path, "j1")
+    assert await take_receipt(journal, port, RECEIPT, NOW) == "recorded"
+    assert await take_receipt(journal, port, RECEIPT, NOW) == "duplicate"
+    await journal.aclose()
+    again = await Journal.open(tmp_path / "car.sqlite3")  # restarted: replay cache empty
+    assert await take_receipt(again, port, RECEIPT, NOW) == "duplicate"
+    await again.aclose()
     assert port.receipts == [Receipt("j1", "rcpt-1", 0.002, "EUR")]
 
 
-def test_receipt_for_a_job_not_answered_here_is_refused(tmp_path: Path) -> None:
+async def test_receipt_for_a_job_not_answered_here_is_refused(tmp_path: Path) -> None:
     port = LocalPort(started=["j1", "j2"])
-    store = answered_store(tmp_path, "j1")
-    store.begin_job("j2", "hash", NOW)  # still running: no result went out
+    journal = await answered_journal(tmp_path, "j1")
+    await journal.run(NodeStore.begin_job, "j2", "hash", NOW)  # running: no result went out
     with pytest.raises(ValueError, match="'j2' was not answered"):
-        take_receipt(store, port, {**RECEIPT, "job": "j2"}, NOW)
+        await take_receipt(journal, port, {**RECEIPT, "job": "j2"}, NOW)
     with pytest.raises(ValueError, match="'j9' was not answered"):
-        take_receipt(store, port, {**RECEIPT, "job": "j9"}, NOW)
+        await take_receipt(journal, port, {**RECEIPT, "job": "j9"}, NOW)
     assert port.receipts == []
-    assert not store.has_receipt("rcpt-1")  # a refused receipt may come again, fixed
+    # A refused receipt may come again, fixed.
+    assert not await journal.run(NodeStore.has_receipt, "rcpt-1")
+    await journal.aclose()
 
 
-def test_receipt_the_port_refuses_is_not_noted(tmp_path: Path) -> None:
+async def test_receipt_the_port_refuses_is_not_noted(tmp_path: Path) -> None:
     port = LocalPort()  # never ran j1
-    store = answered_store(tmp_path, "j1")
+    journal = await answered_journal(tmp_path, "j1")
     with pytest.raises(ValueError, match="no job 'j1' ran here"):
-        take_receipt(store, port, RECEIPT, NOW)
-    assert not store.has_receipt("rcpt-1")
+        await take_receipt(journal, port, RECEIPT, NOW)
+    assert not await journal.run(NodeStore.has_receipt, "rcpt-1")
+    await journal.aclose()
 
 
 def test_local_port_keeps_receipts_once_and_refuses_bad_credit() -> None:
