@@ -14,6 +14,8 @@ LOG = logging.getLogger("parkmesh")
 # Back-off between restarts of an optional service: quick for a glitch, slow for an outage.
 RETRY_INITIAL_S = 1.0
 RETRY_MAX_S = 30.0
+# A service that ran this long before it failed starts again after the short delay.
+HEALTHY_AFTER_S = 60.0
 
 ServiceRun = Callable[..., Awaitable[Any]]
 
@@ -41,17 +43,23 @@ async def keep_running(
     delay = RETRY_INITIAL_S
     reported = False
     while True:
+        started_at: float | None = None
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(make_run())
+                started_at = trio.current_time()
                 if not reported:
                     reported = True
                     task_status.started()
-                delay = RETRY_INITIAL_S
         except Exception as exc:
-            LOG.error("%s failed: %s; retrying in %.0f s", name, exc, delay)
+            why = f"failed: {describe(exc)}"
         else:
-            LOG.warning("%s stopped; starting it again in %.0f s", name, delay)
+            why = "stopped"
+        # Only a service that served a while earns the short delay again: one that fails
+        # right after each start keeps backing off.
+        if started_at is not None and trio.current_time() - started_at >= HEALTHY_AFTER_S:
+            delay = RETRY_INITIAL_S
+        LOG.error("%s %s; starting it again in %.0f s", name, why, delay)
         if not reported:
             reported = True
             task_status.started()
