@@ -87,17 +87,21 @@ class JobRunner:
                         outcome = JobFailure(FailureReason.CRASHED, f"{type(exc).__name__}: {exc}")
                     inner.cancel_scope.cancel()
         finally:
-            del self._running[job.job_id]
-            stop = self._stop_reason.pop(job.job_id, None)
+            stop = self._stop_reason.get(job.job_id)
             if outcome is None:
                 outcome = JobFailure(stop or FailureReason.CRASHED, "stopped before it finished")
             timings = {"queued_ms": (started - received) * 1e3}
             if isinstance(outcome, JobResult):
                 timings |= {"worker_ms": outcome.worker_ms, **outcome.extra}
             timings["node_ms"] = (time.perf_counter() - received) * 1e3
-            # Shielded: the answer is journaled even when the node itself is stopping.
-            with trio.CancelScope(shield=True):
-                await self._finish(job, outcome, timings)
+            try:
+                # Shielded: the answer is journaled even when the node itself is stopping.
+                with trio.CancelScope(shield=True):
+                    await self._finish(job, outcome, timings)
+            finally:
+                # Only now: a job counts as running until its answer is in the outbox.
+                del self._running[job.job_id]
+                self._stop_reason.pop(job.job_id, None)
 
     async def _expire(self, job: Job) -> None:
         await trio.sleep(max(0.0, job.deadline - self._clock()))

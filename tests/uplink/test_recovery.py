@@ -39,10 +39,13 @@ async def test_broker_restart_mid_job_delivers_the_result_once(
         await wait_until(lambda: node.running_jobs, what="the job to start")
         (job,) = node.running_jobs
         await trio.to_thread.run_sync(broker.stop)
-        # The job finishes while the broker is down: its result waits in the outbox.
-        await wait_until(lambda: not node.running_jobs, 5.0, "the job to finish")
-        assert node.snapshot()["outbox"] == 1
-        await trio.to_thread.run_sync(broker.start)
+        try:
+            # The job finishes while the broker is down: its result waits in the outbox.
+            await wait_until(lambda: not node.running_jobs, 5.0, "the job to finish")
+            assert node.snapshot()["outbox"] == 1
+        finally:
+            # Also when this test fails: the module's other tests use the broker.
+            await trio.to_thread.run_sync(broker.start)
         await wait_until(lambda: results, 20.0, "the result after the restart")
         await wait_until(lambda: node.snapshot()["outbox"] == 0, 5.0, "the PUBACK")
         await wait_until(lambda: node.receipts["recorded"] == 1, 5.0, "the receipt")
