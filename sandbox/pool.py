@@ -213,7 +213,8 @@ class WorkerPool:
             if slot.handle is None or not _live(slot.handle):
                 return JobResult(job.job_id, job.model, "unavailable",
                                  reason=f"no warm worker for {job.model}")
-            handle, slot.job_id = slot.handle, job.job_id
+            handle = slot.handle
+            slot.begin_job_nowait(job.job_id, handle)
             try:
                 result = await handle.run_job(job)
             except trio.Cancelled:
@@ -223,10 +224,12 @@ class WorkerPool:
                     handle.kill_nowait()
                 raise
             finally:
-                stopped_alone = slot.end_job_nowait(handle, self.level())
-            if stopped_alone and result.status == "preempted":
+                stopped_alone = slot.end_job_nowait(self.level())
+            # "stopped": the stop came before the worker began the job.
+            if stopped_alone and result.status in ("preempted", "stopped"):
                 result = dataclasses.replace(result, status="cancelled",
-                                             reason="stopped by the dispatcher")
+                                             reason="stopped alone (cancelled, or past its "
+                                             "deadline)")
         if result.status == "crashed":
             count = self._poison.pop(job.digest, 0) + 1
             self._poison[job.digest] = count
@@ -247,9 +250,9 @@ class WorkerPool:
         """
         for slot in self._slots.values():
             if slot.job_id == job_id:
-                if self.level() != StopLevel.RUN:
-                    # A pool-wide stop is in force and ends the job anyway; writing over it
-                    # would lose it.
+                if self.level() == StopLevel.HARD:
+                    # A pool-wide hard stop is in force and ends the job anyway; writing over
+                    # it would lose it.
                     return True
                 return slot.stop_job_nowait()
         return False

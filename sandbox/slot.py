@@ -42,7 +42,7 @@ class Slot:
     """A model's worker (None while it starts, restarts or is released) and its history.
 
     Attributes:
-        job_id: the job its worker computes now.
+        job_id: the job its worker computes now, on `job_handle`.
         job_stopped: that job's page carries a per-job stop (`stop_job_nowait`).
     """
 
@@ -59,27 +59,34 @@ class Slot:
     last_stop: StopSample | None = None
     starting: WorkerHandle | None = None
     job_id: str | None = None
+    job_handle: WorkerHandle | None = None
     job_stopped: bool = False
+
+    def begin_job_nowait(self, job_id: str, handle: WorkerHandle) -> None:
+        """`job_id` goes to the worker of `handle`."""
+        self.job_id, self.job_handle, self.job_stopped = job_id, handle, False
 
     def stop_job_nowait(self) -> bool:
         """Ask the worker to abandon its current job (synchronous; never blocks).
 
-        Call only while no pool-wide stop is in force: the write would replace it. Returns
-        whether a job was running.
+        Call only while no pool-wide hard stop is in force: the write would replace it.
+        Returns whether a job was running.
         """
-        if self.job_id is None or self.handle is None:
+        if self.job_id is None or self.job_handle is None:
             return False
         if not self.job_stopped:
-            self.handle.page.request_stop(StopLevel.HARD, StopReason.CANCEL)
+            self.job_handle.page.request_stop(StopLevel.HARD, StopReason.CANCEL)
             self.job_stopped = True
         return True
 
-    def end_job_nowait(self, handle: WorkerHandle, pool_level: StopLevel) -> bool:
-        """The job left the worker: lift its per-job stop unless a pool-wide stop replaced it
-        meanwhile (`pool_level` not RUN: that stop is the pool's to lift). Returns whether
-        the job had been stopped alone."""
-        stopped, self.job_id, self.job_stopped = self.job_stopped, None, False
-        if stopped and pool_level == StopLevel.RUN and not handle.exited.is_set():
+    def end_job_nowait(self, pool_level: StopLevel) -> bool:
+        """The job left the worker: lift its per-job stop unless a pool-wide hard stop
+        replaced it meanwhile (that one is the pool's to lift). Returns whether the job had
+        been stopped alone."""
+        handle, stopped = self.job_handle, self.job_stopped
+        self.job_id, self.job_handle, self.job_stopped = None, None, False
+        if (stopped and handle is not None and pool_level != StopLevel.HARD
+                and not handle.exited.is_set()):
             page = handle.page.snapshot()
             if page.level == StopLevel.HARD and page.reason == StopReason.CANCEL:
                 handle.page.release()

@@ -105,7 +105,7 @@ class HotPath:
             self._last_latency_ms = (
                 None if received_ns is None else (written_ns - received_ns) / 1e6
             )
-        elif decision.accepting and self.stopper.stopped:
+        elif decision.accepting and self.stopper.releasable:
             # Admitted (settled, nothing soft in the way): the workers may run again. Done
             # here, in the same synchronous evaluation, so that no later hard stop can be
             # overwritten by a release decided on an older state.

@@ -70,6 +70,8 @@ def energy_runway(p: EnergyPicture) -> EnergyVerdict:
     charging once it is above any target), so compute must end by
     ``r1 = (e0 + charge*T - E) / load``. If ``r1 >= T`` even computing all the way meets that
     target, and that departure sets no limit (compute past it counts against the next one).
+    The same rule with ``T = t`` keeps the target at the departure itself: inside the margin
+    the window above is empty, yet compute must not draw the battery below the target.
     """
     cap = p.capacity_kwh
     e0 = p.soc_percent / 100.0 * cap
@@ -82,13 +84,17 @@ def energy_runway(p: EnergyPicture) -> EnergyVerdict:
     best_h, best_at, reachable = math.inf, None, True
     for at_s, target_percent in departures:
         target = target_percent / 100.0 * cap
-        window_h = max(0.0, at_s - p.margin_s) / HOUR_S
-        r1 = (e0 + p.charge_kw * window_h - target) / p.load_kw if p.load_kw > 0 else math.inf
-        # Compared clamped, so that of several departures that allow no compute at all the
-        # soonest is the one named.
-        if r1 < window_h and max(0.0, r1) < best_h:
-            best_h, best_at = max(0.0, r1), at_s
-            reachable = e0 + p.charge_kw * at_s / HOUR_S >= target - 1e-9
+        # The target is due at the margin, and must still hold at the departure itself (in
+        # the margin, compute drawing more than the charger gives would eat into it).
+        for window_s in (max(0.0, at_s - p.margin_s), at_s):
+            window_h = window_s / HOUR_S
+            r1 = (e0 + p.charge_kw * window_h - target) / p.load_kw if p.load_kw > 0 \
+                else math.inf
+            # Compared clamped, so that of several departures that allow no compute at all
+            # the soonest is the one named.
+            if r1 < window_h and max(0.0, r1) < best_h:
+                best_h, best_at = max(0.0, r1), at_s
+                reachable = e0 + p.charge_kw * at_s / HOUR_S >= target - 1e-9
 
     if best_h <= floor_h and best_at is not None:
         return EnergyVerdict(best_h * HOUR_S, "departure", reachable, best_at)

@@ -90,6 +90,11 @@ class JobRunner:
             stop = self._stop_reason.get(job.job_id)
             if outcome is None:
                 outcome = JobFailure(stop or FailureReason.CRASHED, "stopped before it finished")
+            elif (stop is not None and isinstance(outcome, JobFailure)
+                  and outcome.reason == FailureReason.CANCELLED):
+                # The port stopped it by flag; why it was stopped (a cancel, or the deadline)
+                # is the runner's to say.
+                outcome = JobFailure(stop, outcome.detail)
             timings = {"queued_ms": (started - received) * 1e3}
             if isinstance(outcome, JobResult):
                 timings |= {"worker_ms": outcome.worker_ms, **outcome.extra}

@@ -38,7 +38,11 @@ class Journal:
     async def open(cls, path: Path | str) -> Journal:
         """Open (or create) the file; raises `sqlite3.Error` or `OSError` when it cannot."""
         journal = cls(await trio.to_thread.run_sync(NodeStore, path))
-        journal.counts = await journal.run(NodeStore.counts)
+        try:
+            journal.counts = await journal.run(NodeStore.counts)
+        except BaseException:
+            journal._store.close()
+            raise
         return journal
 
     async def run(self, method: Callable[Concatenate[NodeStore, P], T],

@@ -38,12 +38,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from supervisor.daemon.app import Interrupted
     from supervisor.demo.run import run_demo
 
     if not 0.1 <= args.speed <= 100:
         print("parkmesh: --speed must be between 0.1 and 100")
         return 2
-    printer = trio.run(run_demo, args.scenario, args.speed, args.json)
+    try:
+        printer = trio.run(run_demo, args.scenario, args.speed, args.json)
+    except Interrupted:
+        print("parkmesh demo: interrupted while starting")
+        return 130
     if args.json:
         print_json(printer.record)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,15 @@ def _config_path(path: Path | None) -> Path | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from supervisor.daemon.app import Supervisor
+    from supervisor.daemon.app import Interrupted, Supervisor
     from supervisor.daemon.logs import setup_logging
 
     config = load_config(_config_path(args.config))
     setup_logging(config.daemon.log_level)
     supervisor = Supervisor(config)
-    trio.run(supervisor.run)
+    # Asked to stop while starting is a clean stop all the same (and logged).
+    with contextlib.suppress(Interrupted):
+        trio.run(supervisor.run)
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,10 @@ def check_models_provisioned(config: Config) -> None:
                 key="sandbox.models")
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGINT came while the daemon was starting: it stopped before it was ready."""
+
+
 class Supervisor:
     """The parkmesh daemon, assembled from a `Config`.
 
@@ -130,6 +134,7 @@ class Supervisor:
         self.hotpath.add_listener(self._queue_decision)
         self.dropped_decisions = 0
         self.healthy = False
+        self.signalled: str | None = None
 
     def _queue_decision(self, decision: Decision) -> None:
         try:
@@ -142,28 +147,36 @@ class Supervisor:
     ) -> None:
         """Start every service, report READY, and serve until cancelled or signalled.
 
+        Raises:
+            Interrupted: a signal stopped the daemon during start-up (so ``started`` never
+                came); after start-up a signal makes `run` return.
         Cancellation: cancelling `run` hard-stops the workers and stops the services.
         """
         logging.getLogger().addHandler(self.log_ring)
         scheduling = enter_realtime(self.config.daemon.realtime_priority)
         LOG.info("hot path scheduling: %s", scheduling)
+        ready = False
         try:
-            async with trio.open_nursery() as nursery:
-                # Signals are watched from the start: a SIGTERM while the workers are still
-                # loading stops the daemon at once instead of after start-up.
-                await nursery.start(self._stop_on_signal, nursery)
-                await nursery.start(self.source.run)
-                await nursery.start(PolicyClock(self.hotpath).run)
-                await nursery.start(self.budget.run)
-                await nursery.start(self._report_decisions)
-                await self._start_workers(nursery)
-                await nursery.start(keep_running, "DBus API", lambda: self.api.run)
-                self.healthy = True
-                self.notifier.ready(self.hotpath.decision.explain())
-                LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
-                if self.notifier.watchdog_s:
-                    nursery.start_soon(self._watchdog, self.notifier.watchdog_s)
-                task_status.started(self)
+            # The receiver stays open until every service has finished its shielded clean-up,
+            # so that a second Ctrl-C cannot interrupt it.
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async with trio.open_nursery() as nursery:
+                    # Signals are acted on from the start: a SIGTERM while the workers are
+                    # still loading stops the daemon at once instead of after start-up.
+                    nursery.start_soon(self._stop_on_signal, signals, nursery)
+                    await nursery.start(self.source.run)
+                    await nursery.start(PolicyClock(self.hotpath).run)
+                    await nursery.start(self.budget.run)
+                    await nursery.start(self._report_decisions)
+                    await self._start_workers(nursery)
+                    await nursery.start(keep_running, "DBus API", lambda: self.api.run)
+                    self.healthy = True
+                    self.notifier.ready(self.hotpath.decision.explain())
+                    LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
+                    if self.notifier.watchdog_s:
+                        nursery.start_soon(self._watchdog, self.notifier.watchdog_s)
+                    ready = True
+                    task_status.started(self)
         finally:
             logging.getLogger().removeHandler(self.log_ring)
             if scheduling.startswith("SCHED_FIFO"):
@@ -171,6 +184,8 @@ class Supervisor:
             self.healthy = False
             self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
             self.notifier.close()
+        if not ready and self.signalled is not None:
+            raise Interrupted(f"{self.signalled} before the daemon was ready")
 
     async def _start_workers(self, nursery: trio.Nursery) -> None:
         """Start the worker pool (models configured) and the uplink (enabled)."""
@@ -187,16 +202,13 @@ class Supervisor:
             node = self.uplink = NodeUplink(uplink, self.job_desk)
             await nursery.start(keep_running, "uplink", lambda: node.run)
 
-    async def _stop_on_signal(
-        self, nursery: trio.Nursery, *, task_status: trio.TaskStatus[None]
-    ) -> None:
+    async def _stop_on_signal(self, signals: AsyncIterator[int], nursery: trio.Nursery) -> None:
         """Shut the daemon down on the first SIGTERM or SIGINT."""
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            task_status.started()
-            async for signum in signals:
-                LOG.info("received %s: stopping", signal.Signals(signum).name)
-                self.shutdown(nursery)
-                return
+        async for signum in signals:
+            self.signalled = signal.Signals(signum).name
+            LOG.info("received %s: stopping", self.signalled)
+            self.shutdown(nursery)
+            return
 
     def shutdown(self, nursery: trio.Nursery) -> None:
         """Hard-stop the workers, tell systemd, and cancel the services."""

@@ -41,6 +41,8 @@ LOG = logging.getLogger("parkmesh.jobs")
 
 # Ledger writes queued for the writer thread; far more than jobs and receipts arrive.
 WRITE_BUFFER = 1024
+# Manifest installs waiting for the installer thread (each hashes a whole model).
+INSTALL_BUFFER = 8
 
 LedgerWrite = Callable[[Ledger], None]
 Chore = Callable[[], None]
@@ -76,6 +78,8 @@ class JobDesk:
         self._earnings: dict[str, Any] = {}
         self._writes, self._receive_writes = trio.open_memory_channel[
             tuple[Chore, str, trio.Event | None]](WRITE_BUFFER)
+        self._installs, self._receive_installs = trio.open_memory_channel[
+            tuple[Chore, str]](INSTALL_BUFFER)
         self.finished = 0
         self.recorded: set[str] = set()
         self._curtailments: set[str] = set()
@@ -144,15 +148,14 @@ class JobDesk:
         """The dispatcher's receipt for a job this car won: its credit goes into the ledger.
 
         Raises:
-            ValueError: the receipt is malformed (a receipt for a job the ledger does not
-                know is refused, and logged, by the ledger writer).
+            ValueError: the receipt is malformed, or its job is not one this car ran (by the
+                ledger, as read at start, and the jobs run since).
         """
         if not receipt_id or not math.isfinite(credit) or credit < 0:
             raise ValueError(f"receipt {receipt_id!r} for job {job_id}: bad credit {credit!r}")
         if job_id not in self.recorded:
             # Refused now, so that the uplink does not note the receipt as taken.
-            raise ValueError(f"receipt {receipt_id!r}: job {job_id} was not run by this car "
-                             "since the daemon started")
+            raise ValueError(f"receipt {receipt_id!r}: job {job_id} was not run by this car")
         if currency != self.sup.config.ledger.currency:
             LOG.warning("receipt %s is in %s, the ledger in %s", receipt_id, currency,
                         self.sup.config.ledger.currency)
@@ -204,10 +207,13 @@ class JobDesk:
         LOG.info("resumed by the dispatcher")
 
     def update_manifest(self, name: str, document: bytes) -> None:
-        """Verify and install a signed model manifest.
+        """Verify and install a signed model manifest. The signature and the model name are
+        checked now; the pinned files are hashed afterwards, in the installer thread, and a
+        manifest whose files do not match is logged and never installed.
 
         Raises:
-            ManifestError: it does not verify.
+            ManifestError: the model is not one this car runs, or the signature or the
+                document does not verify.
         """
         if name not in self.pool.config.models:
             raise ManifestError(f"model {name!r} is not one this car runs")
@@ -225,9 +231,9 @@ class JobDesk:
             raise
 
         def install() -> None:
-            # ...and every pinned file is hashed in the writer thread (gigabytes on a big
-            # model), before the new manifest replaces the old one. Workers load it at their
-            # next start.
+            # ...and every pinned file is hashed in the installer thread (gigabytes on a big
+            # model, so never in the ledger writer's way), before the new manifest replaces
+            # the old one. Workers load it at their next start.
             try:
                 verify_files(model_dir, manifest)
                 os.replace(staged / MANIFEST_NAME, model_dir / MANIFEST_NAME)
@@ -235,7 +241,12 @@ class JobDesk:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
 
-        self._queue_chore(install, f"manifest update for {name}")
+        try:
+            self._installs.send_nowait((install, f"manifest update for {name}"))
+        except trio.WouldBlock:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ManifestError(f"{INSTALL_BUFFER} manifest updates are already waiting; "
+                                "try again later") from None
 
     # -- accounting ----------------------------------------------------------------------------
 
@@ -275,42 +286,63 @@ class JobDesk:
             with Ledger(self.ledger_path) as ledger:
                 write(ledger)
 
-        self._queue_chore(chore, what, done)
-
-    def _queue_chore(self, chore: Chore, what: str, done: trio.Event | None = None) -> None:
         try:
             self._writes.send_nowait((chore, what, done))
         except trio.WouldBlock:
-            LOG.error("the desk's writer is %d chores behind: %s is dropped", WRITE_BUFFER, what)
+            LOG.error("the ledger writer is %d writes behind: %s is dropped", WRITE_BUFFER, what)
             if done is not None:
                 done.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The desk's writer: ledger writes and manifest installs, one at a time in a worker
-        thread, so that sqlite (with synchronous=FULL it waits for the disk) and hashing never
-        hold up the hot path's thread. Before it starts, the compute time the ledger shows for
-        tonight goes to the budget's nightly cap (a restart must not reset it).
+        """The desk's two threads: the ledger writer and the manifest installer, each doing
+        one thing at a time, so that sqlite (with synchronous=FULL it waits for the disk) and
+        hashing never hold up the hot path's thread. Before they start, the compute time the
+        ledger shows for tonight goes to the budget's nightly cap (a restart must not reset
+        it).
 
-        Cancellation: the chore in progress finishes (shielded); queued ones are dropped, and
-        only a daemon that is being stopped cancels the writer.
+        Cancellation: the ledger write in progress finishes (shielded); an install in
+        progress is abandoned (the old manifest stays until its atomic replacement); queued
+        ones are dropped. Only a daemon that is being stopped cancels the desk.
         """
         await trio.to_thread.run_sync(self._refresh_earnings)
+        # Receipts may come for jobs a previous process ran (a result republished from the
+        # outbox after a restart): those jobs are in the ledger.
+        self.recorded |= await trio.to_thread.run_sync(self._ledger_job_ids)
         night_started = self.sup.budget.night_started()
         done_tonight = await trio.to_thread.run_sync(self._computed_since, night_started)
         if done_tonight > 0:
             self.sup.budget.restore_computed_tonight(done_tonight)
             LOG.info("%.1f h of compute already done tonight (from the ledger)",
                      done_tonight / 3600)
-        task_status.started()
-        async for chore, what, done in self._receive_writes:
-            with trio.CancelScope(shield=True):
-                try:
-                    await trio.to_thread.run_sync(chore)
-                except Exception as exc:
-                    LOG.error("%s failed: %s", what, exc)
-                if done is not None:
-                    done.set()
-                await trio.to_thread.run_sync(self._refresh_earnings)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._install_loop)
+            task_status.started()
+            async for chore, what, done in self._receive_writes:
+                with trio.CancelScope(shield=True):
+                    try:
+                        await trio.to_thread.run_sync(chore)
+                    except Exception as exc:
+                        LOG.error("%s failed: %s", what, exc)
+                    if done is not None:
+                        done.set()
+                    await trio.to_thread.run_sync(self._refresh_earnings)
+
+    async def _install_loop(self) -> None:
+        async for install, what in self._receive_installs:
+            try:
+                await trio.to_thread.run_sync(install, abandon_on_cancel=True)
+            except Exception as exc:
+                LOG.error("%s failed: %s", what, exc)
+
+    def _ledger_job_ids(self) -> set[str]:
+        if not self.ledger_path.exists():
+            return set()
+        try:
+            with Ledger(self.ledger_path, readonly=True) as ledger:
+                return {e.job_id for _, e in ledger.entries() if e.kind == "job" and e.job_id}
+        except Exception as exc:
+            LOG.warning("cannot read the ledger's jobs: %s", exc)
+            return set()
 
     def _computed_since(self, since: datetime) -> float:
         if not self.ledger_path.exists():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import trio
 
-from sandbox.stop_page import PageSnapshot, StopPage
+from sandbox.stop_page import PageSnapshot, StopLevel, StopPage
 from supervisor.hotpath import HotPath
 from supervisor.preempt import PageBoard
 
@@ -38,6 +38,12 @@ def _snapshots(pages: tuple[StopPage, ...]) -> list[PageSnapshot]:
         except ValueError:  # mmap closed: the pool released the page of a dead worker
             continue
     return snaps
+
+
+def _done(snap: PageSnapshot) -> bool:
+    """Acknowledged, or released since (the car was admitted again before every worker
+    answered: nothing is left to confirm, and an idle worker never acknowledges a release)."""
+    return snap.acknowledged or snap.level == StopLevel.RUN
 
 
 class StopWatch:
@@ -70,11 +76,11 @@ class StopWatch:
             # The workers write their acknowledgement into shared memory, which cannot wake
             # a trio task: polling it is the only way to see it.
             while True:
-                if all(s.acknowledged for s in _snapshots(pages)):
+                if all(_done(s) for s in _snapshots(pages)):
                     break
                 await trio.sleep(POLL_S)
         snaps = _snapshots(pages)
-        late = [i for i, s in enumerate(snaps) if not s.acknowledged]
+        late = [i for i, s in enumerate(snaps) if not _done(s)]
         killed = 0
         if late:
             LOG.warning(
@@ -83,7 +89,8 @@ class StopWatch:
                 self.deadline_s * 1000,
             )
             killed = self.kill_late(late) if self.kill_late is not None else 0
-        acked = [s.ack_ns - s.requested_ns for s in snaps if s.acknowledged]
+        acked = [s.ack_ns - s.requested_ns for s in snaps
+                 if s.acknowledged and s.level != StopLevel.RUN]
         report = StopReport(
             reading_to_flag_ms=self.hotpath.statistics().last_stop_latency_ms,
             flag_to_idle_ms=max(acked) / 1e6 if acked else None,

@@ -108,7 +108,13 @@ async def run_demo(
             f"  watch it in another terminal: {BUS_ENV}={bus} parkmesh tui", kind="bus", bus=bus
         )
         async with trio.open_nursery() as nursery:
-            await nursery.start(supervisor.run)
+
+            async def supervise(*, task_status: trio.TaskStatus[Supervisor]) -> None:
+                await supervisor.run(task_status=task_status)
+                # The daemon stopped on Ctrl-C or SIGTERM: so does the demo.
+                nursery.cancel_scope.cancel()
+
+            await nursery.start(supervise)
             printer.line(
                 f"  worker for {DEMO_MODEL} is warm and confined",
                 kind="workers",

@@ -23,8 +23,8 @@ class Stopper(Protocol):
         ...
 
     @property
-    def stopped(self) -> bool:
-        """Whether a stop (soft or hard) is in force on the pages."""
+    def releasable(self) -> bool:
+        """Whether a stop that admission may lift is in force (a shutdown's is final)."""
         ...
 
 
@@ -105,9 +105,11 @@ class PageBoard:
         self.last = StopRecord(now_ns, StopLevel.RUN, StopReason.NONE, len(self._pages))
 
     @property
-    def stopped(self) -> bool:
-        """Whether a stop (soft or hard) is in force on the pages."""
-        return self.last is not None and self.last.level != StopLevel.RUN
+    def releasable(self) -> bool:
+        """Whether a stop that admission may lift is in force (a shutdown's is final)."""
+        last = self.last
+        return (last is not None and last.level != StopLevel.RUN
+                and last.reason != StopReason.SHUTDOWN)
 
     def all_acknowledged(self) -> bool:
         """Whether every page acknowledged its latest request."""

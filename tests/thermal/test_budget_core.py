@@ -59,6 +59,19 @@ def test_of_several_departures_that_allow_nothing_the_soonest_is_named() -> None
     assert v.departure_in_s == 12.5 * 3600
 
 
+def test_inside_the_margin_compute_cannot_eat_into_the_target() -> None:
+    # 10 min to go (margin 15 min), exactly at the 21 % target, and compute draws more than
+    # the 1.4 kW charger gives: only what the charger adds by the departure may be spent.
+    v = energy_runway(EnergyPicture(21, 20, 1.4, 1.616, 20, departure_in_s=600,
+                                    target_percent=21, margin_s=900))
+    assert v.limit == "departure" and v.departure_in_s == 600
+    assert v.runway_s == pytest.approx(1.4 * 600 / 1.616)
+    # Half a point above it, computing all ten minutes still leaves the target: no limit.
+    v = energy_runway(EnergyPicture(21.5, 20, 1.4, 1.616, 20, departure_in_s=600,
+                                    target_percent=21, margin_s=900))
+    assert v.limit == "floor"
+
+
 def test_unreachable_departure_is_said_so() -> None:
     budget = Budget(BudgetConfig())
     prefs = OwnerPreferences(departures=(Departure(EVERY_DAY, time(20, 0), 90.0),))

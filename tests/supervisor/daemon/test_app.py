@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from pathlib import Path
 
+import pytest
 import trio
 
 from sandbox.stop_page import StopReason
 from supervisor.config.load import parse_config
-from supervisor.daemon.app import Supervisor
+from supervisor.daemon.app import Interrupted, Supervisor
 from supervisor.daemon.systemd import Notifier
 from supervisor.hotpath import HotPath
 
@@ -29,7 +31,9 @@ class StuckSource:
         await trio.sleep_forever()
 
 
-async def test_sigterm_during_start_up_stops_the_daemon(tmp_path: Path) -> None:
+async def test_sigterm_during_start_up_stops_the_daemon(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = parse_config(
         f'[daemon]\nstate_dir = "{tmp_path}"\nruntime_dir = "{tmp_path}"\n'
         "[sandbox]\nmodels = []\n"
@@ -42,12 +46,21 @@ async def test_sigterm_during_start_up_stops_the_daemon(tmp_path: Path) -> None:
         return sources[0]
 
     supervisor = Supervisor(config, notifier=Notifier({}), source=source)
+    caplog.set_level(logging.INFO)
+    raised: list[Interrupted] = []
+
+    async def run() -> None:
+        try:
+            await supervisor.run()
+        except Interrupted as exc:
+            raised.append(exc)
+
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(supervisor.run)
+            nursery.start_soon(run)
             await sources[0].starting.wait()
             os.kill(os.getpid(), signal.SIGTERM)
-    # run() returned by itself: the daemon never became ready, and the pages read stopped.
-    assert not supervisor.healthy
+    assert [str(exc) for exc in raised] == ["SIGTERM before the daemon was ready"]
+    assert "received SIGTERM: stopping" in caplog.text
     assert supervisor.board.last is not None
     assert supervisor.board.last.reason == StopReason.SHUTDOWN

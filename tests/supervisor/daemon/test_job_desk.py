@@ -200,7 +200,9 @@ async def test_a_cancelled_job_stops_on_its_worker_and_is_recorded(
     assert (entry.job_id, entry.outcome) == ("j-cancel", "cancelled")
 
 
-async def test_tonights_compute_survives_a_restart(tmp_path: Path, node: SandboxConfig) -> None:
+async def test_a_restart_keeps_tonights_compute_and_the_jobs_it_ran(
+    tmp_path: Path, node: SandboxConfig
+) -> None:
     now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # tonight began at noon on the 26th
     sup = _supervisor(tmp_path, wall_clock=lambda: now)
     with Ledger(sup.ledger_path) as ledger:
@@ -212,6 +214,12 @@ async def test_tonights_compute_survives_a_restart(tmp_path: Path, node: Sandbox
                 energy_wh=1.0, energy_method="estimate", tariff_per_kwh=0.2)
     assert sup.budget.computed_tonight_s() == 0.0
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        await nursery.start(JobDesk(sup, pool, sup.ledger_path).run)
+        job_desk = JobDesk(sup, pool, sup.ledger_path)
+        await nursery.start(job_desk.run)
+        # A receipt for a job the previous process ran (its result went out before the stop).
+        job_desk.record_receipt("tonight", "r-late", 0.03, sup.config.ledger.currency)
+        with trio.fail_after(5):
+            while not any(e.kind == "receipt" for e in _entries(sup)):
+                await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
     assert sup.budget.computed_tonight_s() == 5 * 60 + 30 * 60

@@ -47,3 +47,15 @@ async def test_a_late_page_is_killed_after_the_deadline() -> None:
     late.close()
     assert (report.workers, report.killed, kills) == (1, 1, [[0]])
     assert report.flag_to_idle_ms is None
+
+
+async def test_a_stop_released_before_every_worker_answered_kills_nobody() -> None:
+    board, kills = PageBoard(), []
+    page = StopPage.create("idle")
+    board.add(page)
+    board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+    board.release_all_nowait()  # admitted again at once (settle time 0)
+    with trio.fail_after(5):
+        report = await _watch(board, kills).confirm()
+    page.close()
+    assert (report.killed, kills, report.flag_to_idle_ms) == (0, [], None)

@@ -34,14 +34,14 @@ def test_a_failing_hook_keeps_neither_the_flags_nor_the_other_hooks(
     board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
     # The second hook ran, after every page had been written.
     assert seen == [(StopLevel.HARD, [StopLevel.HARD, StopLevel.HARD])]
-    assert board.hook_errors == 1 and board.stopped
+    assert board.hook_errors == 1 and board.releasable
 
 
 def test_pages_added_during_a_stop_start_stopped_and_release_lifts_it(
     pages: list[StopPage],
 ) -> None:
     board = PageBoard()
-    assert not board.stopped
+    assert not board.releasable
     board.add(pages[0])
     board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
     board.add(pages[1])  # a worker started during the stop
@@ -49,6 +49,14 @@ def test_pages_added_during_a_stop_start_stopped_and_release_lifts_it(
     assert pages[1].snapshot().reason == StopReason.VEHICLE
     board.remove(pages[0])
     board.release_all_nowait()
-    assert not board.stopped
+    assert not board.releasable
     assert pages[1].level() == StopLevel.RUN
     assert pages[0].level() == StopLevel.HARD  # removed: no longer written
+
+
+def test_a_shutdown_stop_is_final() -> None:
+    board = PageBoard()
+    board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
+    assert not board.releasable
+    board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+    assert board.releasable
