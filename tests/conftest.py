@@ -7,8 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from supervisor.demo.bus import open_private_bus
+
+# Property tests run the same examples on every run, so that CI is never red by the luck of a
+# draw; ``HYPOTHESIS_PROFILE=explore`` draws new ones (and more) to hunt for bugs.
+settings.register_profile("parkmesh", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "parkmesh"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DBC = REPO.parent / "shared" / "data" / "dbc"
