@@ -24,9 +24,11 @@ Contract, method by method:
     task (trio cancellation), so `run_job` must clean up under cancellation.
 
 ``cancel_job(job_id: str) -> bool``
-    Stop a running job through its worker's stop flag (another car won); `run_job` then returns
-    (typically ``JobFailure(CANCELLED)``). False when it cannot (the job is not running here,
-    or the port has no per-job stop): the uplink then cancels the `run_job` task at once.
+    Stop a running job through its worker's stop flag (another car won, or its deadline
+    passed); `run_job` then returns, typically ``JobFailure(CANCELLED)``, which the uplink
+    answers with the reason it stopped the job for (``cancelled`` or ``expired``). False when
+    it cannot (the job is not running here, or the port has no per-job stop): the uplink then
+    cancels the `run_job` task at once.
 
 ``add_curtailment(event: Curtailment) -> None``
     A demand-response window from the dispatcher, into the thermal budget (thermal's
