@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from supervisor.cli.output import print_json
 from supervisor.vehicle.config import DATA_DIR
+
+if TYPE_CHECKING:
+    from supervisor.demo.printer import DemoPrinter
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -37,15 +41,49 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=_demo)
 
 
-def _demo(args: argparse.Namespace) -> int:
+async def _interruptible_demo(scenario: Path, speed: float, quiet: bool) -> DemoPrinter:
+    """`run_demo`, stopped by Ctrl-C or SIGTERM from its first moment.
+
+    trio loses a KeyboardInterrupt that arrives while the main task waits for a thread (the
+    demo provisions its models in one), so the signals are received here until the daemon's
+    own receiver takes over.
+
+    Raises:
+        Interrupted: a signal stopped the demo before its end.
+    """
     from supervisor.daemon.app import Interrupted
     from supervisor.demo.run import run_demo
+
+    outcome: list[DemoPrinter | Interrupted] = []
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def stop_on_signal() -> None:
+                async for signum in signals:
+                    name = signal.Signals(signum).name
+                    outcome.append(Interrupted(f"{name} before the demo was ready"))
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(stop_on_signal)
+            try:
+                outcome.append(await run_demo(scenario, speed, quiet))
+            except Interrupted as exc:  # the daemon's own receiver had taken over
+                outcome.append(exc)
+            nursery.cancel_scope.cancel()
+    if isinstance(outcome[0], Interrupted):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from supervisor.daemon.app import Interrupted
 
     if not 0.1 <= args.speed <= 100:
         print("parkmesh: --speed must be between 0.1 and 100")
         return 2
     try:
-        printer = trio.run(run_demo, args.scenario, args.speed, args.json)
+        printer = trio.run(_interruptible_demo, args.scenario, args.speed, args.json)
     except Interrupted:
         print("parkmesh demo: interrupted while starting")
         return 130

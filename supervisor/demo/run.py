@@ -20,7 +20,7 @@ from sandbox.config import SandboxConfig
 from supervisor.api.config import BUS_ENV, ApiConfig
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.config.schema import Config
-from supervisor.daemon.app import Supervisor
+from supervisor.daemon.app import Interrupted, Supervisor
 from supervisor.daemon.systemd import Notifier
 from supervisor.hotpath import HotPath
 from supervisor.policy import PolicyConfig
@@ -107,6 +107,7 @@ async def run_demo(
         printer.line(
             f"  watch it in another terminal: {BUS_ENV}={bus} parkmesh tui", kind="bus", bus=bus
         )
+        interrupted: list[Interrupted] = []
         async with trio.open_nursery() as nursery:
 
             async def supervise(*, task_status: trio.TaskStatus[Supervisor]) -> None:
@@ -114,7 +115,12 @@ async def run_demo(
                 # The daemon stopped on Ctrl-C or SIGTERM: so does the demo.
                 nursery.cancel_scope.cancel()
 
-            await nursery.start(supervise)
+            try:
+                await nursery.start(supervise)
+            except Interrupted as exc:
+                interrupted.append(exc)  # raised below, outside the nursery's group
+                nursery.cancel_scope.cancel()
+                await trio.lowlevel.checkpoint()  # the cancellation ends the demo here
             printer.line(
                 f"  worker for {DEMO_MODEL} is warm and confined",
                 kind="workers",
@@ -145,6 +151,8 @@ async def run_demo(
                 src.go.set()
             await trio.sleep(scenario.duration_s / speed + 0.5)
             nursery.cancel_scope.cancel()
+        if interrupted:
+            raise interrupted[0]
         stats = supervisor.hotpath.statistics()
         desk = supervisor.job_desk
         printer.line(

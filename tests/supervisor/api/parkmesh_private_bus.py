@@ -90,9 +90,14 @@ class RealDaemonProcess:
         import time
 
         from supervisor.api import client
+        from thermal.preferences import OwnerPreferences
+        from thermal.prefstore import PreferenceStore
 
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir = state_dir
+        # The daemon plans by the real clock: an owner's 07:30 departure would bind, or not,
+        # by the time of day the suite runs. These tests are about the API and the TUI.
+        PreferenceStore(state_dir).save(OwnerPreferences(departures=()))
         sandbox = "[sandbox]\nmodels = []\n"
         if workers:
             sandbox = self._worker_node()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -43,3 +44,23 @@ def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -
     assert any(m["event"] == "job_done" for m in mesh)
     assert any(m["event"] == "result" and m["car"] == "scenario-car" for m in mesh)
     assert record[-1]["jobs"] > 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_demo_starts_stops_it_cleanly(clean_env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.cli", "demo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env,
+    )
+    try:
+        assert proc.stdout is not None
+        # The title comes before the daemon starts its worker (which takes seconds).
+        assert "parkmesh demo:" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert out.rstrip().endswith("parkmesh demo: interrupted while starting")
+    assert "Traceback" not in err
