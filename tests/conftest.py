@@ -31,7 +31,7 @@ def model3_dbc() -> Path:
 
 
 @pytest.fixture
-def dbus_daemon(tmp_path: Path) -> Iterator[str]:
+def bus_address(tmp_path: Path) -> Iterator[str]:
     """A private dbus-daemon started for the test; yields its address."""
     with open_private_bus(tmp_path / "bus") as address:
         yield address

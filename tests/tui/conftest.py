@@ -1,4 +1,4 @@
-"""Fixtures for the TUI tests: a private dbus-daemon with the fake daemon process on it.
+"""Fixtures for the TUI tests: the fake daemon process on the private bus (``bus_address``).
 
 The TUI is asyncio (Textual); pytest runs async tests under trio here, so the Pilot tests are
 plain functions that run their scenario with ``asyncio.run``.
@@ -15,13 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "supervisor" / "api"))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from parkmesh_private_bus import FakeDaemonProcess, private_bus
-
-
-@pytest.fixture
-def bus_address() -> Iterator[str]:
-    with private_bus() as address:
-        yield address
+from parkmesh_private_bus import FakeDaemonProcess
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ FALLBACK = LinkInfo("wifi", False, "config")
 
 
 @pytest.fixture
-def network_manager(dbus_daemon: str) -> Iterator[dict[str, tuple[str, object]]]:
+def network_manager(bus_address: str) -> Iterator[dict[str, tuple[str, object]]]:
     """A stand-in NetworkManager answering Properties.Get; the test sets the values."""
     props: dict[str, tuple[str, object]] = {
         "PrimaryConnectionType": ("s", "gsm"),
         "Metered": ("u", 1),
     }
-    conn = open_dbus_connection(bus=dbus_daemon)
+    conn = open_dbus_connection(bus=bus_address)
     conn.send_and_get_reply(message_bus.RequestName(NM_BUS))
     stop = threading.Event()
 
@@ -49,20 +49,20 @@ def network_manager(dbus_daemon: str) -> Iterator[dict[str, tuple[str, object]]]
 
 
 def test_cellular_metered_link_is_read(
-    network_manager: dict[str, tuple[str, object]], dbus_daemon: str
+    network_manager: dict[str, tuple[str, object]], bus_address: str
 ) -> None:
-    assert read_networkmanager(FALLBACK, bus=dbus_daemon) == LinkInfo(
+    assert read_networkmanager(FALLBACK, bus=bus_address) == LinkInfo(
         "cellular", True, "networkmanager"
     )
     network_manager["PrimaryConnectionType"] = ("s", "802-11-wireless")
     network_manager["Metered"] = ("u", 4)  # guessed not metered
-    assert read_networkmanager(FALLBACK, bus=dbus_daemon) == LinkInfo(
+    assert read_networkmanager(FALLBACK, bus=bus_address) == LinkInfo(
         "wifi", False, "networkmanager"
     )
 
 
-def test_no_networkmanager_gives_none(dbus_daemon: str) -> None:
-    assert read_networkmanager(FALLBACK, timeout_s=0.5, bus=dbus_daemon) is None
+def test_no_networkmanager_gives_none(bus_address: str) -> None:
+    assert read_networkmanager(FALLBACK, timeout_s=0.5, bus=bus_address) is None
 
 
 def test_no_bus_gives_none(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Fixtures for the DBus API tests: a private bus, the fake facade, the service running on it."""
+"""Fixtures for the DBus API tests: the fake facade and the service running on the private bus
+(``bus_address``, from the suite's conftest)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,9 @@ import trio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from parkmesh_fake_daemon import FakeFacade, write_fixed_ledger
-from parkmesh_private_bus import FakeDaemonProcess, private_bus
+from parkmesh_private_bus import FakeDaemonProcess
 
 from supervisor.api.service import ApiService
-
-
-@pytest.fixture
-def bus_address() -> Iterator[str]:
-    with private_bus() as address:
-        yield address
 
 
 @pytest.fixture

@@ -64,8 +64,8 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(dbus_daemon: str, clean_env: dict[str, str]) -> Iterator[Gateway]:
-    gw = Gateway(dbus_daemon, clean_env)
+def gateway(bus_address: str, clean_env: dict[str, str]) -> Iterator[Gateway]:
+    gw = Gateway(bus_address, clean_env)
     gw.start()
     yield gw
     if gw.proc is not None and gw.proc.poll() is None:
@@ -89,12 +89,12 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(dbus_daemon: str, gateway: Gateway) -> AsyncIterator[Rig]:
+async def rig(bus_address: str, gateway: Gateway) -> AsyncIterator[Rig]:
     board = PageBoard()
     page = StopPage.create("test")
     hotpath = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
     config = DbusSourceConfig(
-        bus=dbus_daemon, mapping=DATA_DIR / "dbus_gateway_mapping.toml", retry_s=0.1
+        bus=bus_address, mapping=DATA_DIR / "dbus_gateway_mapping.toml", retry_s=0.1
     )
     source = DbusSource.from_config(config, hotpath)
     with board.register(page):
