@@ -25,8 +25,8 @@ class Journal:
     """A `NodeStore` behind a lock and a worker thread.
 
     Attributes:
-        counts: rows per journal state and the outbox length, as of the last call (for status
-            screens, which must not wait for the disk).
+        counts: rows per journal state and the outbox length, as of the last `write` (for
+            status screens, which must not wait for the disk).
     """
 
     def __init__(self, store: NodeStore) -> None:
@@ -47,16 +47,28 @@ class Journal:
 
     async def run(self, method: Callable[Concatenate[NodeStore, P], T],
                   *args: P.args, **kwargs: P.kwargs) -> T:
-        """``method(store, *args, **kwargs)`` in the worker thread; returns its result.
+        """``method(store, *args, **kwargs)`` in the worker thread, for a read; returns its
+        result.
+
+        Cancellation: a call that has started is waited for (it is one short query).
+        """
+        return await self._call(lambda: method(self._store, *args, **kwargs))
+
+    async def write(self, method: Callable[Concatenate[NodeStore, P], T],
+                    *args: P.args, **kwargs: P.kwargs) -> T:
+        """`run` for a change: `counts` is read again in the same call.
 
         Cancellation: a call that has started is waited for (it is one short transaction).
         """
         def call() -> tuple[T, dict[str, int]]:
             return method(self._store, *args, **kwargs), self._store.counts()
 
-        async with self._lock:
-            result, self.counts = await trio.to_thread.run_sync(call)
+        result, self.counts = await self._call(call)
         return result
+
+    async def _call(self, call: Callable[[], T]) -> T:
+        async with self._lock:
+            return await trio.to_thread.run_sync(call)
 
     async def aclose(self) -> None:
         """Close the file, after the call in progress."""

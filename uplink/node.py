@@ -233,7 +233,7 @@ class NodeUplink:
                 {"job": job.job_id, "reason": refusal.reason.value, "detail": refusal.detail},
             )
             return
-        if not await self.journal.run(NodeStore.begin_job, job.job_id, job.model, self._clock()):
+        if not await self.journal.write(NodeStore.begin_job, job.job_id, job.model, self._clock()):
             return
         # An accept needs no outbox: if it is lost, the dispatcher's accept time-out and
         # the final answer (which is journaled) cover it.

@@ -66,7 +66,7 @@ class Outbox:
         """
         self._journal = await Journal.open(self.config.state_file)
         self._nursery = nursery
-        await self.journal.run(NodeStore.prune, self._clock() - JOURNAL_KEEP_S)
+        await self.journal.write(NodeStore.prune, self._clock() - JOURNAL_KEEP_S)
         for job, model in await self.journal.run(NodeStore.running):
             LOG.warning("job %s was running when the daemon stopped: answering 'crashed'", job)
             await self.answer(
@@ -96,7 +96,7 @@ class Outbox:
         payload = self.signer.seal(
             kind, body, to=DISPATCHER_ID, ttl_s=ttl, msg_id=f"{job}:{kind}", now=now
         )
-        seq = await self.journal.run(NodeStore.answer, job, model, kind, self.topic, payload,
+        seq = await self.journal.write(NodeStore.answer, job, model, kind, self.topic, payload,
                                      now + ttl, now, final=final)
         if seq is None:
             LOG.info("job %s already answered; %s not sent", job, kind)
@@ -118,4 +118,4 @@ class Outbox:
         to a stop, the entry is published again at the next start (a duplicate the dispatcher
         drops)."""
         if self._nursery is not None and self._journal is not None:
-            self._nursery.start_soon(self._journal.run, NodeStore.acked, seq)
+            self._nursery.start_soon(self._journal.write, NodeStore.acked, seq)

@@ -39,6 +39,6 @@ async def take_receipt(
         raise ValueError(f"receipt {receipt!r}: job {job!r} was not answered by this car")
     port.record_receipt(job, receipt, credit, currency)
     # Noted after the port: a crash in between redelivers to the port, which is idempotent.
-    await journal.run(NodeStore.add_receipt, receipt, job, credit, currency, now)
+    await journal.write(NodeStore.add_receipt, receipt, job, credit, currency, now)
     LOG.info("receipt %s: %s %s for job %s", receipt, credit, currency, job)
     return "recorded"

@@ -112,8 +112,8 @@ def test_receipt_only_goes_from_dispatcher_to_node() -> None:
 async def answered_journal(tmp_path: Path, *jobs: str) -> Journal:
     journal = await Journal.open(tmp_path / "car.sqlite3")
     for job in jobs:
-        await journal.run(NodeStore.begin_job, job, "hash", NOW)
-        await journal.run(NodeStore.answer, job, "hash", "result", "t", b"signed", NOW + 60, NOW)
+        await journal.write(NodeStore.begin_job, job, "hash", NOW)
+        await journal.write(NodeStore.answer, job, "hash", "result", "t", b"signed", NOW + 60, NOW)
     return journal
 
 
@@ -132,7 +132,7 @@ async def test_receipt_is_recorded_once_per_id_also_after_a_restart(tmp_path: Pa
 async def test_receipt_for_a_job_not_answered_here_is_refused(tmp_path: Path) -> None:
     port = LocalPort(started=["j1", "j2"])
     journal = await answered_journal(tmp_path, "j1")
-    await journal.run(NodeStore.begin_job, "j2", "hash", NOW)  # running: no result went out
+    await journal.write(NodeStore.begin_job, "j2", "hash", NOW)  # running: no result went out
     with pytest.raises(ValueError, match="'j2' was not answered"):
         await take_receipt(journal, port, {**RECEIPT, "job": "j2"}, NOW)
     with pytest.raises(ValueError, match="'j9' was not answered"):
