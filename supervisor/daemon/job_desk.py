@@ -305,11 +305,11 @@ class JobDesk:
         ones are dropped. Only a daemon that is being stopped cancels the desk.
         """
         await trio.to_thread.run_sync(self._refresh_earnings)
+        job_ids, done_tonight = await trio.to_thread.run_sync(
+            self._ledger_history, self.sup.budget.night_started(), self.sup.budget.wall_clock())
         # Receipts may come for jobs a previous process ran (a result republished from the
         # outbox after a restart): those jobs are in the ledger.
-        self.recorded |= await trio.to_thread.run_sync(self._ledger_job_ids)
-        night_started = self.sup.budget.night_started()
-        done_tonight = await trio.to_thread.run_sync(self._computed_since, night_started)
+        self.recorded |= job_ids
         if done_tonight > 0:
             self.sup.budget.restore_computed_tonight(done_tonight)
             LOG.info("%.1f h of compute already done tonight (from the ledger)",
@@ -334,25 +334,18 @@ class JobDesk:
             except Exception as exc:
                 LOG.error("%s failed: %s", what, exc)
 
-    def _ledger_job_ids(self) -> set[str]:
+    def _ledger_history(self, since: datetime, until: datetime) -> tuple[set[str], float]:
+        """The ledger's job ids, and its compute time between `since` and `until`: one read."""
         if not self.ledger_path.exists():
-            return set()
+            return set(), 0.0
         try:
             with Ledger(self.ledger_path, readonly=True) as ledger:
-                return {e.job_id for _, e in ledger.entries() if e.kind == "job" and e.job_id}
+                jobs = [entry for _, entry in ledger.entries() if entry.kind == "job"]
+            ids = {entry.job_id for entry in jobs if entry.job_id}
+            return ids, compute_seconds_between(jobs, since, until)
         except Exception as exc:
-            LOG.warning("cannot read the ledger's jobs: %s", exc)
-            return set()
-
-    def _computed_since(self, since: datetime) -> float:
-        if not self.ledger_path.exists():
-            return 0.0
-        try:
-            with Ledger(self.ledger_path, readonly=True) as ledger:
-                return compute_seconds_between(ledger, since, self.sup.budget.wall_clock())
-        except Exception as exc:
-            LOG.warning("cannot read tonight's compute time from the ledger: %s", exc)
-            return 0.0
+            LOG.warning("cannot read the jobs in the ledger: %s", exc)
+            return set(), 0.0
 
     def _refresh_earnings(self) -> None:
         if not self.ledger_path.exists():

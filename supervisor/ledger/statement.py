@@ -107,11 +107,11 @@ def earnings(ledger: Ledger, now: datetime, currency: str = "USD") -> dict[str, 
             "month": totals["credits_accrued"], "pending": totals["credits_pending"]}
 
 
-def compute_seconds_between(ledger: Ledger, since: datetime, until: datetime) -> float:
+def compute_seconds_between(entries: Iterable[Entry], since: datetime, until: datetime) -> float:
     """Seconds of job time inside [`since`, `until`] (jobs clipped to it), whatever their
     outcome: the compute a restarted daemon already did tonight, for the nightly cap."""
     total = 0.0
-    for _, entry in ledger.entries():
+    for entry in entries:
         if entry.kind != "job" or not entry.started_at or not entry.ended_at:
             continue
         start = max(parse_time(entry.started_at, "started_at"), since)

@@ -235,5 +235,6 @@ def test_compute_seconds_are_clipped_to_the_window(ledger: Ledger):
     # 31, 60 and 35 minutes; 3 and 4 ended before it, 6 is in December.
     since = datetime(2026, 11, 3, 2, 0, tzinfo=timezone(timedelta(hours=1)))
     until = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
-    assert compute_seconds_between(ledger, since, until) == (31 + 60 + 35) * 60
-    assert compute_seconds_between(ledger, until, since) == 0.0
+    entries = [entry for _, entry in ledger.entries()]
+    assert compute_seconds_between(entries, since, until) == (31 + 60 + 35) * 60
+    assert compute_seconds_between(entries, until, since) == 0.0
