@@ -46,7 +46,7 @@ async def test_sigterm_during_start_up_stops_the_daemon(
         return sources[0]
 
     supervisor = Supervisor(config, notifier=Notifier({}), source=source)
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="parkmesh")
     raised: list[Interrupted] = []
 
     async def run() -> None:
