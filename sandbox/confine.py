@@ -9,8 +9,10 @@
 4. `new_network_namespace`: only a down loopback, no route out (as root directly; otherwise in a
    new user namespace where the kernel allows unprivileged ones).
 5. `drop_user`: to the worker user, with no supplementary groups.
-6. (the worker loads torch, the weights and its key, and warms up)
-7. `install_seccomp`: a deny-list filter with thread sync; see `SECCOMP_DENY`.
+6. `check_readable`: the model's files are readable by the worker user itself; a file that
+   is not fails the start with its path and the user named, rather than a job later.
+7. (the worker loads torch, the weights and its key, and warms up)
+8. `install_seccomp`: a deny-list filter with thread sync; see `SECCOMP_DENY`.
 
 Each step returns a `Step`; a step the kernel refuses has ``applied=False`` and its errno in
 ``detail``, and the worker reports it in its status.
@@ -24,7 +26,10 @@ import os
 import resource
 import signal
 import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 PR_SET_PDEATHSIG: Final = 1
@@ -40,6 +45,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 # Denied outright with EPERM once the worker serves. Names unknown on this architecture (fork
 # and open on arm64, say) are skipped: they cannot be called there.
+# fmt: off
 SECCOMP_DENY: Final = (
     # new programs and processes (clone is allowed with thread flags only, below)
     "execve", "execveat", "fork", "vfork",
@@ -65,6 +71,7 @@ SECCOMP_DENY: Final = (
     "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod",
     "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "truncate",
 )
+# fmt: on
 # Answered with ENOSYS so the C library falls back to a call the filter can inspect.
 SECCOMP_ENOSYS: Final = ("clone3", "openat2")
 
@@ -97,8 +104,11 @@ def check_descriptors(allowed: set[int]) -> Step:
             return ""  # the descriptor listdir itself used, closed by now
 
     known = {target(fd) for fd in allowed}
-    extra = sorted(fd for fd in (int(n) for n in os.listdir("/proc/self/fd"))
-                   if fd not in allowed and target(fd) not in known and target(fd))
+    extra = sorted(
+        fd
+        for fd in (int(n) for n in os.listdir("/proc/self/fd"))
+        if fd not in allowed and target(fd) not in known and target(fd)
+    )
     if extra:
         return Step("descriptors", False, f"unexpected open descriptors {extra}")
     return Step("descriptors", True, f"only {sorted(allowed)} open; clean environment")
@@ -130,8 +140,11 @@ def new_network_namespace() -> Step:
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
         return Step("netns", True, "new user + network namespace (unprivileged)")
     second = ctypes.get_errno()
-    return Step("netns", False, f"refused: CLONE_NEWNET {_errno_text(first)}; "
-                                f"with CLONE_NEWUSER {_errno_text(second)}")
+    return Step(
+        "netns",
+        False,
+        f"refused: CLONE_NEWNET {_errno_text(first)}; with CLONE_NEWUSER {_errno_text(second)}",
+    )
 
 
 def readable_by(path: str, uid: int, gid: int) -> bool:
@@ -144,8 +157,11 @@ def readable_by(path: str, uid: int, gid: int) -> bool:
         except OSError:
             return False
         need = 0o5 if i == len(parts) else 0o1
-        bits = (st.st_mode >> 6) & 7 if st.st_uid == uid else (
-            (st.st_mode >> 3) & 7 if st.st_gid == gid else st.st_mode & 7)
+        bits = (
+            (st.st_mode >> 6) & 7
+            if st.st_uid == uid
+            else ((st.st_mode >> 3) & 7 if st.st_gid == gid else st.st_mode & 7)
+        )
         if bits & need != need:
             return False
     return True
@@ -156,14 +172,19 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32))
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
 
 
-def _set_capabilities(mask: int) -> int:
-    """Make `mask` the effective and permitted set (0 drops everything); returns errno or 0."""
+def _set_capabilities(mask: int, permitted: int | None = None) -> int:
+    """Make `mask` the effective set and `permitted` (default: `mask`) the permitted one (0
+    drops everything); returns errno or 0."""
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
-    data = (_CapData * 2)(_CapData(mask, mask, 0), _CapData(0, 0, 0))
+    allowed = mask if permitted is None else permitted
+    data = (_CapData * 2)(_CapData(mask, allowed, 0), _CapData(0, 0, 0))
     if _libc.capset(ctypes.byref(header), data) != 0:
         return ctypes.get_errno()
     return 0
@@ -201,8 +222,83 @@ def drop_user(uid: int, gid: int, expected_parent: int, *, keep_read_search: boo
     else:  # pragma: no cover - would mean the drop is reversible
         return [Step("user", False, "uid 0 could be regained after the drop")]
     rearmed = set_parent_death_signal(expected_parent)
-    return [Step("user", True, detail),
-            Step("pdeathsig_after_drop", rearmed.applied, rearmed.detail)]
+    return [
+        Step("user", True, detail),
+        Step("pdeathsig_after_drop", rearmed.applied, rearmed.detail),
+    ]
+
+
+class UnreadableError(Exception):
+    """A file the worker needs cannot be read by the worker user (the message names the path,
+    the user and the system's reason). Raised at start, so the failure is the node's, named."""
+
+
+def _effective_capabilities() -> int:
+    with open("/proc/self/status") as f:
+        eff = next((line.split()[1] for line in f if line.startswith("CapEff:")), "0")
+    return int(eff, 16)
+
+
+@contextmanager
+def _as_the_user_alone() -> Iterator[None]:
+    """Suspend CAP_DAC_READ_SEARCH (kept by `drop_user` while the interpreter is unreadable)
+    for the block, so that an access check sees what the user alone may read."""
+    kept = os.geteuid() != 0 and _effective_capabilities() & (1 << CAP_DAC_READ_SEARCH)
+    if kept:
+        _set_capabilities(0, 1 << CAP_DAC_READ_SEARCH)
+    try:
+        yield
+    finally:
+        if kept:
+            _set_capabilities(1 << CAP_DAC_READ_SEARCH)
+
+
+def check_readable(paths: Iterable[Path], *, recursive: Iterable[Path] = ()) -> Step:
+    """Check, as the worker user, that each of `paths` can be opened (a file) or listed and
+    searched (a directory), and every file below each of `recursive`.
+
+    Nothing is read beyond opening: the weights are large.
+
+    Raises:
+        UnreadableError: for the first path that cannot be opened, naming it and the user.
+    """
+    user = f"uid {os.geteuid()} gid {os.getegid()}"
+    checked = 0
+
+    def check(path: Path, walk: bool) -> None:
+        nonlocal checked
+        try:
+            if path.is_dir():
+                entries = sorted(os.scandir(path), key=lambda e: e.name)  # needs read
+                os.stat(path / ".")  # needs search (to open what is inside)
+                if walk:
+                    for entry in entries:
+                        check(Path(entry.path), True)
+            else:
+                with open(path, "rb"):
+                    pass
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise UnreadableError(f"the worker user ({user}) cannot read {path}: {why}") from None
+        checked += 1
+
+    with _as_the_user_alone():
+        for path in paths:
+            check(Path(path), False)
+        for path in recursive:
+            check(Path(path), True)
+    return Step("files", True, f"{checked} paths readable by {user}")
+
+
+def unreadable_import_roots(paths: Iterable[str]) -> list[str]:
+    """The entries of `paths` (``sys.path``) the current user cannot list: the reason an import
+    fails once the interpreter's directories are out of reach."""
+    out = []
+    with _as_the_user_alone():
+        for entry in paths:
+            if entry and os.path.isdir(entry) and not os.access(entry, os.R_OK | os.X_OK):
+                out.append(entry)
+    return out
 
 
 def drop_capabilities() -> Step:

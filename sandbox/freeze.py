@@ -61,12 +61,19 @@ def rss_bytes(pid: int) -> int | None:
     return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-_HINTS = {"SIGSEGV": "segmentation fault", "SIGBUS": "bus error", "SIGSYS": "seccomp kill",
-          "SIGABRT": "abort", "SIGKILL": "killed; out of memory?"}
+# SIGKILL has no hint: the pool, another process or the kernel's out-of-memory killer may
+# have sent it, and the exit status does not say which (the pool knows its own kills).
+_HINTS = {
+    "SIGSEGV": "segmentation fault",
+    "SIGBUS": "bus error",
+    "SIGSYS": "seccomp kill",
+    "SIGABRT": "abort",
+}
 
 
 def describe_exit(returncode: int | None, note: str = "") -> str:
-    """Why a worker ended: 'killed by SIGSEGV (segmentation fault)', 'exit status 1', ..."""
+    """Why a worker ended, as far as known: 'killed by SIGSEGV (signal 11, segmentation
+    fault)', 'killed by SIGKILL (signal 9)', 'exit status 1', ..."""
     if returncode is None:
         text = "still running"
     elif returncode < 0:
@@ -76,7 +83,41 @@ def describe_exit(returncode: int | None, note: str = "") -> str:
         except ValueError:
             name = f"signal {sig}"
         hint = _HINTS.get(name, "")
-        text = f"killed by {name}" + (f" ({hint})" if hint else "")
+        text = f"killed by {name} (signal {sig}" + (f", {hint})" if hint else ")")
     else:
         text = f"exit status {returncode}"
     return f"{text}; {note}" if note else text
+
+
+def boost_threads(pid: int, priority: int) -> list[int]:
+    """Give every thread of the (frozen) process `pid` SCHED_FIFO `priority`; returns the
+    thread ids changed.
+
+    A SIGSTOP takes effect in a thread only when that thread next runs; on a loaded machine a
+    normal-priority thread can wait several milliseconds for a CPU. Boosted, each thread runs
+    at once, reaches the stop and stays stopped: a stopped thread uses no CPU whatever its
+    priority. `unboost_threads` must undo it before the process is continued.
+    """
+    boosted: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return boosted
+    for tid in tids:
+        try:
+            os.sched_setscheduler(
+                int(tid), os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority)
+            )
+        except OSError:  # the thread exited, or no privilege: it stops when it runs
+            continue
+        boosted.append(int(tid))
+    return boosted
+
+
+def unboost_threads(tids: list[int]) -> None:
+    """Return the threads `boost_threads` changed to normal scheduling (before SIGCONT)."""
+    for tid in tids:
+        try:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            continue

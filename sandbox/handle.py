@@ -33,6 +33,12 @@ from sandbox.stop_page import StopPage
 LOG = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STDERR_LINES = 20
+# A worker's `failed` reasons that are not the job's own failure, as the pool's statuses.
+_FAILED_STATUS: dict[str, Status] = {
+    "preempted": "preempted",
+    "stopped": "stopped",
+    "internal": "node_error",
+}
 
 
 class WorkerStartError(Exception):
@@ -60,21 +66,36 @@ class StartSpec:
 
     def to_wire(self) -> dict[str, Any]:
         """The spec as a CBOR map."""
-        return {"model": self.model, "models_dir": str(self.models_dir), "device": self.device,
-                "operator_public_key": self.operator_public_key,
-                "worker_key": str(self.worker_key), "scratch": str(self.scratch),
-                "uid": self.uid, "gid": self.gid, "threads": self.threads,
-                "micro_batch": self.micro_batch, "step_rows": self.step_rows,
-                "loader": self.loader,
-                "netns": self.netns, "seccomp": self.seccomp, "parent_pid": os.getpid()}
+        return {
+            "model": self.model,
+            "models_dir": str(self.models_dir),
+            "device": self.device,
+            "operator_public_key": self.operator_public_key,
+            "worker_key": str(self.worker_key),
+            "scratch": str(self.scratch),
+            "uid": self.uid,
+            "gid": self.gid,
+            "threads": self.threads,
+            "micro_batch": self.micro_batch,
+            "step_rows": self.step_rows,
+            "loader": self.loader,
+            "netns": self.netns,
+            "seccomp": self.seccomp,
+            "parent_pid": os.getpid(),
+        }
 
 
 def clean_environment(threads: int) -> dict[str, str]:
     """The worker's whole environment: nothing of the supervisor's leaks in."""
     env = {
-        "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
     }
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
@@ -105,6 +126,7 @@ class WorkerHandle:
         self.page = StopPage.create(f"parkmesh-stop-{spec.model}")
         self.status: dict[str, Any] = {}
         self.frozen = False
+        self.boosted: list[int] = []
         self.busy_id: int | None = None
         self.killed_on_purpose = False
         self.returncode: int | None = None
@@ -128,12 +150,15 @@ class WorkerHandle:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.worker", str(theirs.fileno()),
-                 str(self.page.fd)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                close_fds=True, pass_fds=(theirs.fileno(), self.page.fd),
+                [sys.executable, "-m", "sandbox.worker", str(theirs.fileno()), str(self.page.fd)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+                pass_fds=(theirs.fileno(), self.page.fd),
                 env=clean_environment(self.spec.threads),
-                cwd="/", start_new_session=True,
+                cwd="/",
+                start_new_session=True,
             )
         finally:
             theirs.close()
@@ -211,14 +236,30 @@ class WorkerHandle:
         compute = float(message.get("compute_ms", 0.0))
         total = (time.perf_counter() - pending.started) * 1000
         if kind == "result":
-            result = JobResult(pending.job.job_id, pending.job.model, "ok",
-                               bytes(message["sealed"]), "", compute, total, self.pid)
+            result = JobResult(
+                pending.job.job_id,
+                pending.job.model,
+                "ok",
+                bytes(message["sealed"]),
+                "",
+                compute,
+                total,
+                self.pid,
+            )
         else:
             reason = str(message.get("reason", "internal"))
-            status: Status = "preempted" if reason == "preempted" else (
-                "stopped" if reason == "stopped" else "failed")
-            result = JobResult(pending.job.job_id, pending.job.model, status, None,
-                               f"{reason}: {message.get('detail', '')}", compute, total, self.pid)
+            # "internal" is the node's own failure, not the job's: see sandbox.jobs.Status.
+            status: Status = _FAILED_STATUS.get(reason, "failed")
+            result = JobResult(
+                pending.job.job_id,
+                pending.job.model,
+                status,
+                None,
+                f"{reason}: {message.get('detail', '')}",
+                compute,
+                total,
+                self.pid,
+            )
         pending.result = result
         pending.done.set()
 
@@ -230,8 +271,14 @@ class WorkerHandle:
         assert self._stream is not None
         await self.idle.wait()
         if self.exited.is_set():
-            return JobResult(job.job_id, job.model, "unavailable", None,
-                             f"worker exited: {self.crash_reason()}", worker_pid=self.pid)
+            return JobResult(
+                job.job_id,
+                job.model,
+                "unavailable",
+                None,
+                f"worker exited: {self.crash_reason()}",
+                worker_pid=self.pid,
+            )
         job_id, self._next_id = self._next_id, self._next_id + 1
         pending = _Pending(job, time.perf_counter(), trio.Event())
         self._pending[job_id] = pending
@@ -250,8 +297,16 @@ class WorkerHandle:
         for pending in list(self._pending.values()):
             if pending.result is None:
                 total = (time.perf_counter() - pending.started) * 1000
-                pending.result = JobResult(pending.job.job_id, pending.job.model,
-                                           status, None, reason, 0.0, total, self.pid)
+                pending.result = JobResult(
+                    pending.job.job_id,
+                    pending.job.model,
+                    status,
+                    None,
+                    reason,
+                    0.0,
+                    total,
+                    self.pid,
+                )
                 pending.done.set()
         self._pending.clear()
 
@@ -284,8 +339,24 @@ class WorkerHandle:
             os.kill(self._proc.pid, signal.SIGSTOP)
             self.frozen = True
 
+    def boost_nowait(self, priority: int) -> None:
+        """While frozen: raise the worker's threads to SCHED_FIFO `priority` so that each
+        reaches its stop at once (`freeze.boost_threads`); `thaw_nowait` undoes it first."""
+        if self._proc is None or self.returncode is not None or not self.frozen or priority <= 0:
+            return
+        self.boosted = freeze.boost_threads(self._proc.pid, priority)
+        self._unboost_if_thawed()
+
+    def _unboost_if_thawed(self) -> None:
+        # Thawed meanwhile (on another thread): a running worker must not keep the boost.
+        if not self.frozen:
+            boosted, self.boosted = self.boosted, []
+            freeze.unboost_threads(boosted)
+
     def thaw_nowait(self) -> None:
-        """SIGCONT a frozen worker."""
+        """SIGCONT a frozen worker (its threads back to normal scheduling first)."""
+        boosted, self.boosted = self.boosted, []
+        freeze.unboost_threads(boosted)
         if self._proc is not None and self.returncode is None and self.frozen:
             os.kill(self._proc.pid, signal.SIGCONT)
         self.frozen = False
@@ -312,8 +383,14 @@ class WorkerHandle:
         return freeze.rss_bytes(self.pid)
 
     def crash_reason(self) -> str:
-        """Why the process ended, in words (signal name, exit status, stderr tail)."""
-        return freeze.describe_exit(self.returncode, self._death_note())
+        """Why the process ended, in words (signal name and number or exit status, who sent
+        a SIGKILL when it was the pool, stderr tail)."""
+        note = self._death_note()
+        if self.killed_on_purpose:
+            note = "killed by the pool" + (f" | {note}" if note else "")
+        elif self.returncode == -signal.SIGKILL:
+            note = "not sent by the pool" + (f" | {note}" if note else "")
+        return freeze.describe_exit(self.returncode, note)
 
     def _death_note(self) -> str:
         return " | ".join(list(self.stderr_tail)[-3:])

@@ -25,21 +25,47 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import cbor2
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from sandbox.hpke import KEY_BYTES, HpkeError, generate_keypair, open_sealed, seal
+from sandbox.hpke import (
+    ENC_BYTES,
+    KEY_BYTES,
+    SUITE,
+    TAG_BYTES,
+    HpkeError,
+    generate_keypair,
+    open_sealed,
+    seal,
+)
 
 MAX_TEXTS: Final = 256
 MAX_TEXT_CHARS: Final = 100_000
 MAX_PROMPTS: Final = 64
 MAX_NEW_TOKENS: Final = 4096
 
-Status = Literal["ok", "preempted", "cancelled", "crashed", "poison", "failed", "unavailable",
-                 "stopped"]
+# "failed" is the job's own failure (bad input, a model error); "node_error" is the node's (the
+# worker's ``internal`` reason: a file it cannot read, a library that does not load, a bug), so
+# that the dispatcher resends the job elsewhere instead of blaming the client.
+Status = Literal[
+    "ok",
+    "preempted",
+    "cancelled",
+    "crashed",
+    "poison",
+    "failed",
+    "node_error",
+    "unavailable",
+    "stopped",
+]
 
 
 class JobInputError(ValueError):
-    """A sealed request does not open or is not a valid request; the message names the field
-    and never repeats the input."""
+    """The client's fault: a sealed request does not open (an AEAD failure) or is not a valid
+    request. The message names the field and never repeats the input.
+
+    Nothing else is: a library that cannot load, a file the worker cannot read or a bug in the
+    worker propagates as its own exception, so that the node, not the client, is blamed."""
 
 
 def input_info(model: str) -> bytes:
@@ -102,24 +128,39 @@ class Request:
 # -- client side -----------------------------------------------------------------------------
 
 
-def seal_encode_job(job_id: str, model: str, worker_public_key: bytes,
-                    texts: Sequence[str]) -> tuple[Job, bytes]:
+def seal_encode_job(
+    job_id: str, model: str, worker_public_key: bytes, texts: Sequence[str]
+) -> tuple[Job, bytes]:
     """Seal an embedding request; returns the job and the client's private reply key."""
     return _seal(job_id, model, worker_public_key, {"op": "encode", "texts": list(texts)})
 
 
 def seal_generate_job(
-    job_id: str, model: str, worker_public_key: bytes, prompts: Sequence[str], *,
-    max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
+    job_id: str,
+    model: str,
+    worker_public_key: bytes,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
 ) -> tuple[Job, bytes]:
     """Seal a generation request; returns the job and the client's private reply key."""
-    body = {"op": "generate", "prompts": list(prompts), "max_new_tokens": max_new_tokens,
-            "temperature": temperature, "top_p": top_p, "seed": seed}
+    body = {
+        "op": "generate",
+        "prompts": list(prompts),
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "seed": seed,
+    }
     return _seal(job_id, model, worker_public_key, body)
 
 
-def _seal(job_id: str, model: str, worker_public_key: bytes,
-          body: dict[str, Any]) -> tuple[Job, bytes]:
+def _seal(
+    job_id: str, model: str, worker_public_key: bytes, body: dict[str, Any]
+) -> tuple[Job, bytes]:
     reply = generate_keypair()
     plaintext = cbor2.dumps({"v": 1, **body, "reply_to": reply.public})
     return Job(job_id, model, seal(worker_public_key, plaintext, input_info(model))), reply.private
@@ -143,19 +184,36 @@ def open_output(result: JobResult, client_private_key: bytes) -> dict[str, Any]:
 # -- worker side -----------------------------------------------------------------------------
 
 
-def open_request(sealed: bytes, model: str, worker_private_key: bytes) -> Request:
+def open_request(
+    sealed: bytes, model: str, worker_private_key: bytes | X25519PrivateKey
+) -> Request:
     """Open and validate a sealed request for `model`.
 
     Raises:
-        JobInputError: naming what is wrong, never echoing the input.
+        JobInputError: the ciphertext is too short or fails authentication (cryptography's
+            InvalidTag: wrong key, wrong purpose or tampered), or the plaintext is not a valid
+            request; naming what is wrong, never echoing the input.
+        Exception: anything else (a bad worker key, a library that does not load) is the
+            node's failure and propagates unchanged.
     """
+    key = (
+        worker_private_key
+        if isinstance(worker_private_key, X25519PrivateKey)
+        else X25519PrivateKey.from_private_bytes(worker_private_key)
+    )
+    if len(sealed) < ENC_BYTES + TAG_BYTES:
+        raise JobInputError(f"sealed message of {len(sealed)} bytes is too short")
     try:
-        plaintext = open_sealed(worker_private_key, sealed, input_info(model))
-    except HpkeError as exc:
-        raise JobInputError(str(exc)) from None
+        plaintext = SUITE.decrypt(sealed, key, info=input_info(model))
+    except InvalidTag:
+        # Only the AEAD's verdict is the client's: say nothing about the contents.
+        raise JobInputError(
+            "sealed message does not open (wrong key, wrong purpose or tampered)"
+        ) from None
     try:
         raw = cbor2.loads(plaintext)
-    except Exception:
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError):
+        # What malformed CBOR raises; a MemoryError or a broken cbor2 is the node's.
         raise JobInputError("request is not CBOR") from None
     if not isinstance(raw, dict):
         raise JobInputError("request is not a CBOR map")
@@ -171,8 +229,11 @@ def open_request(sealed: bytes, model: str, worker_private_key: bytes) -> Reques
     if op == "generate":
         prompts = _strings(raw.get("prompts"), "prompts", MAX_PROMPTS)
         max_new = raw.get("max_new_tokens")
-        if (not isinstance(max_new, int) or isinstance(max_new, bool)
-                or not 1 <= max_new <= MAX_NEW_TOKENS):
+        if (
+            not isinstance(max_new, int)
+            or isinstance(max_new, bool)
+            or not 1 <= max_new <= MAX_NEW_TOKENS
+        ):
             raise JobInputError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}")
         temperature = _number(raw.get("temperature", 0.0), "temperature", 0.0, 10.0)
         top_p = _number(raw.get("top_p", 1.0), "top_p", 0.0, 1.0)
@@ -186,8 +247,16 @@ def open_request(sealed: bytes, model: str, worker_private_key: bytes) -> Reques
 
 
 def seal_output(request: Request, model: str, output: dict[str, Any]) -> bytes:
-    """Seal an output map to the request's reply key."""
-    return seal(request.reply_to, cbor2.dumps({"v": 1, **output}), output_info(model))
+    """Seal an output map to the request's reply key.
+
+    Raises:
+        JobInputError: the client's reply key cannot be sealed to (a low-order point).
+    """
+    plaintext = cbor2.dumps({"v": 1, **output})
+    try:
+        return seal(request.reply_to, plaintext, output_info(model))
+    except HpkeError as exc:
+        raise JobInputError(f"reply_to: {exc}") from None
 
 
 def _strings(raw: Any, name: str, limit: int) -> tuple[str, ...]:

@@ -1,19 +1,20 @@
 """The worker pool: one warm, confined worker per loaded model, stopped within milliseconds.
 
-Hot path: `WorkerPool.stop_all_nowait(level, reason)` is synchronous and never awaits. It writes
-every worker's stop page, then (HARD, freeze mode) sends SIGSTOP to each busy worker, and
-acknowledges on behalf of idle workers (an idle worker computes nothing). When the pool is
-given the daemon's `PageBoard`, the board writes the pages and calls the pool's after-stop hook,
-so the lead's ``board.stop_all_nowait`` and ``pool.stop_all_nowait`` are equivalent.
+Hot path: `WorkerPool.stop_all_nowait(level, reason)` is synchronous and never awaits; it is the
+stop board's (`sandbox.board.PageBoard`, the daemon's or the pool's own), so the daemon's
+``board.stop_all_nowait`` and ``pool.stop_all_nowait`` are the same call. The board writes every
+worker's stop page, then calls the pool's after-stop hook on the same thread (the daemon's stop
+thread): HARD, freeze mode, it sends SIGSTOP to each busy worker, and acknowledges on behalf of
+idle workers (an idle worker computes nothing).
 
-After the write, the pool's confirmer thread (`sandbox.confirm.Confirmer`, woken by the hook
-itself, so no scheduler hop delays it) polls every 50 µs until each busy worker has
-acknowledged on its page or, when frozen, the kernel reports it stopped and every one of its
-threads shows state ``T`` in /proc; it then writes the acknowledgement for the frozen worker. A
-worker that misses `SandboxConfig.ack_deadline_ms` is killed. A hard stop that lasts
-`release_delay_s` makes the workers exit (memory released); they are started again when the
-stop ends. When the stop ends, frozen workers are thawed: their per-layer check sees that a
-hard stop happened during the job, abandons it and acknowledges.
+The hook then wakes the pool's one confirmer (`sandbox.confirm.Confirmer`, a thread at the stop
+path's real-time priority) which polls every 50 µs until each busy worker has acknowledged on
+its page or, when frozen, the kernel reports it stopped and every one of its threads shows state
+``T`` in /proc; it then writes the acknowledgement for the frozen worker. A worker still
+unconfirmed at `SandboxConfig.ack_deadline_ms` is killed by the confirmer itself, on its thread.
+A hard stop that lasts `release_delay_s` makes the workers exit (memory released); they are
+started again when the stop ends. When the stop ends, frozen workers are thawed: their per-layer
+check sees that a hard stop happened during the job, abandons it and acknowledges.
 
 Crashes: a worker that dies on its own fails its job with the reason (signal, exit status) and
 is restarted after an exponential back-off; a job that crashed two workers is refused as poison.
@@ -27,19 +28,19 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
-from typing import Any, Final, Protocol
+from collections.abc import Iterable
+from typing import Any, Final
 
 import trio
 
+from sandbox.board import PageBoard
 from sandbox.config import SandboxConfig
 from sandbox.confirm import Confirmer, StopSample
 from sandbox.handle import StartSpec, WorkerHandle, WorkerStartError
 from sandbox.jobs import Job, JobResult
 from sandbox.node import NodeFacts, prepare, scratch_dir
 from sandbox.slot import Slot, WorkerStatistics
-from sandbox.stop_page import StopLevel, StopPage, StopReason
+from sandbox.stop_page import StopLevel, StopReason
 
 LOG = logging.getLogger(__name__)
 DEFAULT_LOADER: Final = "sandbox.models.registry:load_model"
@@ -49,45 +50,47 @@ LIFECYCLE_S: Final = 0.02
 HEALTHY_AFTER_S: Final = 60.0
 
 
-class Board(Protocol):
-    """The daemon's stop board (`supervisor.preempt.PageBoard`), as far as the pool uses it."""
-
-    def register(self, page: StopPage) -> AbstractContextManager[StopPage]: ...
-    def add_after_stop(self, hook: Callable[[StopLevel], None]) -> None: ...
-    def stop_all_nowait(self, level: StopLevel, reason: StopReason) -> int: ...
-    def release_all_nowait(self) -> None: ...
-    @property
-    def pages(self) -> tuple[StopPage, ...]: ...
-
-
 class WorkerPool:
     """Warm workers, their stop pages, and the jobs they run. Use from the trio thread.
 
     Args:
         config: the ``[sandbox]`` section.
         board: the daemon's stop board; the pool registers each worker's page on it and hooks
-            its after-stop step. Without one, the pool keeps its own list of pages.
+            its after-stop step. Without one, the pool makes its own.
+        stop_priority: SCHED_FIFO priority of the confirmer thread: the stop path's
+            (``daemon.realtime_priority``); 0 leaves it at normal scheduling.
         loader: ``module:function`` the worker calls to load a model (tests pass their own).
         facts: node facts (user, device, keys); by default `sandbox.node.prepare(config)`.
     """
 
-    def __init__(self, config: SandboxConfig, *, board: Board | None = None,
-                 loader: str = DEFAULT_LOADER, facts: NodeFacts | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        *,
+        board: PageBoard | None = None,
+        loader: str = DEFAULT_LOADER,
+        facts: NodeFacts | None = None,
+        stop_priority: int = 0,
+    ) -> None:
         self.config = config
         self.facts = facts or prepare(config)
         self.device = self.facts.device
-        self.freeze = (config.stop_mode == "freeze"
-                       or (config.stop_mode == "auto" and self.device == "cpu"))
+        self.freeze = config.stop_mode == "freeze" or (
+            config.stop_mode == "auto" and self.device == "cpu"
+        )
         self.loader = loader
-        self._board = board
-        self._level = StopLevel.RUN
+        self.board = board if board is not None else PageBoard()
+        self.stop_priority = stop_priority
         self._slots = {name: Slot(name) for name in dict.fromkeys(config.models)}
         self._poison: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._confirmer: Confirmer | None = None
+        self._kills = 0
         self._hard_since: float | None = None
         self.stop_samples: collections.deque[StopSample] = collections.deque(maxlen=10_000)
-        if board is not None:
-            board.add_after_stop(self._after_stop)
+        self.board.add_after_stop(self._after_stop)
+        # Thawed by the thread that released (the stop thread), in order with its freezes;
+        # the lifecycle task's thaw is only a backstop.
+        self.board.add_after_release(self._thaw_nowait)
 
     @property
     def worker_public_key(self) -> bytes:
@@ -96,15 +99,21 @@ class WorkerPool:
 
     # -- service -----------------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[WorkerPool] = trio.TASK_STATUS_IGNORED
-                  ) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[WorkerPool] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Start every worker, then serve; started() once all are warm.
 
         Raises:
             WorkerStartError: a worker failed its first start (bad model, key, device...).
         Cancellation: every worker is killed and reaped.
         """
-        self._confirmer = Confirmer(self.config.ack_deadline_ms / 1000, self._stops_confirmed)
+        self._confirmer = Confirmer(
+            self.config.ack_deadline_ms / 1000,
+            self._stops_confirmed,
+            self._kill_late,
+            priority=self.stop_priority,
+        )
         self._confirmer.start()
         try:
             async with trio.open_nursery() as nursery:
@@ -119,11 +128,18 @@ class WorkerPool:
     def _spec(self, model: str) -> StartSpec:
         f = self.facts
         return StartSpec(
-            model=model, models_dir=self.config.models_dir, device=self.device,
-            operator_public_key=f.operator_public_key, worker_key=self.config.worker_key,
-            scratch=scratch_dir(self.config, model, f.uid, f.gid), uid=f.uid, gid=f.gid,
-            threads=self.config.threads or os.cpu_count() or 1, micro_batch=self.config.micro_batch,
-            step_rows=self.config.step_rows, loader=self.loader,
+            model=model,
+            models_dir=self.config.models_dir,
+            device=self.device,
+            operator_public_key=f.operator_public_key,
+            worker_key=self.config.worker_key,
+            scratch=scratch_dir(self.config, model, f.uid, f.gid),
+            uid=f.uid,
+            gid=f.gid,
+            threads=self.config.threads or os.cpu_count() or 1,
+            micro_batch=self.config.micro_batch,
+            step_rows=self.config.step_rows,
+            loader=self.loader,
         )
 
     async def _supervise(self, slot: Slot, *, task_status: trio.TaskStatus[None]) -> None:
@@ -137,7 +153,7 @@ class WorkerPool:
             started = time.monotonic()
             error: Exception | None = None
             try:
-                with self._register(handle.page):
+                with self.board.register(handle.page):
                     slot.starting = handle
                     handle.spawn()
                     async with trio.open_nursery() as nursery:
@@ -151,8 +167,13 @@ class WorkerPool:
                             slot.handle, slot.released, slot.starting = handle, False, None
                             if not handle.page.snapshot().acknowledged:
                                 handle.page.acknowledge(handle.page.generation())  # idle
-                            LOG.info("worker %s for %s ready on %s (confined: %s)", handle.pid,
-                                     slot.model, self.device, handle.status.get("confined"))
+                            LOG.info(
+                                "worker %s for %s ready on %s (confined: %s)",
+                                handle.pid,
+                                slot.model,
+                                self.device,
+                                handle.status.get("confined"),
+                            )
                             if first:
                                 task_status.started()
                                 first = False
@@ -168,21 +189,21 @@ class WorkerPool:
             if handle.killed_on_purpose:
                 continue
             slot.crashes += 1
-            slot.crashes_in_row = 1 if time.monotonic() - started > HEALTHY_AFTER_S else (
-                slot.crashes_in_row + 1)
-            delay = min(self.config.restart_backoff_max_s,
-                        self.config.restart_backoff_s * 2 ** (slot.crashes_in_row - 1))
-            LOG.warning("worker for %s died (%s); restarting in %.1f s", slot.model,
-                        handle.crash_reason(), delay)
+            slot.crashes_in_row = (
+                1 if time.monotonic() - started > HEALTHY_AFTER_S else (slot.crashes_in_row + 1)
+            )
+            delay = min(
+                self.config.restart_backoff_max_s,
+                self.config.restart_backoff_s * 2 ** (slot.crashes_in_row - 1),
+            )
+            LOG.warning(
+                "worker for %s died (%s); restarting in %.1f s",
+                slot.model,
+                handle.crash_reason(),
+                delay,
+            )
             slot.restarts += 1
             await trio.sleep(delay)
-
-    def _register(self, page: StopPage) -> AbstractContextManager[Any]:
-        if self._board is not None:
-            return self._board.register(page)
-        if self._level != StopLevel.RUN:
-            page.request_stop(self._level, StopReason.NONE)
-        return contextlib.nullcontext()
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -198,21 +219,34 @@ class WorkerPool:
         slot = self._slots.get(job.model)
         if slot is None:
             loaded = ", ".join(self._slots) or "none"
-            return JobResult(job.job_id, job.model, "failed",
-                             reason=f"model {job.model!r} is not loaded (loaded: {loaded})")
+            return JobResult(
+                job.job_id,
+                job.model,
+                "failed",
+                reason=f"model {job.model!r} is not loaded (loaded: {loaded})",
+            )
         if self._poison.get(job.digest, 0) >= POISON_AFTER:
-            return JobResult(job.job_id, job.model, "poison",
-                             reason=f"refused: this job crashed {POISON_AFTER} workers")
+            return JobResult(
+                job.job_id,
+                job.model,
+                "poison",
+                reason=f"refused: this job crashed {POISON_AFTER} workers",
+            )
         async with slot.lock:
             with trio.move_on_after(self.config.start_timeout_s):
                 while self.level() == StopLevel.RUN and not _live(slot.handle):  # noqa: ASYNC110
                     await trio.sleep(LIFECYCLE_S * 5)
             if self.level() != StopLevel.RUN:
-                return JobResult(job.job_id, job.model, "stopped",
-                                 reason=f"{self.level().name.lower()} stop in force")
+                return JobResult(
+                    job.job_id,
+                    job.model,
+                    "stopped",
+                    reason=f"{self.level().name.lower()} stop in force",
+                )
             if slot.handle is None or not _live(slot.handle):
-                return JobResult(job.job_id, job.model, "unavailable",
-                                 reason=f"no warm worker for {job.model}")
+                return JobResult(
+                    job.job_id, job.model, "unavailable", reason=f"no warm worker for {job.model}"
+                )
             handle = slot.handle
             slot.begin_job_nowait(job.job_id, handle)
             try:
@@ -225,11 +259,14 @@ class WorkerPool:
                 raise
             finally:
                 stopped_alone = slot.end_job_nowait(self.level())
+                self._reassert_stop_nowait(handle)
             # "stopped": the stop came before the worker began the job.
             if stopped_alone and result.status in ("preempted", "stopped"):
-                result = dataclasses.replace(result, status="cancelled",
-                                             reason="stopped alone (cancelled, or past its "
-                                             "deadline)")
+                result = dataclasses.replace(
+                    result,
+                    status="cancelled",
+                    reason="stopped alone (cancelled, or past its deadline)",
+                )
         if result.status == "crashed":
             count = self._poison.pop(job.digest, 0) + 1
             self._poison[job.digest] = count
@@ -239,8 +276,14 @@ class WorkerPool:
             slot.jobs_ok += 1
         else:
             slot.jobs_failed += 1
-        LOG.info("job %s on %s: %s %s (%.1f ms)", job.job_id, job.model, result.status,
-                 result.reason, result.total_ms)
+        LOG.info(
+            "job %s on %s: %s %s (%.1f ms)",
+            job.job_id,
+            job.model,
+            result.status,
+            result.reason,
+            result.total_ms,
+        )
         return result
 
     def stop_job_nowait(self, job_id: str) -> bool:
@@ -270,10 +313,28 @@ class WorkerPool:
 
     def level(self) -> StopLevel:
         """The stop level in force."""
-        if self._board is not None:
-            last = getattr(self._board, "last", None)
-            return last.level if last is not None else StopLevel.RUN
-        return self._level
+        return self.board.level()
+
+    @property
+    def kills(self) -> int:
+        """Workers the confirmer killed for missing the stop deadline, since start."""
+        return self._kills
+
+    def _kill_late(self, handle: WorkerHandle) -> None:
+        """The confirmer's kill, on its thread: SIGKILL, marked as the pool's own."""
+        self._kills += 1
+        handle.kill_nowait()
+
+    def _reassert_stop_nowait(self, handle: WorkerHandle) -> None:
+        """A per-job stop was just lifted on the trio thread while the stop thread may have
+        written a pool-wide hard stop: the board records its stops before writing them, so
+        a stop that this release overwrote shows in `board.last` now; write it again."""
+        last = self.board.last
+        if last is None or last.level != StopLevel.HARD or handle.exited.is_set():
+            return
+        with contextlib.suppress(ValueError):
+            if handle.page.level() != StopLevel.HARD:
+                handle.page.request_stop(last.level, last.reason)
 
     def _handles(self) -> Iterable[WorkerHandle]:
         return (s.handle for s in self._slots.values() if s.handle is not None)
@@ -281,26 +342,15 @@ class WorkerPool:
     def stop_all_nowait(self, level: StopLevel, reason: StopReason) -> int:
         """Write `level` to every worker's page, then freeze busy workers (HARD) and
         acknowledge idle ones. Never blocks; returns the write time (monotonic ns)."""
-        if self._board is not None:
-            return self._board.stop_all_nowait(level, reason)
-        now_ns = time.monotonic_ns()
-        for handle in self._handles():
-            handle.page.request_stop(level, reason, now_ns)
-        self._after_stop(level)
-        return now_ns
+        return self.board.stop_all_nowait(level, reason)
 
     def release_all_nowait(self) -> None:
         """End the stop: pages back to RUN; frozen workers are thawed by the lifecycle task."""
-        if self._board is not None:
-            self._board.release_all_nowait()
-        else:
-            for handle in self._handles():
-                handle.page.release()
-            self._level = StopLevel.RUN
-        self._thaw_nowait()
+        self.board.release_all_nowait()
 
     def _after_stop(self, level: StopLevel) -> None:
-        self._level = level
+        # On the thread that wrote the stop (the daemon's stop thread): reads of the trio
+        # thread's attributes only, signals, and the confirmer's wake-up.
         for slot in self._slots.values():
             if slot.starting is not None:  # loading, not computing a job: nothing to stop
                 slot.starting.page.acknowledge(slot.starting.page.generation())
@@ -309,41 +359,46 @@ class WorkerPool:
             if handle.busy_id is None:
                 handle.page.acknowledge(handle.page.generation())
                 continue
-            if level == StopLevel.HARD and self.freeze and not handle.frozen:
+            if level == StopLevel.HARD and self.freeze:
+                # Also when marked frozen: a thaw on the trio thread may be under way.
                 handle.freeze_nowait()
+                # The SIGSTOP is pending: raised, each thread runs into it at once instead of
+                # waiting for a CPU (after the flags: this costs the stop nothing).
+                handle.boost_nowait(self.stop_priority - 1)
             busy.append(handle)
         if level == StopLevel.HARD and busy and self._confirmer is not None:
             self._confirmer.submit_nowait(busy)
 
     def _thaw_nowait(self) -> None:
+        """SIGCONT every frozen worker unless a hard stop is in force (it may have come from
+        the stop thread a moment ago: that stop's freeze must stand)."""
         for handle in self._handles():
-            if handle.frozen:
+            if handle.frozen and self.level() != StopLevel.HARD:
                 handle.thaw_nowait()
-
-    def kill_unacknowledged_nowait(self) -> int:
-        """Kill every worker whose page has not acknowledged the latest stop; returns how many
-        (for `supervisor.daemon.stop_watch.StopWatch`'s ``kill_late``)."""
-        late = [h for h in self._handles() if not h.page.snapshot().acknowledged]
-        for handle in late:
-            handle.kill_nowait()
-        return len(late)
+                if self.level() == StopLevel.HARD and handle.busy_id is not None:
+                    handle.freeze_nowait()  # a stop came in meanwhile: its freeze stands
 
     def _stops_confirmed(self, samples: dict[WorkerHandle, StopSample]) -> None:
-        """The confirmer's results, on the trio thread: record, kill the late, answer jobs."""
+        """The confirmer's results, on the trio thread: record, report the killed, answer
+        the jobs of frozen workers. (The confirmer already killed the late ones.)"""
         slots = {s.handle: s for s in self._slots.values() if s.handle is not None}
         for handle, sample in samples.items():
             if handle in slots:
                 slots[handle].last_stop = sample
             self.stop_samples.append(sample)
             if sample.via == "kill":
-                LOG.warning("worker %s (%s) missed the %.0f ms stop deadline: killed",
-                            handle.pid, handle.spec.model, self.config.ack_deadline_ms)
-                handle.kill_nowait()
+                LOG.warning(
+                    "worker %s (%s) missed the %.0f ms stop deadline: killed",
+                    handle.pid,
+                    handle.spec.model,
+                    self.config.ack_deadline_ms,
+                )
             elif sample.via == "freeze":
                 handle.give_up_nowait("preempted", "hard stop (worker frozen)")
 
     async def _lifecycle(self) -> None:
-        """Thaw when a stop ends; release memory when a hard stop lasts; every 20 ms."""
+        """Release memory when a hard stop lasts; thaw (a backstop: the release hook thaws
+        at once, on the stop thread) when a stop ended; every 20 ms."""
         async with trio.open_nursery() as nursery:
             while True:
                 if self.level() != StopLevel.HARD:
@@ -363,8 +418,9 @@ class WorkerPool:
         handle.kill_nowait()
         await handle.exited.wait()
         slot.release_ms = (time.perf_counter() - start) * 1000
-        LOG.info("worker for %s released after a long hard stop (%.1f ms)", slot.model,
-                 slot.release_ms)
+        LOG.info(
+            "worker for %s released after a long hard stop (%.1f ms)", slot.model, slot.release_ms
+        )
 
     # -- statistics ---------------------------------------------------------------------------
 

@@ -7,6 +7,14 @@ loads the model and its HPKE key, warms up, installs its seccomp filter, and ans
 with its confinement status. Then it serves jobs one at a time until told to exit or its socket
 closes.
 
+Whose error: only the client's input is ``bad_input`` (a request that fails authentication or
+is malformed, `sandbox.jobs.JobInputError`). Anything else that fails inside the worker (a file
+it cannot read, a library that does not load, a bug) is ``internal``, the node's, with the
+exception's type and, for system errors, the path and the worker's user. Start-up checks, as
+the worker user, that its key, scratch directory and model files are readable, and rehearses a
+sealed job in its final confinement, so that an unreadable installation fails the start with
+its reason instead of the first job.
+
 Stopping: before each layer the model calls `check`, which compares the page's hard-stop
 generation with the one at the start of the job (one memory load) and raises `Preempted` if a
 hard stop was written since; the worker then acknowledges on the page (time first) and answers
@@ -22,37 +30,72 @@ import os
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import confine
-from sandbox.jobs import JobInputError, Request, open_request, seal_output
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from sandbox import confine, hpke
+from sandbox.jobs import (
+    JobInputError,
+    Request,
+    input_info,
+    open_request,
+    output_info,
+    seal_output,
+)
+from sandbox.models.errors import ModelError
 from sandbox.protocol import ProtocolError, recv_message, send_message
 from sandbox.stop_page import StopLevel, StopPage
 
 # Imported as root before the uid drop: the model code and what it imports lazily, the escapes
 # of the self-test, and libseccomp's binding (whose import runs ldconfig).
-PRELOAD = ("sandbox.models.registry", "sandbox.models.runtime", "sandbox.models.encoder",
-           "sandbox.models.decoder", "sandbox.models.generate", "sandbox.models.text",
-           "sandbox.models.errors", "safetensors.torch", "tokenizers", "secrets",
-           "sandbox.escapes", "sandbox.keys", "pyseccomp")
+PRELOAD = (
+    "sandbox.models.registry",
+    "sandbox.models.runtime",
+    "sandbox.models.encoder",
+    "sandbox.models.decoder",
+    "sandbox.models.generate",
+    "sandbox.models.text",
+    "sandbox.models.errors",
+    "safetensors.torch",
+    "tokenizers",
+    "secrets",
+    "sandbox.escapes",
+    "sandbox.keys",
+    "pyseccomp",
+)
 
 
 class Preempted(Exception):
     """Raised by the per-layer check when a hard stop was written during the job."""
 
 
+class WorkerSetupError(Exception):
+    """The worker cannot serve in its final confinement; the message names why (a path, the
+    user). Reported as ``fatal`` at start, never as a job's bad input."""
+
+
 class Worker:
     """The serving loop of a confined worker (everything after `ready`)."""
 
-    def __init__(self, sock: socket.socket, page: StopPage, model: Any, model_name: str,
-                 private_key: bytes, micro_batch: int | None, step_rows: int | None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        page: StopPage,
+        model: Any,
+        model_name: str,
+        private_key: bytes,
+        micro_batch: int | None,
+        step_rows: int | None,
+    ) -> None:
         self.sock = sock
         self.page = page
         self.model = model
         self.model_name = model_name
-        self.private_key = private_key
+        self.private_key = X25519PrivateKey.from_private_bytes(private_key)
         self.micro_batch = micro_batch
         self.step_rows = step_rows
         self.status: dict[str, Any] = {}
@@ -72,8 +115,9 @@ class Worker:
                 from sandbox.escapes import try_escapes
 
                 attempts, controls = try_escapes(message.get("targets", {}))
-                send_message(self.sock, {"t": "selftest", "attempts": attempts,
-                                         "controls": controls})
+                send_message(
+                    self.sock, {"t": "selftest", "attempts": attempts, "controls": controls}
+                )
             else:
                 raise ProtocolError(f"unknown message type {kind!r}")
 
@@ -111,39 +155,99 @@ class Worker:
             self._device_idle()
             page.acknowledge(page.generation())
             return _failed(job_id, "preempted", "hard stop", started)
-        except JobInputError as exc:
+        except JobInputError as exc:  # the client's: authentication failed or malformed request
             return _failed(job_id, "bad_input", str(exc), started)
-        except Exception as exc:  # the model's own errors name no input; others only by type
-            from sandbox.models.errors import ModelError
-
-            if isinstance(exc, ModelError):
-                return _failed(job_id, "model_error", str(exc), started)
-            return _failed(job_id, "internal", type(exc).__name__, started)
+        except ModelError as exc:  # the model's own errors name no input
+            return _failed(job_id, "model_error", str(exc), started)
+        except Exception as exc:  # the node's: never blamed on the client
+            return _failed(job_id, "internal", node_error_detail(exc), started)
         finally:
             self._acknowledge_idle()
-        return {"t": "result", "id": job_id, "sealed": sealed,
-                "compute_ms": (time.perf_counter() - started) * 1000}
+        return {
+            "t": "result",
+            "id": job_id,
+            "sealed": sealed,
+            "compute_ms": (time.perf_counter() - started) * 1000,
+        }
 
     def _compute(self, request: Request, check: Callable[[], None]) -> dict[str, Any]:
         if request.op == "encode":
             if self.model.kind != "encoder":
                 raise JobInputError(f"model {self.model_name} is not an encoder")
-            vectors = self.model.encode(list(request.texts), check=check,
-                                        micro_batch=self.micro_batch, step_rows=self.step_rows)
+            vectors = self.model.encode(
+                list(request.texts),
+                check=check,
+                micro_batch=self.micro_batch,
+                step_rows=self.step_rows,
+            )
             return {"embeddings": vectors}
         if self.model.kind != "decoder":
             raise JobInputError(f"model {self.model_name} is not a decoder")
-        kwargs = {"max_new_tokens": request.max_new_tokens, "check": check,
-                  "temperature": request.temperature, "top_p": request.top_p,
-                  "seed": request.seed}
+        kwargs = {
+            "max_new_tokens": request.max_new_tokens,
+            "check": check,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+        }
         if len(request.texts) == 1:
             return {"texts": [self.model.generate(request.texts[0], **kwargs)]}
         return {"texts": list(self.model.generate_batch(list(request.texts), **kwargs))}
 
 
+def node_error_detail(exc: BaseException) -> str:
+    """A failure inside the worker, in words that carry no job data: the exception's type, and
+    for system errors the path and the user, for imports the module and the unreadable
+    ``sys.path`` entries, for anything else the innermost code location."""
+    user = f"worker uid {os.geteuid()} gid {os.getegid()}"
+    if isinstance(exc, confine.UnreadableError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{type(exc).__name__}: {exc.strerror or 'system error'}{where} ({user})"
+    if isinstance(exc, ImportError):
+        origin = f" from {exc.path}" if exc.path else ""
+        roots = confine.unreadable_import_roots(sys.path)
+        hint = f"; not readable by it: {', '.join(roots)}" if roots else ""
+        return f"{type(exc).__name__}: cannot import {exc.name or '?'}{origin} ({user}{hint})"
+    last = None
+    # walk_tb reads no source file (the filter may be in force); the location names our code.
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        last = f"{frame.f_code.co_filename}:{line} in {frame.f_code.co_name}"
+    return f"{type(exc).__name__} at {last}" if last else type(exc).__name__
+
+
+def rehearse_job(private_key: bytes, model: str) -> None:
+    """Open and answer a sealed request to ourselves, as a client's job would be, so that every
+    library on the job path is loaded and usable in the worker's final confinement.
+
+    Raises:
+        WorkerSetupError: naming the failure (a module that cannot load, a file, the user).
+    """
+    import cbor2
+
+    reply = hpke.generate_keypair()
+    body = {"v": 1, "op": "encode", "texts": ["rehearsal"], "reply_to": reply.public}
+    own = hpke.public_key_of(private_key)
+    try:
+        sealed = hpke.seal(own, cbor2.dumps(body), input_info(model))
+        request = open_request(sealed, model, private_key)
+        answer = seal_output(request, model, {"embeddings": [[0.0]]})
+        cbor2.loads(hpke.open_sealed(reply.private, answer, output_info(model)))
+    except Exception as exc:
+        raise WorkerSetupError(
+            f"after dropping privileges the worker cannot open a job: {node_error_detail(exc)}"
+        ) from exc
+
+
 def _failed(job_id: Any, reason: str, detail: str, started: float) -> dict[str, Any]:
-    return {"t": "failed", "id": job_id, "reason": reason, "detail": detail,
-            "compute_ms": (time.perf_counter() - started) * 1000}
+    return {
+        "t": "failed",
+        "id": job_id,
+        "reason": reason,
+        "detail": detail,
+        "compute_ms": (time.perf_counter() - started) * 1000,
+    }
 
 
 def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
@@ -153,8 +257,11 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
         Exception: any failure; `main` reports it as ``fatal`` and exits.
     """
     parent = int(spec["parent_pid"])
-    steps = [confine.check_descriptors({0, 1, 2, sock.fileno(), page.fd}),
-             confine.set_parent_death_signal(parent), confine.limit_core_dumps()]
+    steps = [
+        confine.check_descriptors({0, 1, 2, sock.fileno(), page.fd}),
+        confine.set_parent_death_signal(parent),
+        confine.limit_core_dumps(),
+    ]
     if spec.get("netns", True):
         steps.append(confine.new_network_namespace())
     else:
@@ -173,16 +280,32 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
     if spec.get("uid") is not None:
         uid, gid = int(spec["uid"]), int(spec["gid"])
         stdlib = os.path.dirname(os.__file__)
-        steps += confine.drop_user(uid, gid, parent,
-                                   keep_read_search=not confine.readable_by(stdlib, uid, gid))
+        steps += confine.drop_user(
+            uid, gid, parent, keep_read_search=not confine.readable_by(stdlib, uid, gid)
+        )
     else:
         steps.append(confine.Step("user", False, "disabled by configuration"))
+    # The model's files must be readable by the worker user itself (not only through the
+    # capability `drop_user` may keep while the interpreter is unreadable): a file it cannot
+    # read fails the start, by name, instead of a job later.
+    models_dir, key_file = Path(spec["models_dir"]), Path(spec["worker_key"])
+    model_dir = models_dir / str(spec["model"])
+    steps.append(
+        confine.check_readable([models_dir], recursive=[model_dir] if model_dir.is_dir() else [])
+    )
     os.chdir(spec["scratch"])
     from sandbox.keys import read_private_key
 
-    private_key = read_private_key(Path(spec["worker_key"]))
-    model = load_model(spec["model"], Path(spec["models_dir"]), spec["device"],
-                       bytes(spec["operator_public_key"]))
+    try:
+        private_key = read_private_key(key_file)
+    except OSError as exc:
+        raise confine.UnreadableError(
+            f"the worker user (uid {os.geteuid()} gid {os.getegid()}) cannot read {key_file}:"
+            f" {exc.strerror or type(exc).__name__}"
+        ) from None
+    model = load_model(
+        spec["model"], models_dir, spec["device"], bytes(spec["operator_public_key"])
+    )
     model.warmup()
     if os.getuid() != 0:
         steps.append(confine.drop_capabilities())
@@ -190,14 +313,28 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
         steps.append(confine.install_seccomp())
     else:
         steps.append(confine.Step("seccomp", False, "disabled by configuration"))
-    # A product after the filter proves the thread pool and allocator still work.
+    # A product after the filter proves the thread pool and allocator still work; a sealed
+    # job to ourselves proves the job path does (a lazy import of an unreadable library would
+    # otherwise fail the first client's job).
     torch.ones(64, 64) @ torch.ones(64, 64)
-    worker = Worker(sock, page, model, spec["model"], private_key,
-                    int(spec["micro_batch"]) or None, int(spec.get("step_rows", 0)) or None)
+    rehearse_job(private_key, str(spec["model"]))
+    worker = Worker(
+        sock,
+        page,
+        model,
+        spec["model"],
+        private_key,
+        int(spec["micro_batch"]) or None,
+        int(spec.get("step_rows", 0)) or None,
+    )
     worker.status = {
-        "pid": os.getpid(), "model": spec["model"], "kind": model.kind,
-        "device": str(model.device), "threads": torch.get_num_threads(),
-        "uid": os.getuid(), "steps": [s.to_wire() for s in steps],
+        "pid": os.getpid(),
+        "model": spec["model"],
+        "kind": model.kind,
+        "device": str(model.device),
+        "threads": torch.get_num_threads(),
+        "uid": os.getuid(),
+        "steps": [s.to_wire() for s in steps],
         "confined": all(s.applied for s in steps),
     }
     return worker

@@ -1,25 +1,38 @@
 """The hot path: from a vehicle reading to the stop flag, in one synchronous call chain.
 
-A source calls `HotPath.feed` from the task that read the frame (or the DBus signal); `feed`
-updates the state, asks the policy, and on a hard-stop edge writes every worker's stop page
-before returning: no await, no channel hop and no lock between the reading and the flag.
-Listeners are told afterwards, also synchronously, and must only queue the news (for example
-with a memory channel's ``send_nowait``); waiting for acknowledgements, killing, logging and
-telling the dispatcher happen in other tasks. The release of the stop pages when the car is
-admitted again is decided here too, from the same evaluation.
+A source calls `HotPath.feed` on the stop thread, the thread that read the frame (or the DBus
+signal); `feed` updates the state, asks the policy, and on a hard-stop edge writes every
+worker's stop page before returning: no await, no channel hop and no lock between the reading
+and the flag. The release of the stop pages when the car is admitted again is decided here too,
+from the same evaluation.
+
+Threads (docs/stop-path.md): while a stop thread owns the hot path (`attach`), every call made
+on another thread (`feed`, `tick`, `set_soft_stop`, the policy's setters through
+`HotPath.policy`...) is handed to the stop thread and waited for (`supervisor.preempt.handoff`),
+so the state and the policy are only ever changed and evaluated there. The other threads read
+immutable snapshots: `decision`, the state's `Signal` values, `statistics()`. Listeners are
+called on the trio thread (`TrioToken.run_sync_soon`), never on the stop thread, and must only
+queue the news; without a stop thread they are called inline, after the evaluation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+import trio
 
 from sandbox.stop_page import StopLevel, StopReason
 
-from .policy import AdmissionPolicy, Decision
+from .policy import AdmissionPolicy, Decision, PolicyConfig
 from .preempt import Stopper
+from .preempt.handoff import Handoff
 from .vehicle.state import SignalUpdate, VehicleState
+
+LOG = logging.getLogger(__name__)
 
 DecisionListener = Callable[[Decision], None]
 
@@ -34,8 +47,74 @@ class HotPathStatistics:
     last_stop_latency_ms: float | None
 
 
+class PolicyInputs:
+    """The admission policy as other threads see it: its setters run on the stop thread.
+
+    `HotPath.policy` is this object, so existing callers (``policy.set_soft_stop`` then
+    ``hotpath.refresh_soft_stops()``, ``policy.set_busy``) keep working and never change the
+    policy while the stop thread evaluates it.
+    """
+
+    def __init__(self, policy: AdmissionPolicy, handoff: Handoff) -> None:
+        self.inner = policy
+        self._handoff = handoff
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        self._handoff.call(fn, lambda: None)
+
+    @property
+    def config(self) -> PolicyConfig:
+        """The policy's configuration."""
+        return self.inner.config
+
+    @config.setter
+    def config(self, config: PolicyConfig) -> None:
+        def apply() -> None:
+            self.inner.config = config
+
+        self._call(apply)
+
+    @property
+    def last(self) -> Decision | None:
+        """The latest decision (an immutable snapshot)."""
+        return self.inner.last
+
+    @property
+    def soc_floor(self) -> float | None:
+        """The simple floor check's floor, None once the budget owns it."""
+        return self.inner.soc_floor
+
+    def set_soft_stop(self, source: str, reasons: Sequence[str]) -> None:
+        """Replace the soft-stop reasons of `source` ("budget", "owner", "drain", ...)."""
+        reasons = tuple(reasons)
+        self._call(lambda: self.inner.set_soft_stop(source, reasons))
+
+    def use_budget(self) -> None:
+        """The thermal budget now owns the battery floor."""
+        self._call(self.inner.use_budget)
+
+    def source_failed(self, name: str, why: str) -> None:
+        """A vehicle source stopped delivering (a hard stop at the next evaluation)."""
+        self._call(lambda: self.inner.source_failed(name, why))
+
+    def source_recovered(self, name: str) -> None:
+        """A vehicle source delivers again."""
+        self._call(lambda: self.inner.source_recovered(name))
+
+    def set_busy(self, busy: bool) -> None:
+        """Whether a job is running now."""
+        self._call(lambda: self.inner.set_busy(busy))
+
+    def stop_acknowledged(self) -> None:
+        """Every worker acknowledged (or was killed for) the last hard stop."""
+        self._call(self.inner.stop_acknowledged)
+
+
 class HotPath:
-    """Vehicle state + admission policy + stopper, chained synchronously."""
+    """Vehicle state + admission policy + stopper, chained synchronously.
+
+    Errors: none of the calls raise for vehicle data; a listener that raises is logged.
+    """
 
     def __init__(
         self,
@@ -44,20 +123,42 @@ class HotPath:
         stopper: Stopper,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.handoff = Handoff()
         self.state = state
-        self.policy = policy
+        self._policy = policy
+        self.policy = PolicyInputs(policy, self.handoff)
         self.stopper = stopper
         self.clock = clock
         self._listeners: list[DecisionListener] = []
+        self._token: trio.lowlevel.TrioToken | None = None
         self._readings = 0
         self._evaluations = 0
         self._hard_stops = 0
         self._last_latency_ms: float | None = None
         self.decision = policy.evaluate(state, clock())
 
+    # -- threads -----------------------------------------------------------------------------
+
+    def attach(self, token: trio.lowlevel.TrioToken | None) -> None:
+        """The calling thread becomes the stop thread; listeners go to `token`'s trio thread."""
+        self._token = token
+        self.handoff.own()
+
+    def detach(self) -> None:
+        """The stop thread leaves (calls queued meanwhile run first); calls run inline again."""
+        self.handoff.disown()
+        self._token = None
+
+    @property
+    def threaded(self) -> bool:
+        """Whether a stop thread owns the hot path."""
+        return self.handoff.owned
+
     def add_listener(self, listener: DecisionListener) -> None:
         """Call `listener(decision)` after each evaluation whose phase or reasons changed."""
         self._listeners.append(listener)
+
+    # -- inputs (any thread) -----------------------------------------------------------------
 
     def feed(self, updates: Iterable[SignalUpdate], received_ns: int | None = None) -> Decision:
         """Apply readings and decide; writes the stop flags on a hard-stop edge.
@@ -67,37 +168,81 @@ class HotPath:
             received_ns: when the reading was received (monotonic ns), to measure the
                 reading-to-flag latency.
         """
+        if self.handoff.foreign():
+            updates = list(updates)
+            return self.handoff.call(
+                lambda: self._feed(updates, received_ns), lambda: self.decision
+            )
+        return self._feed(updates, received_ns)
+
+    def tick(self) -> Decision:
+        """Re-evaluate without new readings (signals going stale, the settle timer)."""
+        return self._on_owner(lambda: self._decide(None))
+
+    def refresh_soft_stops(self) -> Decision:
+        """Re-evaluate after the soft stops changed (budget, owner, drain)."""
+        return self._on_owner(lambda: self._decide(None))
+
+    def set_soft_stop(self, source: str, reasons: Sequence[str]) -> Decision:
+        """Replace `source`'s soft-stop reasons and re-evaluate, in one hand-over."""
+        reasons = tuple(reasons)
+
+        def apply() -> Decision:
+            self._policy.set_soft_stop(source, reasons)
+            return self._decide(None)
+
+        return self._on_owner(apply)
+
+    def stop_acknowledged(self) -> Decision:
+        """Every worker acknowledged (or was killed for) the last hard stop: re-evaluate."""
+
+        def apply() -> Decision:
+            self._policy.stop_acknowledged()
+            return self._decide(None)
+
+        return self._on_owner(apply)
+
+    def source_failed(self, name: str, why: str) -> Decision:
+        """A source failed: a hard stop (written at once)."""
+
+        def apply() -> Decision:
+            self._policy.source_failed(name, why)
+            return self._decide(None)
+
+        return self._on_owner(apply)
+
+    def source_recovered(self, name: str) -> Decision:
+        """A source delivers again."""
+
+        def apply() -> Decision:
+            self._policy.source_recovered(name)
+            return self._decide(None)
+
+        return self._on_owner(apply)
+
+    def _on_owner(self, fn: Callable[[], Decision]) -> Decision:
+        return self.handoff.call(fn, lambda: self.decision)
+
+    # -- the stop thread ---------------------------------------------------------------------
+
+    def _feed(self, updates: Iterable[SignalUpdate], received_ns: int | None) -> Decision:
         changed = False
+        apply = self.state.apply
         for update in updates:
             self._readings += 1
-            changed = self.state.apply(update) or changed
+            changed = apply(update) or changed
         # A refresh that changes no value only matters if something was unknown or stale.
         if not changed and not self.decision.hard and not self.decision.reasons:
             return self.decision
         return self._decide(received_ns)
 
-    def tick(self) -> Decision:
-        """Re-evaluate without new readings (signals going stale, the settle timer)."""
-        return self._decide(None)
-
-    def refresh_soft_stops(self) -> Decision:
-        """Re-evaluate after the soft stops changed (budget, owner, drain)."""
-        return self._decide(None)
-
-    def source_failed(self, name: str, why: str) -> Decision:
-        """A source failed: a hard stop (written at once)."""
-        self.policy.source_failed(name, why)
-        return self._decide(None)
-
-    def source_recovered(self, name: str) -> Decision:
-        """A source delivers again."""
-        self.policy.source_recovered(name)
-        return self._decide(None)
-
     def _decide(self, received_ns: int | None) -> Decision:
         self._evaluations += 1
         previous = self.decision
-        decision = self.policy.evaluate(self.state, self.clock())
+        decision = self._policy.evaluate(self.state, self.clock())
+        # Published before the pages are written (one attribute store, nanoseconds): whoever
+        # sees a page stopped finds the decision that explains it.
+        self.decision = decision
         if decision.hard_stop_edge:
             written_ns = self.stopper.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
             self._hard_stops += 1
@@ -110,11 +255,25 @@ class HotPath:
             # here, in the same synchronous evaluation, so that no later hard stop can be
             # overwritten by a release decided on an older state.
             self.stopper.release_all_nowait()
-        self.decision = decision
         if not decision.same_as(previous):
-            for listener in self._listeners:
-                listener(decision)
+            self._notify(decision)
         return decision
+
+    def _notify(self, decision: Decision) -> None:
+        token = self._token
+        if token is None or not self.handoff.owned:
+            self._call_listeners(decision)
+            return
+        # Listeners log, publish and take locks of their own: never on the stop thread.
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(self._call_listeners, decision)
+
+    def _call_listeners(self, decision: Decision) -> None:
+        for listener in self._listeners:
+            try:
+                listener(decision)
+            except Exception:
+                LOG.exception("decision listener %r failed", listener)
 
     def statistics(self) -> HotPathStatistics:
         """A snapshot of the counters."""

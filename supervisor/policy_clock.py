@@ -1,8 +1,11 @@
 """The policy clock: re-evaluates the policy when time alone changes the answer.
 
 Readings arrive with frames, but a signal going stale and the settle timer running out are
-events of the clock. This service sleeps until the earliest such moment and ticks the hot path
-then, so a stale signal stops work at its maximum age rather than at the next poll.
+events of the clock. `PolicyClock.next_deadline` says when the earliest such moment is; the
+stop thread (`supervisor.preempt.stop_thread`) waits on its source no longer than that and
+ticks the hot path itself, so a stale signal stops work at its maximum age whatever the trio
+loop is doing. The trio service `PolicyClock.run` ticks only a hot path that no stop thread
+owns (a source run inline, the synchronous tests).
 """
 
 from __future__ import annotations
@@ -41,9 +44,13 @@ class PolicyClock:
         return deadline
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Tick until cancelled."""
+        """Tick until cancelled, while no stop thread owns the hot path (it ticks itself)."""
         task_status.started()
         while True:
+            if self.hotpath.threaded:
+                await trio.sleep(MAX_SLEEP_S)
+                continue
             now = self.hotpath.clock()
             await trio.sleep(max(0.0, self.next_deadline(now) - now))
-            self.hotpath.tick()
+            if not self.hotpath.threaded:
+                self.hotpath.tick()

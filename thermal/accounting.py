@@ -3,15 +3,17 @@
 Sources, best first: NVML's total-energy counter of the GPU (``nvml``), the RAPL package
 counter under ``/sys/class/powercap`` where it is readable (``rapl``; on most kernels only root
 may read it), else an estimate from the allowed power and the time (``estimate``). The meter
-reads the counter whenever a job starts or finishes and splits each interval's energy evenly
-among the jobs that ran in it, so concurrent jobs are not counted twice.
+reads the counter whenever a job starts or finishes, and at least once a second while one runs
+(`JobEnergyMeter.progress`), and splits each interval's energy evenly among the jobs that ran
+in it, so concurrent jobs are not counted twice.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -69,22 +71,35 @@ class RaplCounter:
 
 
 class EstimatedCounter:
-    """Integrates a power figure (the allowed compute power, say) over monotonic time."""
+    """Integrates a power figure (the allowed compute power, say) over monotonic time.
+
+    The power is sampled at every read and each interval counts the mean of its two ends:
+    the budget's allowed power is a step function that changes at its evaluations, somewhere
+    inside an interval, so reading at least once a second while a job runs follows it to
+    within half a second of each change.
+    """
 
     method = "estimate"
 
-    def __init__(self, power_w: Callable[[], float],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, power_w: Callable[[], float], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.power_w = power_w
         self.clock = clock
         self._last = clock()
+        self._watts = self._sample()
         self._total = 0.0
 
+    def _sample(self) -> float:
+        watts = self.power_w()
+        return watts if math.isfinite(watts) and watts > 0 else 0.0
+
     def read_j(self) -> float:
-        """Joules since this counter was opened, assuming the power held since the last read."""
-        now = self.clock()
-        self._total += max(0.0, self.power_w()) * (now - self._last)
-        self._last = now
+        """Joules since this counter was opened: each interval at the mean of the power
+        sampled at its ends."""
+        now, watts = self.clock(), self._sample()
+        self._total += (self._watts + watts) / 2.0 * max(0.0, now - self._last)
+        self._last, self._watts = now, watts
         return self._total
 
 
@@ -103,7 +118,9 @@ def find_rapl_zone(root: Path = POWERCAP) -> Path | None:
 
 
 def open_energy_counter(
-    device: NvmlDevice | None, estimate_w: Callable[[], float], powercap: Path = POWERCAP,
+    device: NvmlDevice | None,
+    estimate_w: Callable[[], float],
+    powercap: Path = POWERCAP,
     clock: Callable[[], float] = time.monotonic,
 ) -> EnergyCounter:
     """The best counter this host offers: NVML, RAPL, else an estimate from `estimate_w`
@@ -135,21 +152,39 @@ class JobEnergy:
         return self.joules / 3.6e6
 
 
+@dataclass
+class _Share:
+    """One running job's energy so far."""
+
+    started: float
+    joules: float = 0.0
+    estimated_j: float = 0.0  # the fallback estimate's share over the same intervals
+    methods: set[str] = field(default_factory=set)
+
+
 class JobEnergyMeter:
     """Per-job energy from one counter; synchronous (call from the task that runs jobs).
 
-    If the counter fails mid-job, the meter switches to the estimate for the rest of its life
-    and the jobs it then finishes say ``estimate``.
+    The counter is read when a job starts, when one finishes and whenever `progress` is asked
+    (at least once a second while a job runs, so that an estimate follows the allowed power);
+    each interval's energy is split evenly among the jobs that ran in it. If the counter fails
+    mid-job, the meter switches to the `fallback` estimate for the rest of its life and the
+    jobs it then finishes say ``estimate``. A job for which the counter shows no energy at all
+    although it ran (a counter that updates too rarely for a short job) gets the estimate too.
     """
 
-    def __init__(self, counter: EnergyCounter, fallback: EnergyCounter | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        counter: EnergyCounter,
+        fallback: EnergyCounter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.counter = counter
         self.fallback = fallback
         self.clock = clock
-        self._running: dict[str, tuple[float, float]] = {}  # id -> (joules so far, started)
-        self._methods: dict[str, set[str]] = {}
+        self._running: dict[str, _Share] = {}
         self._last_j = self._read()
+        self._last_estimate_j = self._read_estimate()
 
     @property
     def method(self) -> str:
@@ -165,22 +200,43 @@ class JobEnergyMeter:
             self.counter, self.fallback = self.fallback, None
             return self.counter.read_j()
 
+    def _read_estimate(self) -> float:
+        if self.fallback is None:
+            return 0.0
+        try:
+            return self.fallback.read_j()
+        except (OSError, RuntimeError, ValueError):
+            return self._last_estimate_j
+
     def _advance(self) -> None:
+        estimate_j = self._read_estimate()
+        estimated = max(0.0, estimate_j - self._last_estimate_j)
+        self._last_estimate_j = estimate_j
         before = self.counter
         now_j = self._read()
-        delta = 0.0 if self.counter is not before else max(0.0, now_j - self._last_j)
+        # A switch to the fallback: this interval is the estimate's (read just above).
+        delta = estimated if self.counter is not before else max(0.0, now_j - self._last_j)
         self._last_j = now_j
         if self._running:
-            share = delta / len(self._running)
-            for job, (joules, started) in self._running.items():
-                self._running[job] = (joules + share, started)
-                self._methods[job].add(self.counter.method)
+            share, estimated_share = delta / len(self._running), estimated / len(self._running)
+            for job in self._running.values():
+                job.joules += share
+                job.estimated_j += estimated_share
+                job.methods.add(self.counter.method)
 
     def start(self, job_id: str) -> None:
         """A job began."""
         self._advance()
-        self._running[job_id] = (0.0, self.clock())
-        self._methods[job_id] = {self.counter.method}
+        self._running[job_id] = _Share(self.clock(), methods={self.counter.method})
+
+    def progress(self, job_id: str) -> JobEnergy:
+        """A running job's energy so far (reads the counter).
+
+        Raises:
+            KeyError: `job_id` is not running.
+        """
+        self._advance()
+        return self._energy(job_id, self._running[job_id])
 
     def finish(self, job_id: str) -> JobEnergy:
         """A job ended; its energy.
@@ -189,7 +245,28 @@ class JobEnergyMeter:
             KeyError: `job_id` was not started.
         """
         self._advance()
-        joules, started = self._running.pop(job_id)
-        methods = self._methods.pop(job_id)
-        method = "estimate" if "estimate" in methods else self.counter.method
-        return JobEnergy(job_id, joules, self.clock() - started, method)
+        return self._energy(job_id, self._running.pop(job_id))
+
+    def _energy(self, job_id: str, job: _Share) -> JobEnergy:
+        seconds = self.clock() - job.started
+        if job.joules <= 0 < job.estimated_j:
+            return JobEnergy(job_id, job.estimated_j, seconds, "estimate")
+        method = "estimate" if "estimate" in job.methods else self.counter.method
+        return JobEnergy(job_id, job.joules, seconds, method)
+
+
+def open_job_meter(
+    device: NvmlDevice | None,
+    power_w: Callable[[], float],
+    clock: Callable[[], float] = time.monotonic,
+    powercap: Path = POWERCAP,
+) -> JobEnergyMeter:
+    """A meter on the best counter of this host (NVML, RAPL, else `power_w` integrated over
+    `clock`), with the estimate from `power_w` as its fallback.
+
+    `power_w` is the compute power allowed now, whether or not a job runs: the meter only
+    counts intervals in which a job ran.
+    """
+    counter = open_energy_counter(device, power_w, powercap, clock)
+    fallback = None if counter.method == "estimate" else EstimatedCounter(power_w, clock)
+    return JobEnergyMeter(counter, fallback, clock=clock)

@@ -4,6 +4,11 @@ The file is apart from the configuration because the owner (through the app or
 ``parkmesh prefs set``) changes it at run time, while the configuration is the installer's. A
 write goes to a temporary file in the same directory, is fsynced and renamed over the old one,
 and the directory is fsynced: a power cut leaves the old file or the new one, never half.
+
+The two fsyncs take milliseconds (much more on a worn eMMC), so the daemon writes with
+`PreferenceStore.persist`, which runs `save` in a worker thread; the store remembers what it
+last wrote or read, and a `save` of exactly that is a no-op (it is already durable), so that a
+caller that persisted first can hand the same preferences to code that saves them itself.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+import trio
 
 from .preferences import OwnerPreferences, PreferenceError
 
@@ -23,6 +30,8 @@ class PreferenceStore:
 
     def __init__(self, state_dir: Path | str) -> None:
         self.path = Path(state_dir) / FILE_NAME
+        # What is on disk as far as this store knows (its last load or save).
+        self._on_disk: OwnerPreferences | None = None
 
     def load(self) -> OwnerPreferences:
         """The stored preferences; the defaults if the file does not exist yet.
@@ -36,24 +45,44 @@ class PreferenceStore:
         except FileNotFoundError:
             return OwnerPreferences()
         except (OSError, UnicodeDecodeError) as exc:
-            raise PreferenceError("preferences", f"cannot read: {exc}",
-                                  file=str(self.path)) from None
+            raise PreferenceError(
+                "preferences", f"cannot read: {exc}", file=str(self.path)
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PreferenceError("preferences", f"not valid JSON: {exc}",
-                                  file=str(self.path)) from None
+            raise PreferenceError(
+                "preferences", f"not valid JSON: {exc}", file=str(self.path)
+            ) from None
         try:
-            return OwnerPreferences.from_json(data)
+            prefs = OwnerPreferences.from_json(data)
         except PreferenceError as exc:
             raise PreferenceError(exc.field, exc.detail, file=str(self.path)) from None
+        self._on_disk = prefs
+        return prefs
 
-    def save(self, prefs: OwnerPreferences) -> None:
-        """Write `prefs` atomically (temporary file, fsync, rename, fsync of the directory).
+    async def persist(self, prefs: OwnerPreferences) -> None:
+        """`save` in a worker thread: returns once `prefs` are durable on disk.
+
+        Cancellation: a write that has started runs to its end (the thread is not abandoned),
+        so the file is never left half-replaced; then the cancellation is delivered.
 
         Raises:
             OSError: the state directory is not writable.
         """
+        await trio.to_thread.run_sync(self.save, prefs)
+
+    def save(self, prefs: OwnerPreferences) -> None:
+        """Write `prefs` atomically (temporary file, fsync, rename, fsync of the directory).
+
+        Blocks for two fsyncs: from the trio loop, use `persist`. Returns at once when `prefs`
+        are what this store last wrote or read (already durable).
+
+        Raises:
+            OSError: the state directory is not writable.
+        """
+        if prefs == self._on_disk:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(prefs.to_json(), indent=2) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=".preferences.", suffix=".tmp", dir=self.path.parent)
@@ -71,3 +100,4 @@ class PreferenceStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+        self._on_disk = prefs

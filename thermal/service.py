@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from .accounting import EstimatedCounter, JobEnergyMeter, open_energy_counter
+from .accounting import JobEnergyMeter, open_job_meter
 from .budget import Budget
 from .config import BudgetConfig
 from .curtailment import CurtailmentEvent, next_boundary, prune
@@ -258,17 +258,16 @@ class BudgetService:
             self.capper.restore()
 
     def open_job_meter(self) -> JobEnergyMeter:
-        """A per-job energy meter on the best counter of this host (NVML, RAPL, else an
-        estimate from the allowed power while busy), falling back to the estimate if the
-        counter fails. Use it from the task that starts and finishes jobs."""
-        def estimate_w() -> float:
-            d = self.decision
-            return d.allowed_w if d is not None and self._busy else 0.0
+        """A per-job energy meter on the best counter of this host (NVML, RAPL, else the
+        allowed power integrated over each job's own interval), falling back to the estimate
+        if the counter fails. Use it from the task that starts and finishes jobs."""
 
-        clock = trio.current_time
-        counter = open_energy_counter(self.monitor.device, estimate_w, clock=clock)
-        fallback = None if counter.method == "estimate" else EstimatedCounter(estimate_w, clock)
-        return JobEnergyMeter(counter, fallback, clock=clock)
+        def allowed_w() -> float:
+            # Not gated on the busy flag: the meter only counts the intervals a job ran, and
+            # a flag cleared before the meter is read would make every job cost 0 J.
+            return self.decision.allowed_w if self.decision is not None else 0.0
+
+        return open_job_meter(self.monitor.device, allowed_w, clock=trio.current_time)
 
     # -- views -----------------------------------------------------------------------------
 

@@ -1,7 +1,15 @@
 """Start a real mosquitto on loopback with mutual TLS, for tests, the benchmark and the demo.
 
 `Mosquitto` writes a config (MQTT 5 over TLS, ``require_certificate true``, persistence in its
-directory so a restart keeps sessions) and runs ``/usr/sbin/mosquitto -c`` as a child process.
+directory) and runs ``/usr/sbin/mosquitto -c`` as a child process. Persistence keeps the
+persistent sessions (subscriptions, queued QoS 1 messages, messages in flight that a client has
+not acknowledged yet) and retained messages in ``data/mosquitto.db``: written on a clean stop
+(SIGTERM) and, with `save_every_change` (the default), after every change, so that a broker
+killed outright (SIGKILL, the tests' power cut) keeps what it acknowledged. mosquitto rewrites
+the file after the change is made, not before its PUBACK leaves, so a kill can still lose the
+last few milliseconds; with ``save_every_change=False`` it saves once a second at most
+(``autosave_interval 1``) and a kill loses up to a second. A real power cut also needs the
+file system to have written the file (mosquitto does not wait for the disk).
 `start`/`stop`/`restart` are synchronous: they block until the port accepts (or is closed), a
 few milliseconds on loopback.
 """
@@ -32,12 +40,18 @@ def free_port() -> int:
 class Mosquitto:
     """A mosquitto child process with a CA, a server certificate and persistence in `workdir`.
 
+    Args:
+        save_every_change: save the persistence file after every change (see the module
+            docstring) rather than once a second.
+
     Attributes:
         ca: the CA that signs the server and every client certificate (`client_cert`).
         port: the TLS listener on 127.0.0.1.
     """
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, *, save_every_change: bool = True
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.ca = pki.make_ca(workdir / "pki")
@@ -48,7 +62,7 @@ class Mosquitto:
         self.config.write_text(
             f"user {getpass.getuser()}\nper_listener_settings false\n"
             f"persistence true\npersistence_location {workdir / 'data'}/\n"
-            f"autosave_interval 1\n"
+            f"autosave_interval 1\nautosave_on_changes {str(save_every_change).lower()}\n"
             f"log_dest file {self.log}\nlog_type error\nlog_type warning\nlog_type notice\n"
             f"max_queued_messages 10000\nset_tcp_nodelay true\n"
             f"listener {self.port} 127.0.0.1\nprotocol mqtt\n"
@@ -98,6 +112,21 @@ class Mosquitto:
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+    def kill(self) -> None:
+        """Kill the broker outright (SIGKILL: no last save), as a power cut would."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.kill()
+        proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+    @property
+    def persistence_file(self) -> Path:
+        """Where mosquitto keeps its sessions and retained messages."""
+        return self.workdir / "data" / "mosquitto.db"
 
     def restart(self) -> None:
         """Stop and start again on the same port, keeping persisted sessions."""

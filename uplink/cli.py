@@ -4,6 +4,10 @@ Both speak to a broker given by ``--host/--port`` and TLS files, or, with ``--de
 development mesh: ``parkmesh dispatcher --dev DIR --cars 3`` starts mosquitto (mutual TLS),
 the dispatcher and three stand-in cars (`uplink.local_port.LocalPort`) in one process and lays
 the keys and certificates out in DIR; ``parkmesh submit --dev DIR ...`` then finds them there.
+
+The dispatcher keeps its jobs in a sqlite state file (``--db``; with ``--dev``,
+``DIR/mesh/state/dispatcher.sqlite3``): started again on the same file after a crash or a
+stop, it carries on the jobs in flight and publishes again what it had decided but not sent.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import trio
 
 from supervisor.cli.output import print_json
 
+from .dispatcher.reconnect import LEAST_MAX_S, LEAST_MIN_S, RECONNECT_MAX_S, RECONNECT_MIN_S
+
 if TYPE_CHECKING:
     from .dispatcher.core import DispatcherCore
 
@@ -29,9 +35,37 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     d = sub.add_parser("dispatcher", help="run the reference dispatcher (demos, tests, sizing)")
     _broker_args(d)
     d.add_argument("--signing-key", type=Path, help="dispatcher Ed25519 key (raw 32 bytes)")
+    d.add_argument(
+        "--client-id",
+        default="dispatcher",
+        help="MQTT client id (without --dev): names the persistent session that keeps what cars "
+        "and clients send while the dispatcher is down; one per dispatcher process "
+        "(default dispatcher)",
+    )
     d.add_argument("--nodes-dir", type=Path, help="<node>.pub files: pinned car keys (hex)")
     d.add_argument("--clients-dir", type=Path, help="<client>.pub files: pinned client keys")
-    d.add_argument("--db", type=Path, help="sqlite file for outcomes")
+    d.add_argument(
+        "--db",
+        type=Path,
+        help="sqlite state file: jobs in flight and done, receipts, unsent messages; a restart "
+        "on the same file carries on (--dev: DIR/mesh/state/dispatcher.sqlite3)",
+    )
+    d.add_argument(
+        "--reconnect-min-s",
+        type=float,
+        default=RECONNECT_MIN_S,
+        metavar="SECONDS",
+        help="first reconnect back-off ceiling after the broker is lost; it doubles with each "
+        f"failed attempt (default {RECONNECT_MIN_S}, at least {LEAST_MIN_S})",
+    )
+    d.add_argument(
+        "--reconnect-max-s",
+        type=float,
+        default=RECONNECT_MAX_S,
+        metavar="SECONDS",
+        help=f"largest reconnect back-off (default {RECONNECT_MAX_S}, at least {LEAST_MAX_S} "
+        "and not below --reconnect-min-s)",
+    )
     d.add_argument("--cars", type=int, default=3, help="--dev: stand-in cars to run (default 3)")
     d.add_argument("--clients", default="client", help="--dev: client names, comma-separated")
     d.add_argument(
@@ -84,9 +118,15 @@ def _need(args: argparse.Namespace, *names: str) -> list[str]:
 def _dispatcher(args: argparse.Namespace) -> int:
     from .dispatcher.core import DispatcherCore
     from .dispatcher.pricing import PriceList
+    from .dispatcher.reconnect import reconnect_backoff
 
     try:
         core = DispatcherCore(prices=PriceList.parse(args.price, args.default_price, args.currency))
+        reconnect_backoff(
+            args.reconnect_min_s,
+            args.reconnect_max_s,
+            names=("--reconnect-min-s", "--reconnect-max-s"),
+        )
     except ValueError as exc:
         print(f"parkmesh dispatcher: {exc}", file=sys.stderr)
         return 2
@@ -113,7 +153,10 @@ def _dispatcher(args: argparse.Namespace) -> int:
         tls=TlsFiles(args.ca, args.cert, args.key),
         db_path=args.db,
         prefix=args.prefix,
+        client_id=args.client_id,
         core=core,
+        reconnect_min_s=args.reconnect_min_s,
+        reconnect_max_s=args.reconnect_max_s,
     )
     trio.run(dispatcher.run)
     return 0
@@ -134,7 +177,13 @@ def _dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     with Mosquitto(root / "broker") as broker:
         mesh = Mesh.create(root / "mesh", broker, args.prefix)
-        dispatcher = mesh.dispatcher(cars, clients, core=core)
+        dispatcher = mesh.dispatcher(
+            cars,
+            clients,
+            core=core,
+            reconnect_min_s=args.reconnect_min_s,
+            reconnect_max_s=args.reconnect_max_s,
+        )
 
         async def main() -> None:
             async with trio.open_nursery() as nursery:

@@ -24,8 +24,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -35,36 +33,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from .backoff import Backoff
+from .mqtt_types import Inbound, TlsFiles, Will
+
+__all__ = ["Inbound", "MqttClient", "TlsFiles", "Will"]
 
 LOG = logging.getLogger("parkmesh.uplink.mqtt")
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """One received message."""
-
-    topic: str
-    payload: bytes
-    retain: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    """The message the broker publishes for us when we vanish."""
-
-    topic: str
-    payload: bytes
-    delay_s: int
-    retain: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFiles:
-    """CA to verify the broker, and our client certificate and key (mutual TLS)."""
-
-    ca: Path
-    cert: Path
-    key: Path
 
 
 class MqttClient:
@@ -78,6 +51,10 @@ class MqttClient:
         last_words: on a clean stop, (topic, payload, retain) messages published (QoS 1) just
             before DISCONNECT, such as an ``online: false`` status: a clean DISCONNECT
             suppresses the Will.
+        manual_ack: when True, a received QoS 1 message is acknowledged (PUBACK) only when the
+            application calls `ack` for it, so that one handled but never acknowledged (the
+            process died first) is delivered again on the next connection of the persistent
+            session. When False (the default) paho acknowledges each message as it arrives.
 
     Received messages arrive on `messages`; `publish` may be called at any time (QoS 1
     messages wait in paho while disconnected).
@@ -98,6 +75,7 @@ class MqttClient:
         backoff: Backoff | None = None,
         connect_timeout_s: float = 5.0,
         last_words: Callable[[], list[tuple[str, bytes, bool]]] | None = None,
+        manual_ack: bool = False,
     ) -> None:
         self.client_id = client_id
         self.host, self.port = host, port
@@ -107,6 +85,7 @@ class MqttClient:
         self._will = will
         self._on_connected = on_connected
         self._last_words = last_words
+        self.manual_ack = manual_ack
         self.backoff = backoff or Backoff()
         self.connected = False
         self.connects = 0
@@ -150,6 +129,27 @@ class MqttClient:
                 self._acks[info.mid] = on_ack
         return int(info.mid)
 
+    def ack(self, msg: Inbound) -> None:
+        """Acknowledge `msg` (PUBACK), once its effect is durable or it was refused for good.
+
+        A no-op for QoS 0, in auto-ack mode, and when the connection `msg` arrived on is gone:
+        packet ids belong to one connection (the same id may name another message on the next
+        one), and the broker delivers an unacknowledged message again, flagged DUP, on the next
+        connection of the session. Call it from the trio thread; it never raises.
+        """
+        if not self.manual_ack or msg.qos == 0:
+            return
+        if not self.connected or self._lost.is_set() or msg.connection != self.connects:
+            LOG.debug(
+                "mqtt %s: not acking mid %d of connection %d (now %d): the broker redelivers it",
+                self.client_id,
+                msg.mid,
+                msg.connection,
+                self.connects,
+            )
+            return
+        self._paho.ack(msg.mid, msg.qos)
+
     async def wait_connected(self) -> None:
         """Return once connected (at once if connected now)."""
         while not self.connected:
@@ -192,6 +192,7 @@ class MqttClient:
             protocol=mqtt.MQTTv5,
             reconnect_on_failure=False,
         )
+        client.manual_ack_set(self.manual_ack)
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
         context.load_cert_chain(str(tls.cert), str(tls.key))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -369,7 +370,17 @@ class MqttClient:
         self._note_lost(f"disconnected: {reason}")
 
     def _cb_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._send.send_nowait(Inbound(message.topic, bytes(message.payload), bool(message.retain)))
+        self._send.send_nowait(
+            Inbound(
+                message.topic,
+                bytes(message.payload),
+                bool(message.retain),
+                mid=int(message.mid),
+                qos=int(message.qos),
+                dup=bool(message.dup),
+                connection=self.connects,
+            )
+        )
 
     def _cb_publish(
         self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any

@@ -38,6 +38,8 @@ class JobRunner:
         self._running: dict[str, trio.CancelScope] = {}
         self._stop_reason: dict[str, FailureReason] = {}
         self._nursery: trio.Nursery | None = None
+        self._idle = trio.Event()
+        self._idle.set()
 
     def bind(self, nursery: trio.Nursery) -> None:
         """The nursery jobs and their timers run in (the node's)."""
@@ -48,10 +50,18 @@ class JobRunner:
         """Ids of the jobs running now."""
         return tuple(self._running)
 
+    async def wait_idle(self) -> None:
+        """Return once no job runs (at once when none does); each job's answer is in the
+        outbox by then. Cancellation: at any point, with nothing changed."""
+        while self._running:
+            await self._idle.wait()
+
     def start(self, job: Job) -> None:
         """Run `job` (already journaled) in the bound nursery."""
         assert self._nursery is not None, "JobRunner.bind was not called"
         scope = trio.CancelScope()
+        if not self._running:
+            self._idle = trio.Event()
         self._running[job.job_id] = scope
         self._nursery.start_soon(self._run, job, scope, time.perf_counter())
 
@@ -90,8 +100,11 @@ class JobRunner:
             stop = self._stop_reason.get(job.job_id)
             if outcome is None:
                 outcome = JobFailure(stop or FailureReason.CRASHED, "stopped before it finished")
-            elif (stop is not None and isinstance(outcome, JobFailure)
-                  and outcome.reason == FailureReason.CANCELLED):
+            elif (
+                stop is not None
+                and isinstance(outcome, JobFailure)
+                and outcome.reason == FailureReason.CANCELLED
+            ):
                 # The port stopped it by flag; why it was stopped (a cancel, or the deadline)
                 # is the runner's to say.
                 outcome = JobFailure(stop, outcome.detail)
@@ -107,6 +120,8 @@ class JobRunner:
                 # Only now: a job counts as running until its answer is in the outbox.
                 del self._running[job.job_id]
                 self._stop_reason.pop(job.job_id, None)
+                if not self._running:
+                    self._idle.set()
 
     async def _expire(self, job: Job) -> None:
         await trio.sleep(max(0.0, job.deadline - self._clock()))

@@ -12,7 +12,9 @@ runs a small "model" and seals the output to the request's reply key
 A first text of the form ``sleep:<seconds>[:<text>]`` first waits that long (cancellably), so
 tests can have a job running when they cancel it, pre-empt the car or kill the process.
 Pre-emption (`preempt`) and eligibility (`set_accepting`) are driven by the test or demo.
-Receipts are kept in `receipts`, once per receipt id.
+Receipts are kept in `receipts`, once per receipt id; jobs a previous process left running
+(`record_interrupted`) in `interrupted`, once per job id. Neither is on disk: LocalPort has no
+ledger, so what it "commits" is what it keeps in memory.
 """
 
 from __future__ import annotations
@@ -62,9 +64,11 @@ class LocalPort:
     manifests: dict[str, bytes] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
+    interrupted: list[tuple[str, str, float]] = field(default_factory=list)
     # What the stand-in car computes; the demo passes the real embedding model.
     compute: Callable[[str, Sequence[str]], dict[str, Any]] = field(
-        default_factory=lambda: compute_output)
+        default_factory=lambda: compute_output
+    )
     _stops: dict[str, tuple[trio.Event, list[FailureReason]]] = field(default_factory=dict)
 
     def status_snapshot(self) -> NodeStatus:
@@ -157,15 +161,24 @@ class LocalPort:
             raise ValueError(f"manifest for {name!r} is not a JSON document")
         self.manifests[name] = document
 
-    def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
-        """Keep the receipt once per id; ValueError for a job this port never ran or a bad
-        credit."""
+    async def record_receipt(
+        self, job_id: str, receipt_id: str, credit: float, currency: str
+    ) -> None:
+        """Keep the receipt once per id; ValueError for a job this port never ran (here or, by
+        `record_interrupted`, in a previous process) or a bad credit."""
         if job_id not in self.started:
             raise ValueError(f"receipt {receipt_id!r}: no job {job_id!r} ran here")
         if not math.isfinite(credit) or credit < 0:
             raise ValueError(f"receipt {receipt_id!r}: credit must be finite and >= 0")
         if all(r.receipt_id != receipt_id for r in self.receipts):
             self.receipts.append(Receipt(job_id, receipt_id, credit, currency))
+
+    async def record_interrupted(self, job_id: str, model: str, started_at: float) -> None:
+        """Keep the interrupted job once per id (it counts as run here, for receipts)."""
+        if all(j != job_id for j, _, _ in self.interrupted):
+            self.interrupted.append((job_id, model, started_at))
+        if job_id not in self.started:
+            self.started.append(job_id)
 
 
 def compute_output(model: str, texts: Sequence[str]) -> dict[str, Any]:

@@ -6,15 +6,26 @@ previous process left running (``failure: crashed``), republishes unacknowledged
 starts the MQTT client and serves:
 
 * inbound messages on ``<p>/nodes/<id>/in`` are opened by the envelope codec (pinned dispatcher
-  key, expiry, replay cache); a refused message is logged and counted in `refused` and the
+  key, expiry; large ones in a worker thread) and admitted once (`uplink.inbound.Deliveries`:
+  replay cache, redeliveries); a refused message is logged and counted in `refused` and the
   node carries on;
+* each message is acknowledged to the broker (manual PUBACK) only once its effect is durable or
+  it was refused for good: an offer once its job is journaled (or its decline is in the
+  outbox), a receipt once its ledger row committed and the journal noted it, a control message
+  once the port applied it (`uplink.controls`: curtailments and the drain are also journaled,
+  and re-applied at every start). A daemon that dies before that gets the message again on its
+  next connection (the persistent session), and every handler is idempotent for that;
 * offers are decided at once (`uplink.offers.decide`), accepted ones journaled before they run;
 * every final answer goes to the outbox before it is published and leaves it on PUBACK;
 * receipts go to `NodePort.record_receipt` once per receipt id (`uplink.receipts`);
+* jobs a previous process left running get their ledger row (`NodePort.record_interrupted`)
+  and then the answer ``crashed`` (`uplink.outbox.Outbox.open`);
 * status is polled from the port every 0.25 s and published retained on change, rate-limited;
 * `uplink.link_monitor.LinkMonitor` measures the round-trip time through the broker and reads
   the link type; both set the tier.
 
+Shutdown within a grace deadline: the daemon calls `NodeUplink.stop_taking_jobs`, stops its
+workers, awaits `NodeUplink.wait_quiet` (bounded by its own deadline), then cancels `run`.
 Cancellation of `run` cancels running jobs' tasks (each is answered, or answered ``crashed``
 at the next start), publishes a last ``online: false`` status and disconnects (at most 1 s).
 """
@@ -25,36 +36,33 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 
 from .backoff import Backoff
-from .client import Inbound, MqttClient, TlsFiles, Will
+from .client import Inbound, MqttClient, TlsFiles
 from .config import UplinkConfig
+from .controls import Controls
 from .envelope import Message, Opener, Signer
-from .errors import EnvelopeError
+from .inbound import Deliveries
 from .job_runner import JobRunner
 from .journal import Journal
 from .keys import load_or_create_signing_key, parse_public_key
 from .link import LinkInfo
 from .link_monitor import LinkMonitor
 from .messages import DISPATCHER_ID, Direction, FailureReason, Tier
-from .node_port import Curtailment, Job, JobFailure, JobResult, NodePort
-from .offers import decide, job_from_offer
+from .node_port import Job, JobFailure, JobResult, NodePort
+from .node_status import SHUTTING_DOWN, NodeFlags, StatusPublisher
+from .offers import Refusal, decide, job_from_offer
 from .outbox import Outbox
 from .receipts import take_receipt
 from .replay import ReplayCache
-from .status import StatusGate, offline_body, status_body
 from .store import NodeStore
 from .topics import Topics, check_id
 
 LOG = logging.getLogger("parkmesh.uplink")
-
-STATUS_POLL_S = 0.25
-WILL_TTL_S = 30 * 86400.0
-STATUS_TTL_S = 30 * 86400.0
 
 
 class NodeUplink:
@@ -63,7 +71,8 @@ class NodeUplink:
     Attributes:
         refused: count of refused inbound messages per error code.
         answered: count of answers queued per kind (``result``, ``failure``...).
-        receipts: receipts ``recorded`` through the port, and ``duplicate`` ones dropped.
+        receipts: receipts ``recorded`` through the port, ``duplicate`` ones dropped, and
+            ``failed`` ones (the port could not write its ledger; left unacknowledged).
         tier, rtt_ms, link: the current link assessment.
     """
 
@@ -86,14 +95,13 @@ class NodeUplink:
             me=self.node_id,
             keys={DISPATCHER_ID: dispatcher_key}.get,
             directions=(Direction.TO_NODE,),
-            replay=ReplayCache(),
+            replay=None,  # checked by `deliveries`, on the trio thread, after opening
             clock=clock,
         )
-        self.draining = False
+        self.flags = NodeFlags()
         self.refused: Counter[str] = Counter()
         self.receipts: Counter[str] = Counter()
         self.jobs = JobRunner(port, self._finish, clock)
-        self._gate = StatusGate(config.status_min_interval_s)
         self._nursery: trio.Nursery | None = None
         self.mqtt = MqttClient(
             client_id=self.node_id,
@@ -106,14 +114,68 @@ class NodeUplink:
             ],
             keepalive_s=config.keepalive_s,
             session_expiry_s=config.session_expiry_s,
-            will=self._will,
+            will=lambda: self.status_publisher.will(),
             on_connected=self._on_connected,
-            last_words=self._last_words,
+            last_words=lambda: self.status_publisher.last_words(),
             backoff=Backoff(config.reconnect_min_s, config.reconnect_max_s),
+            manual_ack=True,
         )
+        self.deliveries = Deliveries(
+            self.opener,
+            ReplayCache(),
+            ack=self.mqtt.ack,
+            refused=self.refused,
+            # A receipt waits for the ledger's commit; a cancel or curtailment behind it must
+            # not (a curtailment is obeyed within a second).
+            background=("receipt",),
+            clock=clock,
+        )
+        self._receipts_lock = trio.Lock()
+        self.controls = Controls(
+            port,
+            journal=lambda: self.journal,
+            flags=self.flags,
+            send_ack=self._ack,
+            on_change=lambda: self.status_publisher.invalidate(),
+            clock=clock,
+        )
+        # Each returns True once the message's effect is durable or it was refused for good
+        # (it is then acknowledged), False when it failed without an effect.
+        self._handlers: dict[str, Callable[[Message], Awaitable[bool]]] = {
+            "offer": self._on_offer,
+            "cancel": self._on_cancel,
+            "receipt": self._on_receipt,
+            "curtail": self.controls.curtail,
+            "drain": self.controls.drain,
+            "resume": self.controls.resume,
+            "manifest": self.controls.manifest,
+        }
         self.link_monitor = LinkMonitor(config, self.mqtt, self.topics.echo(self.node_id))
-        self.outbox = Outbox(config, self.signer, self.mqtt, self.topics.node_out(self.node_id),
-                             clock)
+        self.outbox = Outbox(
+            config, self.signer, self.mqtt, self.topics.node_out(self.node_id), clock
+        )
+        self.status_publisher = StatusPublisher(
+            mqtt=self.mqtt,
+            signer=self.signer,
+            topic=self.topics.status(self.node_id),
+            link_monitor=self.link_monitor,
+            snapshot=port.status_snapshot,
+            running=lambda: len(self.jobs.running),
+            flags=self.flags,
+            min_interval_s=config.status_min_interval_s,
+            will_delay_s=config.will_delay_s,
+            clock=clock,
+        )
+
+    @property
+    def draining(self) -> bool:
+        """Whether the dispatcher drained this car (offers are declined until ``resume``)."""
+        return self.flags.draining
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop_taking_jobs` was called."""
+        return self.flags.stopping
 
     @property
     def tier(self) -> Tier:
@@ -161,6 +223,24 @@ class NodeUplink:
             "draining": self.draining,
         }
 
+    def stop_taking_jobs(self) -> None:
+        """Decline every offer from now on (``declined``: the car is shutting down), and say
+        so in the status. Running jobs are not touched: the daemon stops its workers itself."""
+        self.flags.stopping = True
+        self.status_publisher.invalidate()
+
+    async def wait_quiet(self) -> None:
+        """Return once no job runs and every answer in the outbox has been acknowledged by the
+        broker (and forgotten). Waits as long as the broker is unreachable: the caller bounds
+        it (the daemon's ``shutdown_grace_s``). Cancellation: at any point, nothing changed."""
+        while True:
+            await self.jobs.wait_idle()
+            await self.outbox.wait_flushed()
+            # A job may have started while the outbox drained (an offer accepted before
+            # `stop_taking_jobs`): look again.
+            if not self.jobs.running and not self.outbox.unacked:
+                return
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled; ``started`` once the outbox is recovered and the client runs
         (the broker may still be unreachable: answers wait in the outbox)."""
@@ -168,22 +248,19 @@ class NodeUplink:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self.jobs.bind(nursery)
-                await self.outbox.open(nursery)
+                await self.outbox.open(nursery, self.port.record_interrupted)
+                await self.controls.restore()
                 await nursery.start(self.mqtt.run)
                 await self.outbox.publish_pending()
                 nursery.start_soon(self._inbound_loop)
-                nursery.start_soon(self._status_loop)
+                await nursery.start(self.status_publisher.run)
                 await nursery.start(self.link_monitor.run)
                 task_status.started()
         finally:
             await self.outbox.aclose()
 
-    def _will(self) -> Will:
-        payload = self.signer.seal("status", offline_body(), to=DISPATCHER_ID, ttl_s=WILL_TTL_S)
-        return Will(self.topics.status(self.node_id), payload, self.config.will_delay_s)
-
     def _on_connected(self, session_present: bool) -> None:
-        self._gate.invalidate()
+        self.status_publisher.invalidate()
         self.link_monitor.kick()
 
     # -- inbound --------------------------------------------------------------------------
@@ -197,33 +274,35 @@ class NodeUplink:
             await self.handle(msg)
 
     async def handle(self, inbound: Inbound) -> Message | None:
-        """Open and act on one inbound message; refusals are logged and counted."""
-        try:
-            msg = self.opener.open(inbound.payload)
-        except EnvelopeError as exc:
-            self.refused[exc.code] += 1
-            LOG.warning("refused message on %s (%s): %s", inbound.topic, exc.code, exc)
-            return None
-        LOG.debug("received %s %s", msg.type, msg.id)
-        handler = getattr(self, f"_on_{msg.type}")
-        await handler(msg)
-        return msg
+        """Open, admit and act on one inbound message, then acknowledge it
+        (`uplink.inbound.Deliveries.deliver`); None when it was refused or is a redelivery of
+        one still being handled. Raises what the journal raises (sqlite3.Error, OSError)."""
+        assert self._nursery is not None
+        return await self.deliveries.deliver(inbound, self._apply, self._nursery)
 
-    async def _on_offer(self, msg: Message) -> None:
+    async def _apply(self, msg: Message) -> bool:
+        LOG.debug("received %s %s", msg.type, msg.id)
+        return await self._handlers[msg.type](msg)
+
+    async def _on_offer(self, msg: Message) -> bool:
         job = job_from_offer(msg.body)
         if await self.journal.run(NodeStore.state_of, job.job_id) is not None:
             LOG.info("offer %s seen before; ignored (a job never runs twice)", job.job_id)
-            return
+            return True
         status = self.port.status_snapshot()
         status = dataclasses.replace(status, slots=min(status.slots, self.config.max_parallel_jobs))
-        refusal = decide(
-            job,
-            status,
-            now=self._clock(),
-            running=len(self.jobs.running),
-            draining=self.draining,
-            tier=self.tier,
-        )
+        refusal: Refusal | None
+        if self.stopping:
+            refusal = Refusal(FailureReason.DECLINED, SHUTTING_DOWN)
+        else:
+            refusal = decide(
+                job,
+                status,
+                now=self._clock(),
+                running=len(self.jobs.running),
+                draining=self.draining,
+                tier=self.tier,
+            )
         if refusal is not None:
             LOG.info("declined job %s: %s (%s)", job.job_id, refusal.reason, refusal.detail)
             await self.outbox.answer(
@@ -232,9 +311,9 @@ class NodeUplink:
                 "failure",
                 {"job": job.job_id, "reason": refusal.reason.value, "detail": refusal.detail},
             )
-            return
+            return True
         if not await self.journal.write(NodeStore.begin_job, job.job_id, job.model, self._clock()):
-            return
+            return True
         # An accept needs no outbox: if it is lost, the dispatcher's accept time-out and
         # the final answer (which is journaled) cover it.
         self.mqtt.publish(
@@ -249,60 +328,30 @@ class NodeUplink:
             qos=1,
         )
         self.jobs.start(job)
-        self._gate.invalidate()
+        self.status_publisher.invalidate()
+        return True
 
-    async def _on_cancel(self, msg: Message) -> None:
+    async def _on_cancel(self, msg: Message) -> bool:
         if not self.jobs.stop(msg.body["job"], FailureReason.CANCELLED):
             LOG.info("cancel for job %s, which is not running here", msg.body["job"])
+        return True
 
-    async def _on_curtail(self, msg: Message) -> None:
-        b = msg.body
-        self._control(
-            msg,
-            lambda: self.port.add_curtailment(
-                Curtailment(b["id"], float(b["start"]), float(b["until"]), float(b["max_power_w"]))
-            ),
-        )
-
-    async def _on_drain(self, msg: Message) -> None:
-        self.draining = True
-        self._control_async(msg, self.port.drain)
-
-    async def _on_resume(self, msg: Message) -> None:
-        self.draining = False
-        self._control_async(msg, self.port.resume)
-
-    async def _on_manifest(self, msg: Message) -> None:
-        self._control(
-            msg, lambda: self.port.update_manifest(msg.body["name"], msg.body["document"])
-        )
-
-    async def _on_receipt(self, msg: Message) -> None:
+    async def _on_receipt(self, msg: Message) -> bool:
+        # One at a time (the port's contract): the same receipt in two envelopes must not
+        # pass the journal's "seen before?" check twice.
         try:
-            taken = await take_receipt(self.journal, self.port, msg.body, self._clock())
-            self.receipts[taken] += 1
+            async with self._receipts_lock:
+                taken = await take_receipt(self.journal, self.port, msg.body, self._clock())
         except ValueError as exc:
             self.refused["bad_receipt"] += 1
             LOG.warning("refused receipt %s (bad_receipt): %s", msg.id, exc)
-
-    def _control(self, msg: Message, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except Exception as exc:  # the port refuses bad control input with its own errors
-            LOG.warning("%s %s refused: %s", msg.type, msg.id, exc)
-            self._ack(msg, False, str(exc))
-        else:
-            self._ack(msg, True, "")
-        self._gate.invalidate()
-
-    def _control_async(self, msg: Message, action: Callable[[], Any]) -> None:
-        async def go() -> None:
-            await action()
-            self._ack(msg, True, "")
-            self._gate.invalidate()
-
-        assert self._nursery is not None
-        self._nursery.start_soon(go)
+            return True
+        except Exception:  # the port's ledger could not be written: not durable, not acked
+            self.receipts["failed"] += 1
+            LOG.exception("receipt %s not recorded; the broker delivers it again", msg.id)
+            return False
+        self.receipts[taken] += 1
+        return True
 
     def _ack(self, msg: Message, ok: bool, detail: str) -> None:
         payload = self.signer.seal(
@@ -329,29 +378,4 @@ class NodeUplink:
         else:
             body = {"job": job.job_id, "reason": outcome.reason.value, "detail": outcome.detail}
             await self.outbox.answer(job.job_id, job.model, "failure", body)
-        self._gate.invalidate()
-
-    # -- status and link ------------------------------------------------------------------
-
-    async def _status_loop(self) -> None:
-        topic = self.topics.status(self.node_id)
-        while True:
-            body = status_body(
-                self.port.status_snapshot(),
-                link=self.link,
-                rtt_ms=self.rtt_ms,
-                tier=self.tier,
-                running=len(self.jobs.running),
-                draining=self.draining,
-            )
-            now = self._clock()
-            if self.mqtt.connected and self._gate.due(body, now):
-                payload = self.signer.seal("status", body, to=DISPATCHER_ID, ttl_s=STATUS_TTL_S)
-                self.mqtt.publish(topic, payload, qos=1, retain=True)
-                self._gate.sent(body, now)
-            await trio.sleep(STATUS_POLL_S)
-
-    def _last_words(self) -> list[tuple[str, bytes, bool]]:
-        """The retained ``online: false`` status sent on a clean stop (instead of the Will)."""
-        payload = self.signer.seal("status", offline_body(), to=DISPATCHER_ID, ttl_s=STATUS_TTL_S)
-        return [(self.topics.status(self.node_id), payload, True)]
+        self.status_publisher.invalidate()

@@ -32,26 +32,44 @@ Contract, method by method:
 
 ``add_curtailment(event: Curtailment) -> None``
     A demand-response window from the dispatcher, into the thermal budget (thermal's
-    ``add_curtailment``). Idempotent per ``event.id``. Raises ValueError when malformed.
+    ``add_curtailment``). Idempotent per ``event.id`` (a redelivered ``curtail`` comes again).
+    Raises ValueError when malformed. The uplink acknowledges the message once this returns.
 
 ``async drain() -> None`` / ``async resume() -> None``
     Stop taking jobs (running ones finish) / take them again. `status_snapshot().accepting`
-    reflects it.
+    reflects it. Return promptly (do not wait for running jobs): the uplink awaits them before
+    it reads its next inbound message, and acknowledges the message once they return.
 
 ``update_manifest(name: str, document: bytes) -> None``
     A model manifest (``manifest.json`` bytes, signed by the operator key) for model `name`:
     verify it (``sandbox.models.manifest``) and install it. Raises ValueError (or
-    ``ManifestError``) when it does not verify.
+    ``ManifestError``) when it does not verify. The uplink acknowledges the message once this
+    returns (verified and handed to the installer).
 
-``record_receipt(job_id: str, receipt_id: str, credit: float, currency: str) -> None``
+``async record_receipt(job_id: str, receipt_id: str, credit: float, currency: str) -> None``
     The dispatcher's receipt for a job this car won: `credit` (finite, >= 0) in `currency` (an
     ISO 4217 code) for job `job_id`, into the earnings ledger (``Ledger.record_receipt``).
-    Synchronous and quick (queue the write if it is slow). Idempotent per `receipt_id`: the
-    uplink drops a receipt id it has recorded before, but after a crash between this call and
-    its own note a redelivered receipt reaches the port again. The uplink calls it only for a
-    verified receipt of a job its journal has answered. Raises ValueError for a receipt the
-    port refuses (a job it does not know, a bad credit); the uplink logs it and counts it in
-    ``NodeUplink.refused["bad_receipt"]``.
+    Returns only once the receipt's ledger row has **committed** (or was already there): only
+    then does the uplink note the receipt id in its journal, and only after that note does it
+    acknowledge (PUBACK) the MQTT message. So a crash at any point before the note leaves the
+    message unacknowledged, the broker delivers it again and it reaches the port again:
+    idempotent per `receipt_id`. The uplink calls it only for a verified receipt of a job its
+    journal has answered, one at a time. Raises ValueError for a receipt the port refuses for
+    good (a job it does not know, a bad credit); the uplink logs it, counts it in
+    ``NodeUplink.refused["bad_receipt"]`` and acknowledges the message. Any other exception
+    (the ledger could not be written) leaves the message unacknowledged, for the broker to
+    deliver again on the next connection. Cancellation: only when the daemon stops; a write
+    that has begun should finish (the uplink does not acknowledge a cancelled call).
+
+``async record_interrupted(job_id: str, model: str, started_at: float) -> None``
+    A job the uplink's journal shows running at start-up: the previous process died (a crash,
+    a power cut, a stop that did not finish it) while it ran. Commit its one ledger row (an
+    interrupted job, started at `started_at`, unix seconds, and earning nothing) and return
+    once it is committed. Idempotent per `job_id` (a crash right after it and before the
+    ``crashed`` answer calls it again at the next start; a job already in the ledger is left
+    as it is). Called from ``NodeUplink.run`` before the uplink answers the job ``crashed``;
+    when it raises, the job stays running in the journal and is tried again at the next
+    start.
 """
 
 from __future__ import annotations
@@ -162,7 +180,15 @@ class NodePort(Protocol):
         """Verify and install a signed model manifest; ValueError when it does not verify."""
         ...
 
-    def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
-        """Record the dispatcher's credit for a won job (idempotent per `receipt_id`);
-        ValueError for a job the port does not know or a bad credit."""
+    async def record_receipt(
+        self, job_id: str, receipt_id: str, credit: float, currency: str
+    ) -> None:
+        """Record the dispatcher's credit for a won job; returns once its ledger row committed
+        (idempotent per `receipt_id`); ValueError for a job the port does not know or a bad
+        credit."""
+        ...
+
+    async def record_interrupted(self, job_id: str, model: str, started_at: float) -> None:
+        """Commit the one ledger row of a job a previous process left running (idempotent per
+        `job_id`); returns once it committed."""
         ...

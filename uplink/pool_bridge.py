@@ -20,6 +20,9 @@ POOL_REASONS: Final[Mapping[str, FailureReason]] = {
     "stopped": FailureReason.PREEMPTED,  # refused because a stop is in force
     "cancelled": FailureReason.CANCELLED,  # stopped alone: the dispatcher cancelled it
     "crashed": FailureReason.CRASHED,
+    # The node's own failure (a file it cannot read, a library, a bug): not the client's
+    # input, so the job may be sent to another car.
+    "node_error": FailureReason.CRASHED,
     "poison": FailureReason.POISON,
     "failed": FailureReason.POISON,  # bad input, unknown model, model error
     "unavailable": FailureReason.DECLINED,  # no warm worker in time

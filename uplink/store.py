@@ -5,14 +5,23 @@ One sqlite file in WAL mode with ``synchronous=FULL`` (a committed answer surviv
 * ``journal``: one row per job id this car ever took a decision on. A job is inserted as
   ``running`` *before* it starts (`begin_job`, which refuses an id it already has: a job never
   runs twice, also when the offer is delivered again after a crash) and becomes ``answered``
-  when its answer goes to the outbox. Rows still ``running`` at start-up are jobs the daemon was
-  running when it died: `recover` answers each of them with ``failure: crashed``.
+  when its answer goes to the outbox. An offer the car declines is never journaled as running:
+  its final answer inserts it as ``declined`` (so the car took it on, and owes it a ledger
+  row, exactly when its state is ``running`` or ``answered``). ``at`` is the start time of a
+  running row, the answer time of an answered or declined one. Rows still ``running`` at
+  start-up are jobs the daemon was running when it died: `uplink.outbox.Outbox.open` answers
+  each of them with ``failure: crashed`` (they become ``answered``). A journal file written
+  before ``declined`` existed is migrated when opened (`_migrate`); its old declines stay
+  ``answered``, as nothing in the file tells them apart.
 * ``outbox``: signed answers waiting for the broker's PUBACK. An answer is written here (in the
   same transaction that marks the job answered) before it is published, and deleted on PUBACK;
   at start-up and after each reconnect whatever is left is published again. The bytes are
   stored signed, so a resend is the very same message (same id): the dispatcher deduplicates.
 * ``receipts``: the dispatcher's receipts this car recorded (`add_receipt`), so that a receipt
   redelivered after a restart (when the in-memory replay cache is empty) is recorded once.
+* ``curtailments`` and ``flags``: the dispatcher's demand-response windows and its drain, which
+  the daemon keeps in memory only: noted here before the message is acknowledged, re-applied
+  at every start (`uplink.controls.Controls.restore`).
 
 Synchronous; each call is one short transaction (a millisecond or two with fsync).
 """
@@ -25,13 +34,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
+_JOURNAL_TABLE = """
 CREATE TABLE IF NOT EXISTS journal (
     job TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('running', 'answered')),
+    state TEXT NOT NULL CHECK (state IN ('running', 'answered', 'declined')),
     model TEXT NOT NULL,
     at REAL NOT NULL
-);
+)"""
+
+SCHEMA = f"""{_JOURNAL_TABLE};
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     job TEXT NOT NULL,
@@ -39,6 +50,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS curtailments (
+    id TEXT PRIMARY KEY,
+    start REAL NOT NULL,
+    until REAL NOT NULL,
+    max_power_w REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flags (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS receipts (
     receipt TEXT PRIMARY KEY,
@@ -48,6 +69,10 @@ CREATE TABLE IF NOT EXISTS receipts (
     at REAL NOT NULL
 );
 """
+
+# The journal's states: `FINAL` ones are never left again (a second final answer is dropped).
+RUNNING, ANSWERED, DECLINED = "running", "answered", "declined"
+FINAL = (ANSWERED, DECLINED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +99,38 @@ class NodeStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Rebuild a journal table whose CHECK constraint predates ``declined`` (sqlite cannot
+        alter a constraint), rows kept, in one transaction: a crash leaves the old table or the
+        new one, never neither. Nothing when the table is current."""
+
+        def current() -> bool:
+            row = self._db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'journal'"
+            ).fetchone()
+            return row is None or DECLINED in str(row[0])
+
+        if current():
+            return
+        with self._transaction():
+            if current():  # another process migrated it meanwhile
+                return
+            self._db.execute("ALTER TABLE journal RENAME TO journal_before_declined")
+            self._db.execute(_JOURNAL_TABLE)
+            self._db.execute(
+                "INSERT INTO journal (job, state, model, at) "
+                "SELECT job, state, model, at FROM journal_before_declined"
+            )
+            self._db.execute("DROP TABLE journal_before_declined")
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
 
     def state_of(self, job: str) -> str | None:
-        """``running``, ``answered`` or None for a job this car never saw."""
+        """``running``, ``answered``, ``declined``, or None for a job this car never saw."""
         row = self._db.execute("SELECT state FROM journal WHERE job = ?", (job,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -109,21 +159,26 @@ class NodeStore:
     ) -> int | None:
         """Queue an answer for `job` in the outbox; returns its sequence number.
 
-        With `final` the job is marked answered in the same transaction (inserted as answered
-        when it was never journaled, as for a decline); None is returned and nothing is queued
-        when the job was already answered (a second final answer is never sent). A non-final
-        answer (``accept``) is queued without changing the journal.
+        With `final` the job is marked in the same transaction: a running job becomes
+        ``answered``; a job never journaled (a decline: it never ran) is inserted as
+        ``declined``. None is returned and nothing is queued when the job was already answered
+        or declined (a second final answer is never sent). A non-final answer (``accept``) is
+        queued without changing the journal.
         """
         with self._transaction():
             if final:
                 row = self._db.execute("SELECT state FROM journal WHERE job = ?", (job,)).fetchone()
-                if row is not None and row[0] == "answered":
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO journal (job, state, model, at) VALUES (?, ?, ?, ?)",
+                        (job, DECLINED, model, now),
+                    )
+                elif row[0] in FINAL:
                     return None
-                self._db.execute(
-                    "INSERT INTO journal (job, state, model, at) VALUES (?, 'answered', ?, ?) "
-                    "ON CONFLICT(job) DO UPDATE SET state = 'answered', at = excluded.at",
-                    (job, model, now),
-                )
+                else:
+                    self._db.execute(
+                        "UPDATE journal SET state = ?, at = ? WHERE job = ?", (ANSWERED, now, job)
+                    )
             cur = self._db.execute(
                 "INSERT INTO outbox (job, kind, topic, payload, expires) VALUES (?, ?, ?, ?, ?)",
                 (job, kind, topic, payload, expires),
@@ -144,12 +199,13 @@ class NodeStore:
             for r in rows
         ]
 
-    def running(self) -> list[tuple[str, str]]:
-        """(job, model) of every job journaled as running (after a crash: never answered)."""
+    def running(self) -> list[tuple[str, str, float]]:
+        """(job, model, started_at) of every job journaled as running (after a crash: never
+        answered). A running row's ``at`` is the time `begin_job` journaled it: its start."""
         rows = self._db.execute(
-            "SELECT job, model FROM journal WHERE state = 'running' ORDER BY at"
+            "SELECT job, model, at FROM journal WHERE state = 'running' ORDER BY at"
         ).fetchall()
-        return [(str(r[0]), str(r[1])) for r in rows]
+        return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
 
     def has_receipt(self, receipt: str) -> bool:
         """Whether receipt id `receipt` was recorded before."""
@@ -167,17 +223,49 @@ class NodeStore:
             return False
         return True
 
+    def add_curtailment(self, cid: str, start: float, until: float, max_power_w: float) -> None:
+        """Note a demand-response window (once per id: a redelivery changes nothing)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO curtailments (id, start, until, max_power_w) "
+            "VALUES (?, ?, ?, ?)",
+            (cid, start, until, max_power_w),
+        )
+
+    def curtailments(self, now: float) -> list[tuple[str, float, float, float]]:
+        """(id, start, until, max_power_w) of every window not over by `now`, by start."""
+        rows = self._db.execute(
+            "SELECT id, start, until, max_power_w FROM curtailments WHERE until > ? ORDER BY start",
+            (now,),
+        ).fetchall()
+        return [(str(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
+
+    def set_flag(self, name: str, value: bool) -> None:
+        """Set a lasting flag (``drained``)."""
+        self._db.execute(
+            "INSERT INTO flags (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, int(value)),
+        )
+
+    def flag(self, name: str) -> bool:
+        """A flag's value; False when never set."""
+        row = self._db.execute("SELECT value FROM flags WHERE name = ?", (name,)).fetchone()
+        return bool(row[0]) if row is not None else False
+
     def prune(self, older_than: float) -> int:
-        """Forget answered jobs decided, and receipts recorded, before `older_than` (offers and
-        receipts for them expired long ago); returns the number of jobs forgotten."""
+        """Forget answered or declined jobs decided, receipts recorded and curtailments over
+        before `older_than` (offers and receipts for them expired long ago); returns the number
+        of jobs forgotten."""
         cur = self._db.execute(
-            "DELETE FROM journal WHERE state = 'answered' AND at < ?", (older_than,)
+            "DELETE FROM journal WHERE state IN (?, ?) AND at < ?", (*FINAL, older_than)
         )
         self._db.execute("DELETE FROM receipts WHERE at < ?", (older_than,))
+        self._db.execute("DELETE FROM curtailments WHERE until < ?", (older_than,))
         return cur.rowcount
 
     def counts(self) -> dict[str, int]:
-        """Rows per journal state, and the outbox length (for status and the TUI)."""
+        """Rows per journal state (``running``, ``answered``, ``declined``; a state no row has
+        is absent), and the outbox length (for status and the TUI)."""
         out = {
             str(s): int(n)
             for s, n in self._db.execute("SELECT state, COUNT(*) FROM journal GROUP BY state")

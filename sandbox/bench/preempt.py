@@ -42,12 +42,32 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser("preempt", help="hard-stop latency of busy sandboxed workers")
     parser.add_argument("--stops", type=int, default=200, help="stops in all (default 200)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--mode", choices=("auto", "freeze", "cooperative"), default=None,
-                        help="stop mode (default: the configuration's)")
-    parser.add_argument("--micro-batch", type=int, default=None,
-                        help="encoder micro-batch (default: the configuration's)")
-    parser.add_argument("--step-rows", type=int, default=None,
-                        help="encoder feed-forward rows per step (default: the configuration's)")
+    parser.add_argument(
+        "--realtime",
+        type=int,
+        default=10,
+        metavar="PRIO",
+        help="SCHED_FIFO priority of the pool's confirmer, as the daemon's "
+        "daemon.realtime_priority (default %(default)s; 0: normal)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("auto", "freeze", "cooperative"),
+        default=None,
+        help="stop mode (default: the configuration's)",
+    )
+    parser.add_argument(
+        "--micro-batch",
+        type=int,
+        default=None,
+        help="encoder micro-batch (default: the configuration's)",
+    )
+    parser.add_argument(
+        "--step-rows",
+        type=int,
+        default=None,
+        help="encoder feed-forward rows per step (default: the configuration's)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     add_config_argument(parser)
     parser.set_defaults(func=_main)
@@ -75,7 +95,7 @@ def _main(args: argparse.Namespace) -> int:
     from sandbox.session import open_pool
 
     async def main() -> dict[str, Any]:
-        async with open_pool(config) as pool:
+        async with open_pool(config, stop_priority=args.realtime) as pool:
             return await run_trials(pool, args.stops, random.Random(args.seed))
 
     result = trio.run(main)
@@ -94,8 +114,9 @@ def _scenarios(key: bytes) -> list[tuple[str, Callable[[], Job]]]:
         return seal_encode_job(uuid.uuid4().hex, ENCODER, key, sentences)[0]
 
     def decoder(batch: int) -> Callable[[], Job]:
-        return lambda: seal_generate_job(uuid.uuid4().hex, DECODER, key, prompts[:batch],
-                                         max_new_tokens=DECODE_TOKENS)[0]
+        return lambda: seal_generate_job(
+            uuid.uuid4().hex, DECODER, key, prompts[:batch], max_new_tokens=DECODE_TOKENS
+        )[0]
 
     return [("encoder_b32x128", encoder), ("decoder_b1", decoder(1)), ("decoder_b8", decoder(8))]
 
@@ -119,19 +140,28 @@ async def run_trials(pool: WorkerPool, stops: int, rng: random.Random) -> dict[s
                 got.append(sample)
         samples += got
         lat = [s.latency_ms for s in got]
-        per[name] = {"n": len(got), "job_ms": round(duration * 1000, 1),
-                     "p50_ms": round(percentile(lat, 50), 3),
-                     "p99_ms": round(percentile(lat, 99), 3), "max_ms": round(max(lat), 3)}
+        per[name] = {
+            "n": len(got),
+            "job_ms": round(duration * 1000, 1),
+            "p50_ms": round(percentile(lat, 50), 3),
+            "p99_ms": round(percentile(lat, 99), 3),
+            "max_ms": round(max(lat), 3),
+        }
     stats = pool.statistics()
     release_ms = await _release(pool)
     lat = [s.latency_ms for s in samples]
     return {
-        "p50_ms": round(percentile(lat, 50), 3), "p99_ms": round(percentile(lat, 99), 3),
-        "max_ms": round(max(lat), 3), "mean_ms": round(statistics.fmean(lat), 3),
-        "n": len(samples), "device": stats[0].device, "release_ms": release_ms,
+        "p50_ms": round(percentile(lat, 50), 3),
+        "p99_ms": round(percentile(lat, 99), 3),
+        "max_ms": round(max(lat), 3),
+        "mean_ms": round(statistics.fmean(lat), 3),
+        "n": len(samples),
+        "device": stats[0].device,
+        "release_ms": release_ms,
         "mode": "freeze" if pool.freeze else "cooperative",
         "via": {v: sum(1 for s in samples if s.via == v) for v in ("ack", "freeze", "kill")},
-        "confined": all(s.confined for s in stats), "scenarios": per,
+        "confined": all(s.confined for s in stats),
+        "scenarios": per,
     }
 
 
@@ -165,8 +195,9 @@ async def _release(pool: WorkerPool) -> float | None:
     """Hold a hard stop past the release delay; the slowest kill-to-reaped time in ms."""
     pool.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
     with trio.fail_after(pool.config.release_delay_s + 30):
-        while not all(s.release_ms is not None and s.state == "released"  # noqa: ASYNC110
-                      for s in pool.statistics()):
+        while not all(  # noqa: ASYNC110
+            s.release_ms is not None and s.state == "released" for s in pool.statistics()
+        ):
             await trio.sleep(0.01)
     times = [s.release_ms for s in pool.statistics() if s.release_ms is not None]
     pool.release_all_nowait()

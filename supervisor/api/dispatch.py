@@ -22,7 +22,7 @@ from supervisor.ledger.statement import statement, year_summary
 
 from . import names
 from .facade import PreferenceError, SupervisorFacade
-from .properties import property_values, status, to_json
+from .properties import compute_json, compute_properties, compute_status_json, to_json
 from .spec import Method, interface_xml, interfaces, split_signature
 
 LOG = logging.getLogger("parkmesh.api")
@@ -64,16 +64,26 @@ class Dispatcher:
             (names.PROPERTIES_INTERFACE, "Set"): self._set,
         }
         own: dict[str, Handler] = {
-            "Drain": self._drain, "Resume": self._resume, "TestStop": self._test_stop,
-            "Explain": self._explain, "GetStatus": self._status,
-            "GetPreferences": self._preferences, "SetPreference": self._set_preference,
-            "GetBudget": self._budget, "AddCurtailment": self._add_curtailment,
-            "GetLog": self._log, "LedgerStatement": self._ledger_statement,
-            "LedgerYear": self._ledger_year, "LedgerVerify": self._ledger_verify,
+            "Drain": self._drain,
+            "Resume": self._resume,
+            "TestStop": self._test_stop,
+            "Explain": self._explain,
+            "GetStatus": self._status,
+            "GetPreferences": self._preferences,
+            "SetPreference": self._set_preference,
+            "GetBudget": self._budget,
+            "AddCurtailment": self._add_curtailment,
+            "GetLog": self._log,
+            "LedgerStatement": self._ledger_statement,
+            "LedgerYear": self._ledger_year,
+            "LedgerVerify": self._ledger_verify,
             "LedgerRecent": self._ledger_recent,
         }
         self._handlers.update({(names.INTERFACE, k): v for k, v in own.items()})
         self._machine = _read_machine_id()
+        # One encoding thread at a time, for the calls and the service's poller alike: each
+        # competes with the loop for the GIL.
+        self.encoder = trio.CapacityLimiter(1)
 
     async def handle(self, msg: Message) -> Message:
         """The reply to the method call `msg`.
@@ -87,8 +97,10 @@ class Dispatcher:
         path = fields.get(HeaderFields.path)
         try:
             if path != names.OBJECT_PATH:
-                raise ApiError("org.freedesktop.DBus.Error.UnknownObject",
-                               f"no object at {path}; the API is at {names.OBJECT_PATH}")
+                raise ApiError(
+                    "org.freedesktop.DBus.Error.UnknownObject",
+                    f"no object at {path}; the API is at {names.OBJECT_PATH}",
+                )
             method, handler = self._lookup(iface, member)
             _check_args(method, fields.get(HeaderFields.signature, ""), msg.body)
             body = await handler(msg.body)
@@ -127,22 +139,25 @@ class Dispatcher:
 
     async def _get(self, body: Body) -> Body:
         iface, name = body
-        values = self._properties(iface)
+        values = await self._properties(iface)
         if name not in values:
             raise ApiError(names.ERROR_UNKNOWN_PROPERTY, f"property_name: no property {name!r}")
         return (values[name],)
 
     async def _get_all(self, body: Body) -> Body:
-        return (self._properties(body[0]),)
+        return (await self._properties(body[0]),)
 
     async def _set(self, body: Body) -> Body:
-        raise ApiError(names.ERROR_PROPERTY_READ_ONLY,
-                       f"property_name: {body[1]!r} is read-only; use SetPreference")
+        raise ApiError(
+            names.ERROR_PROPERTY_READ_ONLY,
+            f"property_name: {body[1]!r} is read-only; use SetPreference",
+        )
 
-    def _properties(self, iface: str) -> dict[str, tuple[str, Any]]:
+    async def _properties(self, iface: str) -> dict[str, tuple[str, Any]]:
         if iface not in ("", names.INTERFACE):
             raise invalid("interface_name", f"no properties on {iface!r}")
-        return property_values(self.facade)
+        # The JSON is built in a worker thread: a poller must not hold up the loop.
+        return await compute_properties(self.facade, self.encoder)
 
     # -- org.parkmesh.Supervisor1 --------------------------------------------------------------
 
@@ -161,7 +176,7 @@ class Dispatcher:
         return (self.facade.state().explanation,)
 
     async def _status(self, body: Body) -> Body:
-        return (to_json(status(self.facade)),)
+        return (await compute_status_json(self.facade, self.encoder),)
 
     async def _preferences(self, body: Body) -> Body:
         return (to_json(self.facade.preferences()),)
@@ -172,7 +187,8 @@ class Dispatcher:
         if name not in known:
             raise invalid("name", f"no preference {name!r} (known: {', '.join(sorted(known))})")
         try:
-            applied = self.facade.set_preference(name, value)
+            # Returns once the preference is durable on disk (written in a worker thread).
+            applied = await self.facade.set_preference(name, value)
         except PreferenceError as exc:
             raise invalid(exc.argument, str(exc)) from None
         except KeyError:
@@ -182,7 +198,7 @@ class Dispatcher:
         return (to_json({"name": name, "value": applied}),)
 
     async def _budget(self, body: Body) -> Body:
-        return (to_json(self.facade.budget()),)
+        return (await compute_json(self.facade.budget(), self.encoder),)
 
     async def _add_curtailment(self, body: Body) -> Body:
         (text,) = body
@@ -193,8 +209,7 @@ class Dispatcher:
         try:
             accepted = self.facade.add_curtailment(text)
         except ValueError as exc:
-            raise invalid("request_json", _prefixed("request_json", str(exc), strip=True)
-                          ) from None
+            raise invalid("request_json", _prefixed("request_json", str(exc), strip=True)) from None
         return (to_json(accepted),)
 
     async def _log(self, body: Body) -> Body:
@@ -211,8 +226,16 @@ class Dispatcher:
 
     async def _ledger_verify(self, body: Body) -> Body:
         result = await self._ledger(lambda led: led.verify(), "")
-        return (to_json({"ok": result.ok, "entries": result.entries, "bad_seq": result.bad_seq,
-                         "problem": result.problem}),)
+        return (
+            to_json(
+                {
+                    "ok": result.ok,
+                    "entries": result.entries,
+                    "bad_seq": result.bad_seq,
+                    "problem": result.problem,
+                }
+            ),
+        )
 
     async def _ledger_recent(self, body: Body) -> Body:
         (limit,) = body
@@ -265,5 +288,5 @@ def _read_machine_id() -> str:
 def _prefixed(name: str, text: str, *, strip: bool = False) -> str:
     """`text` led by ``name:`` once (the facade's own errors may name the field already)."""
     if text.startswith(f"{name}: "):
-        return text[len(name) + 2:] if strip else text
+        return text[len(name) + 2 :] if strip else text
     return text if strip else f"{name}: {text}"

@@ -6,7 +6,8 @@ The daemon (``supervisor/daemon/``) implements the facade over its services; tes
 with fixed data.
 
 Snapshot methods are synchronous and cheap (they run in the service's task between messages and
-on every property poll); actions are async because a drain or a stop waits for the workers.
+on every property poll); actions are async because a drain or a stop waits for the workers, and
+a preference is written to disk (two fsyncs) off the loop.
 
 JSON-ready mappings have these keys (more are passed through untouched; every key optional
 unless said otherwise, ``None`` means unknown):
@@ -25,6 +26,15 @@ unless said otherwise, ``None`` means unknown):
     list of {``id``, ``model``, ``state``, ``started``, ``elapsed_s``, ``worker``}.
 ``earnings()``
     {``currency``, ``today``, ``month``, ``pending``}.
+``loop()``
+    {``running`` (bool), ``longest_step_ms``, ``longest_step_task``,
+    ``window_longest_step_ms``, ``window_longest_step_task``, ``lag_ms``, ``max_lag_ms``,
+    ``window_max_lag_ms``, ``window_s``, ``samples``}: how responsive the daemon's loop is
+    (`supervisor.daemon.loop_monitor`).
+
+Encoding the snapshots as JSON is the API's work and runs in a worker thread
+(`supervisor.api.properties.encode_properties`), so snapshots must be fresh objects that the
+loop does not change afterwards.
 """
 
 from __future__ import annotations
@@ -175,8 +185,15 @@ class SupervisorFacade(Protocol):
         """The owner's preferences, name -> current value."""
         ...
 
-    def set_preference(self, name: str, value: str) -> Any:
-        """Validate, persist and apply one preference from its text form; returns the value set.
+    def loop(self) -> JsonMap:
+        """How responsive the daemon's loop is (keys in the module docstring)."""
+        ...
+
+    async def set_preference(self, name: str, value: str) -> Any:
+        """Validate, persist and apply one preference from its text form; returns the value set
+        once it is durable on disk (the disk writes run in a worker thread).
+
+        Cancellation: a write already started completes before the cancellation is delivered.
 
         Raises:
             PreferenceError, KeyError or ValueError: the name or the value is refused.

@@ -21,7 +21,7 @@ from . import names
 from .config import jeepney_bus
 from .dispatch import Dispatcher
 from .facade import ApiEvent, JobFinished, Stopped, SupervisorFacade
-from .properties import property_values
+from .properties import compute_properties
 
 LOG = logging.getLogger("parkmesh.api")
 
@@ -62,8 +62,14 @@ class ApiService:
         log_limit: most log lines GetLog returns.
     """
 
-    def __init__(self, facade: SupervisorFacade, bus: str = "system", *, poll_s: float = 0.5,
-                 log_limit: int = 200) -> None:
+    def __init__(
+        self,
+        facade: SupervisorFacade,
+        bus: str = "system",
+        *,
+        poll_s: float = 0.5,
+        log_limit: int = 200,
+    ) -> None:
         self.facade = facade
         self.bus = bus
         self.poll_s = poll_s
@@ -76,11 +82,16 @@ class ApiService:
 
     def statistics(self) -> ApiStatistics:
         """Calls answered, errors returned, signals sent, and our unique name on the bus."""
-        return ApiStatistics(self.dispatcher.calls, self.dispatcher.errors, self._signals,
-                             self._conn.unique_name if self._conn else None)
+        return ApiStatistics(
+            self.dispatcher.calls,
+            self.dispatcher.errors,
+            self._signals,
+            self._conn.unique_name if self._conn else None,
+        )
 
-    async def run(self, *, task_status: trio.TaskStatus[ApiService] = trio.TASK_STATUS_IGNORED
-                  ) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[ApiService] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Connect, own ``org.parkmesh.Supervisor1``, then serve until cancelled.
 
         `task_status.started(self)` is called once the name is owned, so callers can be served.
@@ -97,7 +108,7 @@ class ApiService:
         async with conn:
             self._conn = conn
             early = await self._request_name(conn)
-            self._last = self._safe_properties()
+            self._last = await self._safe_properties()
             LOG.info("DBus API %s served on %s as %s", names.BUS_NAME, self.bus, conn.unique_name)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._poll_properties, conn)
@@ -117,8 +128,7 @@ class ApiService:
         serial = next(conn.outgoing_serial)
         early: list[Any] = []
         with trio.fail_after(REQUEST_NAME_TIMEOUT_S):
-            await conn.send(message_bus.RequestName(names.BUS_NAME, _DO_NOT_QUEUE),
-                            serial=serial)
+            await conn.send(message_bus.RequestName(names.BUS_NAME, _DO_NOT_QUEUE), serial=serial)
             while True:
                 reply = await conn.receive()
                 if reply.header.fields.get(HeaderFields.reply_serial) == serial:
@@ -130,8 +140,10 @@ class ApiService:
             detail = reply.body[0] if reply.body else ""
             raise ApiUnavailable(f"cannot own {names.BUS_NAME} on {self.bus}: {error}: {detail}")
         if reply.body[0] not in (_PRIMARY_OWNER, _ALREADY_OWNER):
-            raise ApiUnavailable(f"{names.BUS_NAME} is already owned on {self.bus}: "
-                                 "is another parkmesh daemon running?")
+            raise ApiUnavailable(
+                f"{names.BUS_NAME} is already owned on {self.bus}: "
+                "is another parkmesh daemon running?"
+            )
         return early
 
     async def _serve(self, conn: DBusConnection, nursery: trio.Nursery) -> None:
@@ -155,29 +167,50 @@ class ApiService:
             with trio.move_on_after(self.poll_s):
                 await self._poke.wait()
             self._poke = trio.Event()
-            current = self._safe_properties()
+            current = await self._safe_properties()
             changed = {k: v for k, v in current.items() if self._last.get(k) != v}
             if not changed:
                 continue
             state_changed = "Phase" in changed or "Reasons" in changed
             self._last = current
-            await self._emit(conn, new_signal(_PROPS_EMITTER, "PropertiesChanged", "sa{sv}as",
-                                              (names.INTERFACE, changed, [])))
+            await self._emit(
+                conn,
+                new_signal(
+                    _PROPS_EMITTER, "PropertiesChanged", "sa{sv}as", (names.INTERFACE, changed, [])
+                ),
+            )
             if state_changed:
-                await self._emit(conn, new_signal(_EMITTER, "StateChanged", "sas",
-                                                  (current["Phase"][1], current["Reasons"][1])))
+                await self._emit(
+                    conn,
+                    new_signal(
+                        _EMITTER,
+                        "StateChanged",
+                        "sas",
+                        (current["Phase"][1], current["Reasons"][1]),
+                    ),
+                )
 
     async def _forward_events(self, conn: DBusConnection) -> None:
         events: trio.MemoryReceiveChannel[ApiEvent] = self.facade.subscribe()
         async with events:
             async for event in events:
                 if isinstance(event, Stopped):
-                    await self._emit(conn, new_signal(_EMITTER, "Stopped", "sd",
-                                                      (event.reason, float(event.latency_ms))))
+                    await self._emit(
+                        conn,
+                        new_signal(
+                            _EMITTER, "Stopped", "sd", (event.reason, float(event.latency_ms))
+                        ),
+                    )
                 elif isinstance(event, JobFinished):
-                    await self._emit(conn, new_signal(_EMITTER, "JobFinished", "ssd",
-                                                      (event.job_id, event.outcome,
-                                                       float(event.credit))))
+                    await self._emit(
+                        conn,
+                        new_signal(
+                            _EMITTER,
+                            "JobFinished",
+                            "ssd",
+                            (event.job_id, event.outcome, float(event.credit)),
+                        ),
+                    )
                 # Every event may change properties (StateChanged is sent by the poller).
                 self._poke.set()
 
@@ -185,9 +218,9 @@ class ApiService:
         await conn.send(msg)
         self._signals += 1
 
-    def _safe_properties(self) -> dict[str, tuple[str, Any]]:
+    async def _safe_properties(self) -> dict[str, tuple[str, Any]]:
         try:
-            return property_values(self.facade)
+            return await compute_properties(self.facade, self.dispatcher.encoder)
         except Exception:
             # A snapshot bug must not silence the API: keep the last values and say so.
             LOG.exception("computing the API properties failed")

@@ -25,13 +25,11 @@ from typing import Any
 
 import trio
 
+from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage
 from supervisor.config.daemon_config import DaemonConfig
-from supervisor.daemon.realtime import enter_realtime, leave_realtime
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, PolicyConfig
-from supervisor.policy_clock import PolicyClock
-from supervisor.preempt import PageBoard
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import CanSource, open_bus
 from supervisor.vehicle.config import DATA_DIR, CanConfig
@@ -58,9 +56,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--realtime", type=int, default=DaemonConfig().realtime_priority, metavar="PRIO",
+        "--realtime",
+        type=int,
+        default=DaemonConfig().realtime_priority,
+        metavar="PRIO",
         help="SCHED_FIFO priority of the receiving thread, as the daemon's daemon."
-             "realtime_priority (default %(default)s; 0: normal scheduling)")
+        "realtime_priority (default %(default)s; 0: normal scheduling)",
+    )
     parser.add_argument(
         "--model3-dbc",
         type=Path,
@@ -75,13 +77,10 @@ def _main(args: argparse.Namespace) -> int:
     if args.trials < 1 or args.frames < 1:
         print("parkmesh: --trials and --frames must be positive", file=sys.stderr)
         return 2
-    # Only this process's thread is raised (the daemon's hot path); the sender stays normal,
-    # like the car's other ECUs, and the throughput is measured at normal priority below.
-    scheduling = enter_realtime(args.realtime)
-    latency = trio.run(measure_latency, args.trials, args.seed)
-    leave_realtime()
-    result: dict[str, Any] = {**latency, "scheduling": scheduling,
-                              **measure_throughput(args.frames, args.seed)}
+    # Only the stop thread is raised (as in the daemon); the sender stays normal, like the
+    # car's other ECUs, and the throughput is measured at normal priority below.
+    latency = trio.run(measure_latency, args.trials, args.seed, args.realtime)
+    result: dict[str, Any] = {**latency, **measure_throughput(args.frames, args.seed)}
     if args.model3_dbc.is_file():
         result["model3_frames_per_s"] = measure_model3_throughput(
             args.model3_dbc, args.frames, args.seed
@@ -96,7 +95,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def measure_latency(trials: int, seed: int) -> dict[str, Any]:
+async def measure_latency(trials: int, seed: int, priority: int = 0) -> dict[str, Any]:
     """Run the sender process against the daemon's CAN path; returns the latency figures."""
     port = random.Random(seed).randrange(40000, 60000)
     config = CanConfig(
@@ -117,12 +116,17 @@ async def measure_latency(trials: int, seed: int) -> dict[str, Any]:
     )
     hotpath = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
     source = CanSource(
-        config, decoder, hotpath, bus_factory=lambda: open_bus(config, decoder.frame_ids, port=port)
+        config,
+        decoder,
+        hotpath,
+        bus_factory=lambda: open_bus(config, decoder.frame_ids, port=port),
+        priority=priority,
     )
+    scheduling = "normal"
     with board.register(page):
         async with trio.open_nursery() as nursery:
             await nursery.start(source.run)
-            await nursery.start(PolicyClock(hotpath).run)
+            scheduling = await trio.to_thread.run_sync(_stop_thread_policy)
             proc = await trio.run_process(
                 [
                     sys.executable,
@@ -155,8 +159,22 @@ async def measure_latency(trials: int, seed: int) -> dict[str, Any]:
         "p99_ms": round(_percentile(latencies, 0.99), 4),
         "max_ms": round(max(latencies), 4),
         "mean_ms": round(statistics.fmean(latencies), 4),
+        "scheduling": scheduling,
         "decoder": {"frames": decoder.stats.frames, "malformed": decoder.stats.malformed},
     }
+
+
+def _stop_thread_policy() -> str:
+    """The scheduling policy of this process's stop thread, as the kernel reports it."""
+    import os
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name.startswith("parkmesh-stop") and thread.native_id is not None:
+            policy = os.sched_getscheduler(thread.native_id) & ~os.SCHED_RESET_ON_FORK
+            prio = os.sched_getparam(thread.native_id).sched_priority
+            return f"SCHED_FIFO {prio} (stop thread)" if policy == os.SCHED_FIFO else "normal"
+    return "normal"
 
 
 def _reference_stream(count: int, seed: int) -> list[tuple[int, bytes]]:

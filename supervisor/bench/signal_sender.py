@@ -4,7 +4,8 @@ It keeps every periodic frame of the reference car flowing at its nominal rate a
 moments, opens the driver door for one frame. For each door-open frame it prints the
 CLOCK_MONOTONIC nanoseconds taken just before ``bus.send`` on its own line of stdout.
 
-Usage: ``python -m supervisor.bench.signal_sender GROUP PORT TRIALS SEED``
+Usage: ``python -m supervisor.bench.signal_sender GROUP PORT TRIALS SEED [OPEN_MS GAP_MIN_MS
+GAP_MAX_MS]``. Frames are sent with a multicast TTL of 0: they never leave the machine.
 """
 
 from __future__ import annotations
@@ -42,20 +43,22 @@ def _run_for(bus: can.BusABC, car: ReferenceCar, due: dict[str, float], seconds:
 def main(argv: list[str]) -> int:
     """Run the trials; returns the exit status."""
     group, port, trials, seed = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    open_ms = float(argv[4]) if len(argv) > 4 else OPEN_MS
+    gap_ms = (float(argv[5]), float(argv[6])) if len(argv) > 6 else GAP_MS
     rng = random.Random(seed)
     car = ReferenceCar()
-    bus = can.Bus(interface="udp_multicast", channel=group, port=port)
+    bus = can.Bus(interface="udp_multicast", channel=group, port=port, hop_limit=0)
     try:
         due = {name: 0.0 for name in PERIODS}
         _run_for(bus, car, due, WARMUP_S)
         for _ in range(trials):
-            _run_for(bus, car, due, rng.uniform(*GAP_MS) / 1000)
+            _run_for(bus, car, due, rng.uniform(*gap_ms) / 1000)
             car.body["PM_doorFrontLeft"] = "OPEN"
             frame = car.frame("PM_BodyStatus")
             sent_ns = time.monotonic_ns()
             _send(bus, frame)
             print(sent_ns, flush=True)
-            _run_for(bus, car, due, OPEN_MS / 1000)
+            _run_for(bus, car, due, open_ms / 1000)
             car.body["PM_doorFrontLeft"] = "CLOSED"
             _send(bus, car.frame("PM_BodyStatus"))
             due["PM_BodyStatus"] = time.monotonic() + PERIODS["PM_BodyStatus"]

@@ -38,10 +38,21 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="print the record of the run as JSON at the end instead of lines",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the demo car's state directory (its ledger, journal, keys) in DIR, a new "
+        "or empty folder; read it afterwards with 'parkmesh ledger ... --ledger "
+        "DIR/ledger.sqlite'",
+    )
     parser.set_defaults(func=_demo)
 
 
-async def _interruptible_demo(scenario: Path, speed: float, quiet: bool) -> DemoPrinter:
+async def _interruptible_demo(
+    scenario: Path, speed: float, quiet: bool, keep: Path | None
+) -> DemoPrinter:
     """`run_demo`, stopped by Ctrl-C or SIGTERM from its first moment.
 
     trio loses a KeyboardInterrupt that arrives while the main task waits for a thread (the
@@ -67,7 +78,7 @@ async def _interruptible_demo(scenario: Path, speed: float, quiet: bool) -> Demo
 
             nursery.start_soon(stop_on_signal)
             try:
-                outcome.append(await run_demo(scenario, speed, quiet))
+                outcome.append(await run_demo(scenario, speed, quiet, keep=keep))
             except Interrupted as exc:  # the daemon's own receiver had taken over
                 outcome.append(exc)
             nursery.cancel_scope.cancel()
@@ -82,11 +93,22 @@ def _demo(args: argparse.Namespace) -> int:
     if not 0.1 <= args.speed <= 100:
         print("parkmesh: --speed must be between 0.1 and 100")
         return 2
+    keep: Path | None = args.keep
+    if keep is not None:
+        if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+            print(f"parkmesh: --keep {keep}: must be a new or empty folder")
+            return 2
+        keep.mkdir(parents=True, exist_ok=True)
+        # The confined worker runs as its own user and reads its scratch folder in here.
+        keep.chmod(0o755)
+        keep = keep.resolve()
     try:
-        printer = trio.run(_interruptible_demo, args.scenario, args.speed, args.json)
+        printer = trio.run(_interruptible_demo, args.scenario, args.speed, args.json, keep)
     except Interrupted:
         print("parkmesh demo: interrupted while starting")
         return 130
     if args.json:
         print_json(printer.record)
+    elif keep is not None:
+        print(f"the demo car's state is kept in {keep} (ledger: {keep / 'ledger.sqlite'})")
     return 0

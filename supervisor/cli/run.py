@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,19 @@ def _config_path(path: Path | None) -> Path | None:
 
 def _run(args: argparse.Namespace) -> int:
     from supervisor.daemon.app import Interrupted, Supervisor
+    from supervisor.daemon.instance_lock import AlreadyRunning
     from supervisor.daemon.logs import setup_logging
 
     config = load_config(_config_path(args.config))
     setup_logging(config.daemon.log_level)
     supervisor = Supervisor(config)
-    # Asked to stop while starting is a clean stop all the same (and logged).
-    with contextlib.suppress(Interrupted):
-        trio.run(supervisor.run)
+    try:
+        # Asked to stop while starting is a clean stop all the same (and logged).
+        with contextlib.suppress(Interrupted):
+            trio.run(supervisor.run)
+    except AlreadyRunning as exc:
+        print(f"parkmesh: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

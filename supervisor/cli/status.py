@@ -17,11 +17,15 @@ from supervisor.cli.output import print_json, print_table
 
 def add_bus_arguments(parser: argparse.ArgumentParser) -> None:
     """``--bus`` and ``--config``, shared by the commands that talk to the daemon."""
-    parser.add_argument("--bus", default=None,
-                        help="bus address of the daemon (default: $PARKMESH_BUS_ADDRESS, "
-                             "else [api] bus of the configuration, else the system bus)")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="configuration file to read [api] bus from")
+    parser.add_argument(
+        "--bus",
+        default=None,
+        help="bus address of the daemon (default: $PARKMESH_BUS_ADDRESS, "
+        "else [api] bus of the configuration, else the system bus)",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help="configuration file to read [api] bus from"
+    )
 
 
 def resolve_bus(args: argparse.Namespace) -> str | None:
@@ -81,19 +85,20 @@ def format_overview(facts: dict[str, Any]) -> dict[str, str]:
     """The facts as aligned human text."""
     currency = facts["currency"]
     phase = str(facts["phase"]) + (" (drained)" if facts["draining"] else "")
-    rows = {"state": phase,
-            "why not": "; ".join(facts["why_not"]) or "nothing: conditions hold"}
+    rows = {"state": phase, "why not": "; ".join(facts["why_not"]) or "nothing: conditions hold"}
     if facts["stale_signals"]:
         rows["stale"] = ", ".join(facts["stale_signals"])
-    rows.update({
-        "charge": f"{_num(facts['soc_percent'], '%', 1)} "
-                  f"(floor {_num(facts['floor_percent'], '%', 0)})",
-        "allowed power": _num(facts["allowed_power_w"], " W", 0),
-        "runway": "unlimited" if facts["runway_unlimited"] else _duration(facts["runway_s"]),
-        "earned today": _money(facts["earnings_today"], currency),
-        "earned this month": _money(facts["earnings_month"], currency),
-        "last stop": _num(facts["last_stop_ms"], " ms", 1),
-    })
+    rows.update(
+        {
+            "charge": f"{_num(facts['soc_percent'], '%', 1)} "
+            f"(floor {_num(facts['floor_percent'], '%', 0)})",
+            "allowed power": _num(facts["allowed_power_w"], " W", 0),
+            "runway": "unlimited" if facts["runway_unlimited"] else _duration(facts["runway_s"]),
+            "earned today": _money(facts["earnings_today"], currency),
+            "earned this month": _money(facts["earnings_month"], currency),
+            "last stop": _num(facts["last_stop_ms"], " ms", 1),
+        }
+    )
     return rows
 
 
@@ -106,13 +111,32 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     print_table(format_overview(overview_facts(status)))
     for worker in status.get("workers", []):
-        print(f"worker {worker.get('id')}: {worker.get('model')} on {worker.get('device')}, "
-              f"{worker.get('state')}")
+        print(
+            f"worker {worker.get('id')}: {worker.get('model')} on {worker.get('device')}, "
+            f"{worker.get('state')}"
+        )
     uplink = status.get("uplink", {})
-    print(f"uplink: {'connected' if uplink.get('connected') else 'disconnected'}, "
-          f"tier {uplink.get('tier', '?')}, outbox {uplink.get('outbox', '?')}")
+    print(
+        f"uplink: {'connected' if uplink.get('connected') else 'disconnected'}, "
+        f"tier {uplink.get('tier', '?')}, outbox {uplink.get('outbox', '?')}"
+    )
     print(f"jobs: {len(status.get('jobs', []))} running")
+    print(f"loop: {format_loop(status.get('loop', {}))}")
     return 0
+
+
+def format_loop(loop: dict[str, Any]) -> str:
+    """The daemon loop's responsiveness in one line (``loop`` of ``GetStatus``)."""
+    if not loop.get("running"):
+        return "not measured"
+    return (
+        f"longest step {_num(loop.get('window_longest_step_ms'), ' ms', 2)}, "
+        f"lag {_num(loop.get('window_max_lag_ms'), ' ms', 2)} in the last "
+        f"{_num(loop.get('window_s'), ' s', 0)}; worst step "
+        f"{_num(loop.get('longest_step_ms'), ' ms', 2)} "
+        f"({loop.get('longest_step_task') or '?'}), worst lag "
+        f"{_num(loop.get('max_lag_ms'), ' ms', 2)}"
+    )
 
 
 def _why(args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@ Start order is dependency order: the vehicle source first (nothing may compute b
 car's state is known), then the policy clock, the thermal budget and the decision reporter;
 the workers, the uplink and the DBus API start after them. ``READY=1`` is sent after the
 last service started. On SIGTERM or SIGINT the daemon writes a hard stop to every worker,
-sends ``STOPPING=1`` and cancels the services, each of which gets at most
-``daemon.shutdown_grace_s`` for its shielded clean-up.
+sends ``STOPPING=1``, lets the running job be answered and recorded, and cancels the services;
+all of it within ``daemon.shutdown_grace_s`` (`Supervisor.shutdown`). One daemon runs per
+``daemon.runtime_dir``, which holds its lock (`instance_lock`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import trio
 
+from sandbox.board import PageBoard
 from sandbox.models.manifest import MANIFEST_NAME
 from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
@@ -28,7 +30,6 @@ from supervisor.hotpath import HotPath
 from supervisor.ledger import LEDGER_FILE
 from supervisor.policy import AdmissionPolicy, Decision
 from supervisor.policy_clock import PolicyClock
-from supervisor.preempt import PageBoard
 from supervisor.vehicle.state import VehicleState
 from thermal.prefstore import PreferenceStore
 from thermal.service import BudgetService, local_now
@@ -37,10 +38,10 @@ from uplink.node import NodeUplink
 from .budget_link import BudgetLink
 from .facade import DaemonFacade
 from .guard import keep_running
+from .instance_lock import hold_instance_lock
 from .job_desk import JobDesk
 from .log_ring import LogRing
-from .realtime import enter_realtime, leave_realtime
-from .sources import VehicleSource, build_source
+from .sources import VehicleSource, build_source, on_stop_thread
 from .stop_watch import StopReport, StopWatch
 from .systemd import Notifier
 
@@ -100,9 +101,12 @@ class Supervisor:
         self.config = config
         self.notifier = notifier or Notifier()
         self.board = PageBoard()
-        self.policy = AdmissionPolicy(config.policy)
-        self.hotpath = HotPath(VehicleState(), self.policy, self.board)
-        self.source = (source or (lambda hp: build_source(config, hp)))(self.hotpath)
+        self.hotpath = HotPath(VehicleState(), AdmissionPolicy(config.policy), self.board)
+        # The policy as the loop's code sees it: its setters are handed to the stop thread.
+        self.policy = self.hotpath.policy
+        # The source reads on the stop thread (or feeds one): docs/stop-path.md.
+        self.source = on_stop_thread((source or (lambda hp: build_source(config, hp)))(
+            self.hotpath), self.hotpath, config.daemon.realtime_priority)
         self.budget_link = BudgetLink(self.hotpath)
         self.budget = BudgetService(
             config.budget, self.budget_link.readings,
@@ -150,11 +154,17 @@ class Supervisor:
         Raises:
             Interrupted: a signal stopped the daemon during start-up (so ``started`` never
                 came); after start-up a signal makes `run` return.
+            AlreadyRunning: another daemon holds ``daemon.runtime_dir``.
+            ConfigError: the runtime directory cannot be used.
         Cancellation: cancelling `run` hard-stops the workers and stops the services.
         """
+        with hold_instance_lock(self.config.daemon.runtime_dir):
+            await self._serve(task_status)
+
+    async def _serve(self, task_status: trio.TaskStatus[Supervisor]) -> None:
         logging.getLogger().addHandler(self.log_ring)
-        scheduling = enter_realtime(self.config.daemon.realtime_priority)
-        LOG.info("hot path scheduling: %s", scheduling)
+        # The trio loop stays at normal priority: the stop thread and the pool's confirmer
+        # take daemon.realtime_priority for themselves.
         ready = False
         try:
             # The receiver stays open until every service has finished its shielded clean-up,
@@ -170,6 +180,9 @@ class Supervisor:
                     await nursery.start(self._report_decisions)
                     await self._start_workers(nursery)
                     await nursery.start(keep_running, "DBus API", lambda: self.api.run)
+                    # Measures the loop from here on: its longest step and its lag, while
+                    # serving (start-up's imports and warm-ups are not the car's business).
+                    await nursery.start(self.facade.loop_monitor.run)
                     self.healthy = True
                     self.notifier.ready(self.hotpath.decision.explain())
                     LOG.info("parkmesh serving; %s", self.hotpath.decision.explain())
@@ -179,8 +192,6 @@ class Supervisor:
                     task_status.started(self)
         finally:
             logging.getLogger().removeHandler(self.log_ring)
-            if scheduling.startswith("SCHED_FIFO"):
-                leave_realtime()
             self.healthy = False
             self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
             self.notifier.close()
@@ -193,8 +204,9 @@ class Supervisor:
         if not sandbox.models:
             LOG.info("no models configured: this car serves no jobs")
             return
-        pool = self.pool = WorkerPool(sandbox, board=self.board)
-        self.stop_watch.kill_late = lambda _late: pool.kill_unacknowledged_nowait()
+        pool = self.pool = WorkerPool(sandbox, board=self.board,
+                                      stop_priority=self.config.daemon.realtime_priority)
+        self.stop_watch.kills = lambda: pool.kills
         await nursery.start(pool.run)
         self.job_desk = JobDesk(self, pool, self.ledger_path)
         await nursery.start(self.job_desk.run)
@@ -206,14 +218,32 @@ class Supervisor:
         """Shut the daemon down on the first SIGTERM or SIGINT."""
         async for signum in signals:
             self.signalled = signal.Signals(signum).name
-            LOG.info("received %s: stopping", self.signalled)
-            self.shutdown(nursery)
+            LOG.info("received %s: stopping within %.1f s", self.signalled,
+                     self.config.daemon.shutdown_grace_s)
+            await self.shutdown(nursery)
             return
 
-    def shutdown(self, nursery: trio.Nursery) -> None:
-        """Hard-stop the workers, tell systemd, and cancel the services."""
+    async def shutdown(self, nursery: trio.Nursery) -> None:
+        """Stop the daemon within ``daemon.shutdown_grace_s``, losing nothing (hypercorn's
+        pattern: the nursery gets a deadline, and is cancelled early once all is quiet).
+
+        The workers are hard-stopped at once (the car wins, also on the way down) and the
+        uplink takes no new job; the job that was running ends, its ledger row commits and
+        its answer reaches the broker; then the services are cancelled and run their
+        shielded clean-ups. Should the grace run out first (a broker that is down, say), the
+        deadline cancels everything all the same: the answer waits in the outbox and the job's
+        in-flight marker in the ledger, and both are completed at the next start.
+        """
         self.board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
         self.notifier.stopping()
+        grace_ends = trio.current_time() + self.config.daemon.shutdown_grace_s
+        nursery.cancel_scope.deadline = min(nursery.cancel_scope.deadline, grace_ends)
+        if self.uplink is not None:
+            self.uplink.stop_taking_jobs()
+            await self.uplink.wait_quiet()
+        if self.job_desk is not None:
+            await self.job_desk.wait_idle()
+        LOG.info("every job answered and recorded: stopping the services")
         nursery.cancel_scope.cancel()
 
     async def _report_decisions(

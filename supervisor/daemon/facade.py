@@ -23,10 +23,11 @@ from supervisor.api.facade import (
     Stopped,
 )
 from supervisor.policy import Decision
-from thermal.preferences import PREFERENCE_NAMES
+from thermal.preferences import PREFERENCE_NAMES, set_preference
 from uplink.node import NodeUplink
 
 from .log_ring import LogRing
+from .loop_monitor import LoopMonitor
 from .stop_watch import StopReport
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ class DaemonFacade:
         self._subscribers: list[trio.MemorySendChannel[ApiEvent]] = []
         self._draining = False
         self.attached_uplink: NodeUplink | None = None
+        # Started by the daemon (`Supervisor.run`: ``nursery.start(facade.loop_monitor.run)``);
+        # until then `loop()` reports ``running: false``.
+        self.loop_monitor = LoopMonitor()
+        # One preference change at a time: each is computed from the one before and written
+        # to disk (in a thread) before the next starts, in the order the calls came.
+        self._preference_lock = trio.Lock()
         supervisor.decision_listeners.append(self._on_decision)
         supervisor.stop_reports.append(self._on_stop)
 
@@ -69,8 +76,9 @@ class DaemonFacade:
         latency = report.flag_to_idle_ms or report.reading_to_flag_ms or 0.0
         self.publish(Stopped(decision.reasons[0].text if decision.reasons else "stop", latency))
 
-    def job_finished(self, job_id: str, outcome: str, credit: float = 0.0,
-                     details: dict[str, Any] | None = None) -> None:
+    def job_finished(
+        self, job_id: str, outcome: str, credit: float = 0.0, details: dict[str, Any] | None = None
+    ) -> None:
         """Tell subscribers a job ended."""
         self.publish(JobFinished(job_id, outcome, credit, details or {}))
 
@@ -102,8 +110,9 @@ class DaemonFacade:
             if sig is None:
                 views.append(SignalView(path, None, None, True))
             else:
-                views.append(SignalView(path, sig.value, round(sig.age(now), 3),
-                                        not sig.is_fresh(now)))
+                views.append(
+                    SignalView(path, sig.value, round(sig.age(now), 3), not sig.is_fresh(now))
+                )
         return views
 
     def budget(self) -> JsonMap:
@@ -115,13 +124,23 @@ class DaemonFacade:
         if self.sup.pool is None:
             return []
         return [
-            {"id": w.pid, "model": w.model, "device": w.device, "state": w.state,
-             "confinement": "confined" if w.confined else "NOT confined: " + ", ".join(
-                 name for name, applied, _ in w.confinement if not applied),
-             "last_stop_ms": w.last_stop_ms, "last_stop_via": w.last_stop_via,
-             "memory_mb": round(w.rss_bytes / 2**20, 1) if w.rss_bytes else None,
-             "restarts": w.restarts, "crashes": w.crashes, "jobs_ok": w.jobs_ok,
-             "jobs_failed": w.jobs_failed}
+            {
+                "id": w.pid,
+                "model": w.model,
+                "device": w.device,
+                "state": w.state,
+                "confinement": "confined"
+                if w.confined
+                else "NOT confined: "
+                + ", ".join(name for name, applied, _ in w.confinement if not applied),
+                "last_stop_ms": w.last_stop_ms,
+                "last_stop_via": w.last_stop_via,
+                "memory_mb": round(w.rss_bytes / 2**20, 1) if w.rss_bytes else None,
+                "restarts": w.restarts,
+                "crashes": w.crashes,
+                "jobs_ok": w.jobs_ok,
+                "jobs_failed": w.jobs_failed,
+            }
             for w in self.sup.pool.statistics()
         ]
 
@@ -167,23 +186,42 @@ class DaemonFacade:
         """The earnings ledger file."""
         return self.sup.ledger_path
 
+    def loop(self) -> JsonMap:
+        """The loop's longest task step and lag (`LoopMonitor`)."""
+        return self.loop_monitor.statistics().to_json()
+
     # -- actions -------------------------------------------------------------------------------
 
-    def set_preference(self, name: str, value: str) -> Any:
-        """Validate, persist and apply one preference.
+    async def set_preference(self, name: str, value: str) -> Any:
+        """Validate, persist and apply one preference; returns once it is durable on disk.
+
+        The store's two fsyncs run in a worker thread (`PreferenceStore.persist`), so the loop
+        (and with it the vehicle's stop path) never waits for the disk; the budget adopts the
+        new preferences only after they are on disk, as when it wrote them itself.
+
+        Cancellation: a write already started completes first; the preference is then adopted
+        only if the write finished, and the cancellation is delivered.
 
         Raises:
             PreferenceError: the name or the value is refused.
+            OSError: the preferences cannot be written (nothing is adopted).
         """
         if name not in PREFERENCE_NAMES:
             raise PreferenceError(
-                "name", f"unknown preference {name!r} (known: {', '.join(PREFERENCE_NAMES)})")
-        try:
-            result = self.sup.budget.set_preference(name, value)
-        except ValueError as exc:  # thermal's PreferenceError names the field and the problem
-            raise PreferenceError("value", str(exc)) from None
+                "name", f"unknown preference {name!r} (known: {', '.join(PREFERENCE_NAMES)})"
+            )
+        budget = self.sup.budget
+        async with self._preference_lock:
+            try:
+                prefs = set_preference(budget.preferences, name, value)
+            except ValueError as exc:  # thermal's PreferenceError names the field and problem
+                raise PreferenceError("value", str(exc)) from None
+            if budget.store is not None:
+                await budget.store.persist(prefs)
+            # The store finds these preferences already on disk and does not write again.
+            budget.set_preferences(prefs)
         LOG.info("owner preference %s set to %s", name, value)
-        return result
+        return prefs.to_json()[name]
 
     def add_curtailment(self, request_json: str) -> JsonMap:
         """Obey a demand-response request.

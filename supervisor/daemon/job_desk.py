@@ -3,7 +3,17 @@
 It is the daemon's `uplink.node_port.NodePort`: it answers the uplink's status polls from the
 policy, the budget and the pool; runs a job only while the policy accepts; marks the car
 SERVING while a job runs (so the policy, the budget's hours cap and the TUI know); meters the
-job's energy; writes the ledger before it answers; and tells the API.
+job's energy; and gives every job it is handed exactly one ledger row, whatever ends it:
+
+* refused at once (the car stopped serving): a ``preempted`` row, no compute, no energy;
+* before the job reaches a worker, its in-flight marker is committed, refreshed at most once
+  a second while it runs, and deleted in the transaction that writes its row, before it is
+  answered;
+* a marker left by a daemon that died becomes the job's ``failed`` row at the next start,
+  before the desk reports started (`Ledger.recover_inflight`).
+
+The markers and rows are kept by `JobBooks` through the `LedgerWriter` (the one ledger
+connection); manifests go to the `ManifestInstaller`.
 """
 
 from __future__ import annotations
@@ -11,12 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,64 +29,50 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from sandbox.jobs import JobResult as PoolResult
-from sandbox.models.errors import ManifestError
-from sandbox.models.manifest import MANIFEST_NAME, load_manifest, verify_files
-from supervisor.ledger import Ledger
-from supervisor.ledger.statement import compute_seconds_between, earnings
+from thermal.accounting import JobEnergy, open_job_meter
 from uplink.messages import FailureReason
 from uplink.node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus
 from uplink.pool_bridge import pool_job, pool_outcome
+
+from .job_books import MARKER_REFRESH_S, JobBooks, RunningJob
+from .ledger_writer import LedgerWriter
+from .manifest_installer import ManifestInstaller
 
 if TYPE_CHECKING:
     from sandbox.pool import WorkerPool
 
     from .app import Supervisor
 
+__all__ = ["MARKER_REFRESH_S", "JobDesk", "RunningJob"]
+
 LOG = logging.getLogger("parkmesh.jobs")
-
-# Ledger writes queued for the writer thread; far more than jobs and receipts arrive.
-WRITE_BUFFER = 1024
-# Manifest installs waiting for the installer thread (each hashes a whole model).
-INSTALL_BUFFER = 8
-
-LedgerWrite = Callable[[Ledger], None]
-Chore = Callable[[], None]
-
-# How long a finished job waits for its ledger entry before it is answered anyway.
-LEDGER_WAIT_S = 5.0
-# The pool's job statuses and the budget's energy methods, as the ledger names them.
-LEDGER_OUTCOMES = {"ok": "ok", "preempted": "preempted", "stopped": "preempted",
-                   "cancelled": "cancelled", "crashed": "failed", "poison": "failed",
-                   "failed": "failed", "unavailable": "failed"}
-LEDGER_METHODS = {"nvml": "nvml-energy", "rapl": "rapl", "estimate": "estimate"}
-
-
-@dataclass
-class RunningJob:
-    """A job on a worker now."""
-
-    job_id: str
-    model: str
-    started: float  # time.time()
-    started_mono: float
 
 
 class JobDesk:
-    """Implements `uplink.node_port.NodePort` over the daemon's pool, policy, budget and ledger."""
+    """Implements `uplink.node_port.NodePort` over the daemon's pool, policy, budget and ledger.
+
+    `run` is its trio service (the ledger writer, the installer, the marker refresher); start
+    it before the uplink. `wait_idle` is for the daemon's shutdown.
+    """
 
     def __init__(self, supervisor: Supervisor, pool: WorkerPool, ledger_path: Path) -> None:
         self.sup = supervisor
         self.pool = pool
         self.ledger_path = ledger_path
-        self.running: dict[str, RunningJob] = {}
-        self.meter = supervisor.budget.open_job_meter()
-        self._earnings: dict[str, Any] = {}
-        self._writes, self._receive_writes = trio.open_memory_channel[
-            tuple[Chore, str, trio.Event | None]](WRITE_BUFFER)
-        self._installs, self._receive_installs = trio.open_memory_channel[
-            tuple[Chore, str]](INSTALL_BUFFER)
+        self.writer = LedgerWriter(ledger_path)
+        self.installer = ManifestInstaller(
+            pool.config.models_dir, pool.config.models, pool.facts.operator_public_key
+        )
+        # Not gated on the busy flag: the meter counts only the intervals in which a job ran.
+        meter = open_job_meter(
+            supervisor.budget.monitor.device, self._power_w, clock=trio.current_time
+        )
+        ledger = supervisor.config.ledger
+        self.books = JobBooks(
+            self.writer, meter, self._power_w, ledger.tariff_per_kwh, ledger.currency
+        )
+        self.running = self.books.running
         self.finished = 0
-        self.recorded: set[str] = set()
         self._curtailments: set[str] = set()
 
     # -- NodePort ------------------------------------------------------------------------------
@@ -100,72 +91,95 @@ class JobDesk:
             reasons=() if accepting else reasons or ("busy with a job",),
             models=models,
             allowed_power_w=budget.allowed_w if budget else 0.0,
-            runway_s=(budget.runway_s if budget and not math.isinf(budget.runway_s)
-                      else 24 * 3600.0),
+            runway_s=(
+                budget.runway_s if budget and not math.isinf(budget.runway_s) else 24 * 3600.0
+            ),
             worker_key=self.pool.worker_public_key,
             slots=1,
         )
 
     async def run_job(self, job: Job) -> JobResult | JobFailure:
-        """Run one accepted job to its end; never raises for a job-level failure."""
+        """Run one accepted job to its end; never raises for a job-level failure.
+
+        The job's ledger row is committed before this returns (see the module docstring); a
+        row that cannot be written is logged, and the job's marker makes it at the next start.
+        Cancellation: the worker's job is abandoned (the pool stops it), the row is written
+        all the same (shielded), then Cancelled propagates.
+        """
         decision = self.sup.hotpath.decision
         if not decision.accepting:
             why = "; ".join(r.text for r in decision.reasons) or str(decision.phase)
-            return JobFailure(FailureReason.PREEMPTED, f"not serving: {why}")
-        now = time.time()
-        self.running[job.job_id] = RunningJob(job.job_id, job.model, now, time.monotonic())
-        self._set_busy(True)
-        # A job whose task is cancelled (another car won) is recorded as cancelled.
-        status = "cancelled"
-        result: PoolResult | None = None
-        try:
-            self.meter.start(job.job_id)
-            result = await self.pool.run_job(pool_job(job))
-            status = result.status
-        except Exception as exc:
-            LOG.error("job %s: the worker pool failed: %s", job.job_id, exc)
-            status = "crashed"
-        finally:
-            self.running.pop(job.job_id, None)
-            self._set_busy(bool(self.running))
-            energy_j, method = self._energy(job.job_id)
+            now = time.time()
             with trio.CancelScope(shield=True):
-                await self._record(job, now, status, energy_j / 3600.0, method)
+                await self._record(job, now, now, "preempted", None)
+            return JobFailure(FailureReason.PREEMPTED, f"not serving: {why}")
+        with self.writer.lease():
+            try:
+                running = await self.books.begin(job.job_id, job.model)
+            except Exception as exc:
+                LOG.error("job %s: its in-flight marker cannot be written: %s", job.job_id, exc)
+                return JobFailure(FailureReason.CRASHED, "the ledger cannot be written")
+            self._set_busy(True)
+            # A job whose task is cancelled (another car won) is recorded as cancelled.
+            status = "cancelled"
+            result: PoolResult | None = None
+            try:
+                result = await self.pool.run_job(pool_job(job))
+                status = result.status
+            except Exception as exc:
+                LOG.error("job %s: the worker pool failed: %s", job.job_id, exc)
+                status = "crashed"
+            finally:
+                # The meter is read before the busy flag drops (the estimate needs no flag).
+                ended, energy = time.time(), self.books.end(job.job_id)
+                self._set_busy(bool(self.running))
+                with trio.CancelScope(shield=True):
+                    await self._record(job, running.started, ended, status, energy)
         if result is None:
             return JobFailure(FailureReason.CRASHED, "the worker pool failed")
-        return pool_outcome(result, energy_j)
+        return pool_outcome(result, energy.joules)
 
-    def _energy(self, job_id: str) -> tuple[float, str]:
-        """The job's energy in joules and how it was measured (never raises)."""
-        try:
-            energy = self.meter.finish(job_id)
-        except Exception as exc:
-            LOG.warning("no energy figure for job %s: %s", job_id, exc)
-            return 0.0, "estimate"
-        return energy.joules, energy.method
-
-    def record_receipt(self, job_id: str, receipt_id: str, credit: float, currency: str) -> None:
+    async def record_receipt(
+        self, job_id: str, receipt_id: str, credit: float, currency: str
+    ) -> None:
         """The dispatcher's receipt for a job this car won: its credit goes into the ledger.
 
+        Returns once the receipt's row has committed, or at once when the ledger already has
+        that receipt id (a redelivery). Only then may the uplink note the receipt as taken.
+
         Raises:
-            ValueError: the receipt is malformed, or its job is not one this car ran (by the
-                ledger, as read at start, and the jobs run since).
+            ValueError: the receipt is malformed, or its job has no row in the ledger (this
+                car did not run it).
+            WriterClosed: the ledger writer is not running (nothing written).
+            sqlite3.Error: the write failed (nothing written).
+        Cancellation: the write may still commit (a redelivery is then a no-op).
         """
         if not receipt_id or not math.isfinite(credit) or credit < 0:
             raise ValueError(f"receipt {receipt_id!r} for job {job_id}: bad credit {credit!r}")
-        if job_id not in self.recorded:
-            # Refused now, so that the uplink does not note the receipt as taken.
-            raise ValueError(f"receipt {receipt_id!r}: job {job_id} was not run by this car")
         if currency != self.sup.config.ledger.currency:
-            LOG.warning("receipt %s is in %s, the ledger in %s", receipt_id, currency,
-                        self.sup.config.ledger.currency)
+            LOG.warning(
+                "receipt %s is in %s, the ledger in %s",
+                receipt_id,
+                currency,
+                self.sup.config.ledger.currency,
+            )
+        if await self.books.receipt(job_id, receipt_id, credit):
+            LOG.info("receipt %s: %.4f %s for job %s", receipt_id, credit, currency, job_id)
 
-        def write(ledger: Ledger) -> None:
-            if not ledger.has_receipt(receipt_id):
-                ledger.record_receipt(job_id, receipt_id, credit)
-                LOG.info("receipt %s: %.4f %s for job %s", receipt_id, credit, currency, job_id)
+    async def record_interrupted(self, job_id: str, model: str, started_at: float) -> None:
+        """A job the uplink's journal shows as running when the daemon last stopped: make sure
+        it has its one ledger row (nothing if it has one; else its marker's row, or, without
+        a marker, a ``failed`` row with no compute and no energy: it never reached a worker).
+        Returns after the commit.
 
-        self._queue_write(write, f"receipt {receipt_id}")
+        Raises:
+            WriterClosed, sqlite3.Error, LedgerError: nothing was written.
+        """
+        entry = await self.books.interrupted(job_id, model, started_at)
+        if entry is not None:
+            LOG.warning(
+                "job %s was running when the daemon stopped: recorded as %s", job_id, entry.outcome
+            )
 
     def cancel_job(self, job_id: str) -> bool:
         """Stop a running job through its worker's stop flag (another car won, or its deadline
@@ -178,19 +192,27 @@ class JobDesk:
         Raises:
             ValueError: the window is malformed.
         """
-        if not (math.isfinite(event.start) and math.isfinite(event.until)
-                and event.until > event.start and event.max_power_w >= 0):
+        if not (
+            math.isfinite(event.start)
+            and math.isfinite(event.until)
+            and event.until > event.start
+            and event.max_power_w >= 0
+        ):
             raise ValueError(f"curtailment {event.id!r}: empty window or negative power")
         if event.id and event.id in self._curtailments:
             return  # redelivered
         baseline_w = self.sup.config.budget.host_baseline_w
-        self.sup.budget.add_curtailment_json(json.dumps({
-            "id": event.id,
-            "start": datetime.fromtimestamp(event.start, UTC).isoformat(),
-            "duration_s": event.until - event.start,
-            # The dispatcher caps compute; the budget's import limit counts the host too.
-            "import_limit_kw": (event.max_power_w + baseline_w) / 1000.0,
-        }))
+        self.sup.budget.add_curtailment_json(
+            json.dumps(
+                {
+                    "id": event.id,
+                    "start": datetime.fromtimestamp(event.start, UTC).isoformat(),
+                    "duration_s": event.until - event.start,
+                    # The dispatcher caps compute; the budget's import limit counts the host too.
+                    "import_limit_kw": (event.max_power_w + baseline_w) / 1000.0,
+                }
+            )
+        )
         self._curtailments.add(event.id)
 
     async def drain(self) -> None:
@@ -207,48 +229,34 @@ class JobDesk:
         LOG.info("resumed by the dispatcher")
 
     def update_manifest(self, name: str, document: bytes) -> None:
-        """Verify and install a signed model manifest. The signature and the model name are
-        checked now; the pinned files are hashed afterwards, in the installer thread, and a
-        manifest whose files do not match is logged and never installed.
+        """Verify and install a signed model manifest (`ManifestInstaller.submit`).
 
         Raises:
             ManifestError: the model is not one this car runs, or the signature or the
-                document does not verify.
+                document does not verify, or too many installs are waiting.
         """
-        if name not in self.pool.config.models:
-            raise ManifestError(f"model {name!r} is not one this car runs")
-        model_dir = self.pool.config.models_dir / name
-        staging = Path(tempfile.mkdtemp(dir=self.pool.config.models_dir))
-        staged = staging / name
-        staged.mkdir()
-        (staged / MANIFEST_NAME).write_bytes(document)
-        try:
-            # The signature and the model name are checked now (a small file), so that a
-            # forged manifest is refused to the dispatcher at once...
-            manifest = load_manifest(staged, self.pool.facts.operator_public_key)
-        except ManifestError:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        self.installer.submit(name, document)
 
-        def install() -> None:
-            # ...and every pinned file is hashed in the installer thread (gigabytes on a big
-            # model, so never in the ledger writer's way), before the new manifest replaces
-            # the old one. Workers load it at their next start.
-            try:
-                verify_files(model_dir, manifest)
-                os.replace(staged / MANIFEST_NAME, model_dir / MANIFEST_NAME)
-                LOG.info("model manifest for %s updated", name)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+    # -- shutdown ------------------------------------------------------------------------------
 
-        try:
-            self._installs.send_nowait((install, f"manifest update for {name}"))
-        except trio.WouldBlock:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ManifestError(f"{INSTALL_BUFFER} manifest updates are already waiting; "
-                                "try again later") from None
+    async def wait_idle(self) -> None:
+        """Return once no job is running and every queued ledger write has committed (or
+        failed). The daemon's shutdown calls it within its grace deadline, after the hard
+        stop, before it cancels the services.
+
+        Cancellation: only the wait ends.
+        """
+        await self.writer.wait_idle()
 
     # -- accounting ----------------------------------------------------------------------------
+
+    def _power_w(self) -> float:
+        """The compute power the budget allows now (its nominal figure before its first
+        decision): the estimate's power."""
+        decision = self.sup.budget.decision
+        if decision is None:
+            return self.sup.config.budget.nominal_compute_w
+        return decision.allowed_w
 
     def _set_busy(self, busy: bool) -> None:
         self.sup.policy.set_busy(busy)
@@ -256,117 +264,61 @@ class JobDesk:
         self.sup.hotpath.refresh_soft_stops()
 
     async def _record(
-        self, job: Job, started: float, status: str, energy_wh: float, method: str
+        self, job: Job, started: float, ended: float, status: str, energy: JobEnergy | None
     ) -> None:
-        """Write the job's ledger entry (in the writer thread) before the job is answered."""
-        ended = time.time()
-        tariff = self.sup.config.ledger.tariff_per_kwh
-        outcome = LEDGER_OUTCOMES.get(status, "failed")
-        energy_method = LEDGER_METHODS.get(method, "estimate")
-        written = trio.Event()
-
-        def write(ledger: Ledger) -> None:
-            ledger.record_job(
-                job_id=job.job_id, request_id=job.job_id, model=job.model,
-                started_at=_iso(started), ended_at=_iso(ended), outcome=outcome,
-                energy_wh=round(energy_wh, 6), energy_method=energy_method,
-                tariff_per_kwh=tariff,
-            )
-
-        self._queue_write(write, f"job {job.job_id}", written)
-        # Bounded, so that a daemon being stopped (its writer cancelled) does not hang here.
-        with trio.move_on_after(LEDGER_WAIT_S):
-            await written.wait()
-        self.recorded.add(job.job_id)
+        """Commit the job's row (deleting its marker) before the job is answered."""
+        outcome = await self.books.record(job.job_id, job.model, started, ended, status, energy)
         self.finished += 1
         self.sup.facade.job_finished(job.job_id, outcome, details={"status": status})
 
-    def _queue_write(self, write: LedgerWrite, what: str, done: trio.Event | None = None) -> None:
-        def chore() -> None:
-            with Ledger(self.ledger_path) as ledger:
-                write(ledger)
-
-        try:
-            self._writes.send_nowait((chore, what, done))
-        except trio.WouldBlock:
-            LOG.error("the ledger writer is %d writes behind: %s is dropped", WRITE_BUFFER, what)
-            if done is not None:
-                done.set()
-
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The desk's two threads: the ledger writer and the manifest installer, each doing
-        one thing at a time, so that sqlite (with synchronous=FULL it waits for the disk) and
-        hashing never hold up the hot path's thread. Before they start, the compute time the
-        ledger shows for tonight goes to the budget's nightly cap (a restart must not reset
-        it).
+        """Open the ledger (the writer), turn markers left by a daemon that died into their
+        rows, give the budget's nightly cap the compute the ledger shows for tonight (a
+        restart must not reset it), read the earnings, then report started and serve: the
+        writer, the manifest installer and the marker refresher.
 
-        Cancellation: the ledger write in progress finishes (shielded); an install in
-        progress is abandoned (the old manifest stays until its atomic replacement); queued
-        ones are dropped. Only a daemon that is being stopped cancels the desk.
+        Raises:
+            sqlite3.Error, LedgerError: the ledger cannot be opened, migrated or recovered
+                (before ``started``): the desk does not serve without its ledger.
+        Cancellation: the writer keeps serving while a job runs or writes are queued (its
+        grace, shielded), so a running job's row is still written; an install in progress
+        is abandoned (the old manifest stays).
         """
-        await trio.to_thread.run_sync(self._refresh_earnings)
-        job_ids, done_tonight = await trio.to_thread.run_sync(
-            self._ledger_history, self.sup.budget.night_started(), self.sup.budget.wall_clock())
-        # Receipts may come for jobs a previous process ran (a result republished from the
-        # outbox after a restart): those jobs are in the ledger.
-        self.recorded |= job_ids
-        if done_tonight > 0:
-            self.sup.budget.restore_computed_tonight(done_tonight)
-            LOG.info("%.1f h of compute already done tonight (from the ledger)",
-                     done_tonight / 3600)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._install_loop)
+            await nursery.start(self.writer.run)
+            done_tonight = await self.books.open_books(
+                self.sup.budget.night_started(), self.sup.budget.wall_clock()
+            )
+            if done_tonight > 0:
+                self.sup.budget.restore_computed_tonight(done_tonight)
+                LOG.info(
+                    "%.1f h of compute already done tonight (from the ledger)", done_tonight / 3600
+                )
+            await nursery.start(self.installer.run)
+            nursery.start_soon(self.books.refresh_markers)
             task_status.started()
-            async for chore, what, done in self._receive_writes:
-                with trio.CancelScope(shield=True):
-                    try:
-                        await trio.to_thread.run_sync(chore)
-                    except Exception as exc:
-                        LOG.error("%s failed: %s", what, exc)
-                    if done is not None:
-                        done.set()
-                    await trio.to_thread.run_sync(self._refresh_earnings)
 
-    async def _install_loop(self) -> None:
-        async for install, what in self._receive_installs:
-            try:
-                await trio.to_thread.run_sync(install, abandon_on_cancel=True)
-            except Exception as exc:
-                LOG.error("%s failed: %s", what, exc)
-
-    def _ledger_history(self, since: datetime, until: datetime) -> tuple[set[str], float]:
-        """The ledger's job ids, and its compute time between `since` and `until`: one read."""
-        if not self.ledger_path.exists():
-            return set(), 0.0
-        try:
-            with Ledger(self.ledger_path, readonly=True) as ledger:
-                jobs = [entry for _, entry in ledger.entries() if entry.kind == "job"]
-            ids = {entry.job_id for entry in jobs if entry.job_id}
-            return ids, compute_seconds_between(jobs, since, until)
-        except Exception as exc:
-            LOG.warning("cannot read the jobs in the ledger: %s", exc)
-            return set(), 0.0
-
-    def _refresh_earnings(self) -> None:
-        if not self.ledger_path.exists():
-            return
-        try:
-            with Ledger(self.ledger_path, readonly=True) as ledger:
-                self._earnings = earnings(ledger, datetime.now(UTC),
-                                          self.sup.config.ledger.currency)
-        except Exception as exc:
-            LOG.warning("cannot read earnings from the ledger: %s", exc)
+    # -- views ---------------------------------------------------------------------------------
 
     def earnings_view(self) -> dict[str, Any]:
-        """Credits today and this month, as of the last ledger write."""
-        return self._earnings
+        """Credits today and this month, and the month's unpaid credits (kept incrementally
+        from the ledger's writes; empty before the desk has read the ledger)."""
+        return self.books.earnings_view()
 
     def jobs_view(self) -> list[dict[str, Any]]:
         """Jobs running now."""
         now = time.monotonic()
-        return [{"id": j.job_id, "model": j.model, "state": "running", "started": _iso(j.started),
-                 "elapsed_s": round(now - j.started_mono, 1), "worker": j.model}
-                for j in self.running.values()]
+        return [
+            {
+                "id": j.job_id,
+                "model": j.model,
+                "state": "running",
+                "started": _iso(j.started),
+                "elapsed_s": round(now - j.started_mono, 1),
+                "worker": j.model,
+            }
+            for j in self.running.values()
+        ]
 
 
 def _iso(t: float) -> str:

@@ -24,8 +24,7 @@ def enter_realtime(priority: int) -> str:
     if priority <= 0:
         return "normal"
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK,
-                              os.sched_param(priority))
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
     except (PermissionError, OSError) as exc:
         LOG.warning("cannot use real-time priority %d for the hot path: %s", priority, exc)
         return "normal (real-time refused)"

@@ -1,4 +1,4 @@
-"""Building the configured vehicle source."""
+"""Building the configured vehicle source, on the stop thread."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import trio
 
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
+from supervisor.preempt.stop_thread import idle_body, run_stop_thread
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import CanSource
 from supervisor.vehicle.replay import ReplaySource
@@ -24,6 +25,44 @@ class VehicleSource(Protocol):
         ...
 
 
+class FedStopThread:
+    """A source that feeds the hot path from trio (scenario, replay, a test's), plus the stop
+    thread that owns the hot path meanwhile: its readings are handed to that thread, which
+    also decides staleness on its own deadlines.
+
+    Cancellation: the source stops, then the stop thread ends.
+    """
+
+    def __init__(self, source: VehicleSource, hotpath: HotPath, priority: int) -> None:
+        self.source = source
+        self.name = source.name
+        self.hotpath = hotpath
+        self.priority = priority
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the stop thread, then the source; started once both are."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_stop_thread(
+                    self.hotpath,
+                    idle_body,
+                    name=f"parkmesh-stop-{self.name}",
+                    priority=self.priority,
+                    task_status=task_status,
+                )
+            )
+            await nursery.start(self.source.run)
+            task_status.started()
+
+
+def on_stop_thread(source: VehicleSource, hotpath: HotPath, priority: int) -> VehicleSource:
+    """`source` itself if it reads on its own stop thread (CAN, DBus), else `source` with a
+    stop thread beside it (`FedStopThread`)."""
+    if getattr(source, "owns_stop_thread", False):
+        return source
+    return FedStopThread(source, hotpath, priority)
+
+
 def build_source(config: Config, hotpath: HotPath) -> VehicleSource:
     """The source named by ``vehicle.source``, with its files loaded and checked.
 
@@ -31,13 +70,14 @@ def build_source(config: Config, hotpath: HotPath) -> VehicleSource:
         ConfigError: a DBC, mapping, scenario or log that does not load.
     """
     vehicle = config.vehicle
+    priority = config.daemon.realtime_priority
     if vehicle.source == "scenario":
         return ScenarioSource.from_config(vehicle.scenario, hotpath)
     if vehicle.source == "dbus":
         from supervisor.vehicle.dbus_source import DbusSource
 
-        return DbusSource.from_config(vehicle.dbus, hotpath)
+        return DbusSource.from_config(vehicle.dbus, hotpath, priority=priority)
     decoder = FrameDecoder.load(vehicle.can.dbc, vehicle.can.mapping)
     if vehicle.source == "replay":
         return ReplaySource.from_config(vehicle.replay, decoder, hotpath)
-    return CanSource(vehicle.can, decoder, hotpath)
+    return CanSource(vehicle.can, decoder, hotpath, priority=priority)

@@ -65,9 +65,14 @@ def demo_config(state_dir: Path, scenario: Path, speed: float, bus: str, models:
 
 
 async def run_demo(
-    scenario_file: Path, speed: float, quiet: bool = False, mesh: bool = True
+    scenario_file: Path, speed: float, quiet: bool = False, mesh: bool = True,
+    keep: Path | None = None,
 ) -> DemoPrinter:
-    """Play the scenario through the daemon; returns the printer with its record."""
+    """Play the scenario through the daemon; returns the printer with its record.
+
+    The car's state directory (ledger, journal, keys) is a temporary folder, or `keep` (an
+    existing folder) when the caller wants to read it afterwards.
+    """
     scenario = load_scenario(scenario_file)
     # The narration replaces the log; only errors still reach stderr.
     logging.basicConfig(level=logging.ERROR, format="parkmesh: %(levelname)s %(message)s")
@@ -78,7 +83,7 @@ async def run_demo(
         tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
         open_private_bus(demo_bus_dir()) as bus,
     ):
-        config = demo_config(Path(tmp), scenario_file, speed, bus, models)
+        config = demo_config(keep or Path(tmp), scenario_file, speed, bus, models)
         await trio.to_thread.run_sync(provision_demo_node, config.sandbox)
         sources: list[ScenarioSource] = []
 

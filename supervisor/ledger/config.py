@@ -12,7 +12,9 @@ class LedgerConfig:
     """``[ledger]``: what each job's energy costs the owner, recorded with the job."""
 
     tariff_per_kwh: float = setting(
-        0.15, doc="the owner's electricity price, currency per kWh, recorded with each job",
-        min=0.0, max=10.0,
+        0.15,
+        doc="the owner's electricity price, currency per kWh, recorded with each job",
+        min=0.0,
+        max=10.0,
     )
     currency: str = setting("USD", doc="ISO 4217 code of the tariff and of the credits")

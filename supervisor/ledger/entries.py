@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -29,8 +29,7 @@ Kind = Literal["job", "receipt", "payout"]
 Outcome = Literal["ok", "failed", "preempted", "cancelled"]
 OUTCOMES: tuple[str, ...] = ("ok", "failed", "preempted", "cancelled")
 # How the energy figure was obtained, from the best to the roughest.
-ENERGY_METHODS: tuple[str, ...] = ("charger-meter", "nvml-energy", "nvml-power", "rapl",
-                                   "estimate")
+ENERGY_METHODS: tuple[str, ...] = ("charger-meter", "nvml-energy", "nvml-power", "rapl", "estimate")
 GENESIS_HASH = "0" * 64
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -65,16 +64,22 @@ class Entry:
     month: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The entry as a plain mapping (JSON-ready)."""
-        return asdict(self)
+        """The entry as a plain mapping (JSON-ready), in field order."""
+        # Every field is a scalar: a shallow mapping is what `dataclasses.asdict` gives,
+        # without its deep copies (the hash of every row written goes through here).
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @property
     def duration_s(self) -> float:
         """Compute time of a job entry in seconds (0 for other kinds)."""
         if self.started_at is None or self.ended_at is None:
             return 0.0
-        return (parse_time(self.ended_at, "ended_at") - parse_time(self.started_at, "started_at")
-                ).total_seconds()
+        return (
+            parse_time(self.ended_at, "ended_at") - parse_time(self.started_at, "started_at")
+        ).total_seconds()
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Entry))
 
 
 def now_iso() -> str:
@@ -129,12 +134,15 @@ def validate(entry: Entry) -> None:
         if ended < started:
             raise LedgerError("ended_at: is before started_at")
         if entry.outcome not in OUTCOMES:
-            raise LedgerError(f"outcome: must be one of {', '.join(OUTCOMES)}, "
-                              f"not {entry.outcome!r}")
+            raise LedgerError(
+                f"outcome: must be one of {', '.join(OUTCOMES)}, not {entry.outcome!r}"
+            )
         _require_number(entry.energy_wh, "energy_wh")
         if entry.energy_method not in ENERGY_METHODS:
-            raise LedgerError(f"energy_method: must be one of {', '.join(ENERGY_METHODS)}, "
-                              f"not {entry.energy_method!r}")
+            raise LedgerError(
+                f"energy_method: must be one of {', '.join(ENERGY_METHODS)}, "
+                f"not {entry.energy_method!r}"
+            )
         _require_number(entry.tariff_per_kwh, "tariff_per_kwh")
     elif entry.kind == "receipt":
         _require_text(entry.job_id, "job_id")
@@ -149,8 +157,9 @@ def validate(entry: Entry) -> None:
 
 def chain_hash(prev_hash: str, seq: int, entry: Entry) -> str:
     """SHA-256 over the previous hash, the sequence number and every field of `entry`."""
-    canonical = json.dumps([prev_hash, seq, entry.as_dict()], sort_keys=True,
-                           separators=(",", ":"), allow_nan=False)
+    canonical = json.dumps(
+        [prev_hash, seq, entry.as_dict()], sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

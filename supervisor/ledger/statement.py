@@ -1,6 +1,7 @@
 """Monthly statements and yearly summaries, computed from the ledger's entries.
 
-Pure functions over `Entry` lists (no sqlite here) so the sums are tested directly. Definitions:
+The sums are pure functions over `Entry` lists, tested directly; the ledger hands them one
+month's rows (an indexed read, `Ledger.jobs_in`). Definitions:
 
 - compute hours: the sum of (ended - started) of the month's jobs, whatever their outcome;
 - energy cost: each job's kWh at the tariff recorded with it (or the `tariff` override);
@@ -14,17 +15,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from .earnings import EarningsTally
 from .entries import OUTCOMES, Entry, LedgerError, parse_month, parse_time
 from .store import Ledger
 
 _ROUND = 6  # decimals kept in money and energy figures (sums are exact before rounding)
 
 
-def month_statement(jobs: Iterable[Entry], payouts: Iterable[Entry], month: str,
-                    tariff: float | None = None) -> dict[str, Any]:
+def month_statement(
+    jobs: Iterable[Entry], payouts: Iterable[Entry], month: str, tariff: float | None = None
+) -> dict[str, Any]:
     """The statement for `month` from its job entries and payouts.
 
     Raises:
@@ -33,7 +36,8 @@ def month_statement(jobs: Iterable[Entry], payouts: Iterable[Entry], month: str,
     parse_month(month)
     jobs = sorted(jobs, key=lambda e: (e.ended_at or "", e.job_id or ""))
     by_outcome: dict[str, dict[str, float]] = {
-        o: {"jobs": 0, "compute_hours": 0.0, "kwh": 0.0, "credits": 0.0} for o in OUTCOMES}
+        o: {"jobs": 0, "compute_hours": 0.0, "kwh": 0.0, "credits": 0.0} for o in OUTCOMES
+    }
     energy_cost = 0.0
     awaiting = 0
     for job in jobs:
@@ -86,30 +90,36 @@ def year_summary(ledger: Ledger, year: int, tariff: float | None = None) -> dict
     for m in range(1, 13):
         totals = statement(ledger, f"{year:04d}-{m:02d}", tariff)["totals"]
         months.append({"month": f"{year:04d}-{m:02d}", **totals})
-    keys = ("jobs", "compute_hours", "kwh", "energy_cost", "credits_accrued", "credits_paid",
-            "credits_pending")
+    keys = (
+        "jobs",
+        "compute_hours",
+        "kwh",
+        "energy_cost",
+        "credits_accrued",
+        "credits_paid",
+        "credits_pending",
+    )
     total = {k: sum(row[k] for row in months) for k in keys}
     total["net_income"] = total["credits_accrued"] - total["energy_cost"]
     return {"year": year, "months": months, "total": _rounded(total)}
 
 
 def earnings(ledger: Ledger, now: datetime, currency: str = "USD") -> dict[str, Any]:
-    """Credits of the jobs that ended today and this month (UTC), and what is still unpaid.
+    """Credits of the jobs that ended today and this month (UTC), and what is still unpaid:
+    the ledger's SQL sums (`Ledger.earnings_sums`).
 
-    The facade's ``earnings()`` (the TUI's Overview, ``parkmesh why``) is this.
+    The facade's ``earnings()`` (the TUI's Overview, ``parkmesh why``) shows the same figures,
+    kept incrementally by the daemon (`supervisor.ledger.earnings.EarningsTally`).
     """
-    day, month = now.astimezone(UTC).strftime("%Y-%m-%d"), now.astimezone(UTC).strftime("%Y-%m")
-    jobs = ledger.jobs_in(month)
-    totals = month_statement(jobs, ledger.payouts_for(month), month)["totals"]
-    today = sum(j.credit for j in jobs if (j.ended_at or "") and
-                parse_time(j.ended_at or "", "ended_at").strftime("%Y-%m-%d") == day)
-    return {"currency": currency, "today": round(today, _ROUND),
-            "month": totals["credits_accrued"], "pending": totals["credits_pending"]}
+    tally = EarningsTally(currency)
+    tally.seed(ledger.earnings_sums(now))
+    return tally.view(now)
 
 
 def compute_seconds_between(entries: Iterable[Entry], since: datetime, until: datetime) -> float:
     """Seconds of job time inside [`since`, `until`] (jobs clipped to it), whatever their
-    outcome: the compute a restarted daemon already did tonight, for the nightly cap."""
+    outcome, over entries in hand (the daemon asks the file: `Ledger.compute_seconds_between`,
+    the same sum in SQL)."""
     total = 0.0
     for entry in entries:
         if entry.kind != "job" or not entry.started_at or not entry.ended_at:
@@ -123,8 +133,20 @@ def compute_seconds_between(entries: Iterable[Entry], since: datetime, until: da
 def statement_csv(data: Mapping[str, Any]) -> str:
     """The statement's job rows as CSV, then a blank line and the totals as name,value."""
     out = io.StringIO()
-    columns = ["job_id", "request_id", "model", "started_at", "ended_at", "outcome",
-               "compute_hours", "kwh", "energy_method", "energy_cost", "credit", "receipt_id"]
+    columns = [
+        "job_id",
+        "request_id",
+        "model",
+        "started_at",
+        "ended_at",
+        "outcome",
+        "compute_hours",
+        "kwh",
+        "energy_method",
+        "energy_cost",
+        "credit",
+        "receipt_id",
+    ]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in data["jobs"]:
@@ -139,11 +161,18 @@ def _job_row(job: Entry, tariff: float | None) -> dict[str, Any]:
     kwh = (job.energy_wh or 0.0) / 1000
     rate = tariff if tariff is not None else job.tariff_per_kwh or 0.0
     return {
-        "job_id": job.job_id, "request_id": job.request_id, "model": job.model,
-        "started_at": job.started_at, "ended_at": job.ended_at, "outcome": job.outcome,
-        "compute_hours": round(job.duration_s / 3600, _ROUND), "kwh": round(kwh, _ROUND),
-        "energy_method": job.energy_method, "energy_cost": round(kwh * rate, _ROUND),
-        "credit": round(job.credit, _ROUND), "receipt_id": job.receipt_id,
+        "job_id": job.job_id,
+        "request_id": job.request_id,
+        "model": job.model,
+        "started_at": job.started_at,
+        "ended_at": job.ended_at,
+        "outcome": job.outcome,
+        "compute_hours": round(job.duration_s / 3600, _ROUND),
+        "kwh": round(kwh, _ROUND),
+        "energy_method": job.energy_method,
+        "energy_cost": round(kwh * rate, _ROUND),
+        "credit": round(job.credit, _ROUND),
+        "receipt_id": job.receipt_id,
     }
 
 

@@ -26,6 +26,9 @@ class AdmissionPolicy:
 
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
+        # Sets, built once: `evaluate` runs for every vehicle frame on the stop path.
+        self._required = frozenset(config.required_signals)
+        self._safe_power = frozenset(config.safe_power_states)
         # The simple floor check stands in for the budget until one reports (`use_budget`).
         self.soc_floor: float | None = config.soc_floor_percent
         self._soft: dict[str, tuple[Reason, ...]] = {}
@@ -74,7 +77,7 @@ class AdmissionPolicy:
             for name, why in sorted(self._failed_sources.items())
         ]
         hard += freshness_reasons(state, self.config.required_signals, now)
-        hard += vehicle_reasons(state, now)
+        hard += vehicle_reasons(state, now, self._required, self._safe_power)
         edge = bool(hard) and not self._hard
         self._hard = bool(hard)
         if hard:

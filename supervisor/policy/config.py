@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from supervisor.config.sections import setting
 from supervisor.vehicle import vss
@@ -19,6 +20,11 @@ DEFAULT_REQUIRED: tuple[str, ...] = (
     vss.SOC,
 )
 
+# The low-voltage power states an operator may declare safe: never ON or START (the car is
+# waking to drive) and never UNDEFINED (unknown is unsafe). The parser refuses anything else.
+SafePowerState = Literal["LOCK", "OFF", "ACC"]
+assert set(SafePowerState.__args__) == set(vss.POWER_STATES_SAFE)  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
@@ -32,4 +38,9 @@ class PolicyConfig:
     )
     required_signals: tuple[str, ...] = setting(
         DEFAULT_REQUIRED, doc="VSS paths that must be known and fresh for the car to compute"
+    )
+    safe_power_states: tuple[SafePowerState, ...] = setting(
+        vss.POWER_STATES_SAFE,
+        doc="low-voltage power states (Vehicle.LowVoltageSystemState) in which the car may"
+        " compute; any other state, unknown ones included, stops work",
     )

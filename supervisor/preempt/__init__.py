@@ -1,5 +1,5 @@
-"""Pre-emption: the stop pages and the synchronous write of the hot path."""
+"""Pre-emption: the stop board (now `sandbox.board`, re-exported here) and the stop thread."""
 
-from .board import PageBoard as PageBoard
-from .board import Stopper as Stopper
-from .board import StopRecord as StopRecord
+from sandbox.board import PageBoard as PageBoard
+from sandbox.board import Stopper as Stopper
+from sandbox.board import StopRecord as StopRecord

@@ -1,10 +1,15 @@
-"""The CAN source: a python-can bus read from trio, frames decoded straight into the hot path.
+"""The CAN source: a python-can bus read on the stop thread, frames decoded into the hot path.
 
-Buses with a descriptor (socketcan on the car, udp_multicast in tests) are read in the trio
-task itself: wait until the descriptor is readable, then drain every queued frame with
-``recv(timeout=0)`` and hand each one to `HotPath.feed` before reading the next. Buses without
-one (virtual) are read by a worker thread, one frame at a time. A bus that fails is a failed
-source: work stops at once, and the source reopens the bus with back-off until it reads again.
+The bus is read on the stop thread (`supervisor.preempt.stop_thread`), never on the trio loop:
+buses with a descriptor (socketcan on the car, udp_multicast in tests) are polled beside the
+hand-off eventfd with the policy's next deadline as the timeout, then drained with
+``recv(timeout=0)``, each frame handed to `HotPath.feed` before the next is read. Buses
+without one (virtual, tests only) are read with a short timeout (`VIRTUAL_POLL_S`). A bus that
+fails is a failed source, decided on the same thread: work stops at once, and the bus is
+reopened with back-off until it reads again.
+
+Test and bench traffic on udp_multicast stays on the machine: the bus is opened with a hop
+limit (IPv4 TTL) of 0 (`LOOPBACK_HOP_LIMIT`), python-can's default being 1 (the local network).
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import can
 import trio
 
 from supervisor.hotpath import HotPath
+from supervisor.preempt.stop_thread import StopThreadControl, run_stop_thread
 
 from .can_decoder import FrameDecoder
 from .config import CanConfig
@@ -28,8 +34,13 @@ LOG = logging.getLogger(__name__)
 # our log volume, and a hard stop is already in force while we retry).
 RETRY_INITIAL_S = 0.1
 RETRY_MAX_S = 5.0
-# How long a reader thread blocks in recv before it checks for cancellation.
-THREAD_POLL_S = 0.2
+# How long one wait on a bus with a descriptor lasts at most (the policy's deadlines and the
+# hand-over wake it earlier): the stop thread's own heartbeat.
+READ_TIMEOUT_S: Final = 0.1
+# A bus without a descriptor cannot be polled: it is read with this timeout (tests only).
+VIRTUAL_POLL_S: Final = 0.002
+# udp_multicast: multicast hop limit / IPv4 TTL 0, so frames never leave the host.
+LOOPBACK_HOP_LIMIT: Final = 0
 
 
 def declare_signals(hotpath: HotPath, decoder: FrameDecoder) -> None:
@@ -38,13 +49,27 @@ def declare_signals(hotpath: HotPath, decoder: FrameDecoder) -> None:
         hotpath.state.declare(entry.path, entry.max_age_s)
 
 
+def bus_options(config: CanConfig) -> dict[str, Any]:
+    """python-can keyword arguments for the configured interface beyond channel and filters:
+    udp_multicast gets the configured port and a hop limit of 0 (loopback only)."""
+    if config.interface == "udp_multicast":
+        return {"port": config.port, "hop_limit": LOOPBACK_HOP_LIMIT}
+    return {}
+
+
 def open_bus(config: CanConfig, frame_ids: frozenset[int], **extra: Any) -> can.BusABC:
     """Open the configured python-can bus with receive filters for `frame_ids`.
 
+    `extra` overrides `bus_options` (tests pass their own port).
     Raises:
         can.CanError, OSError: the interface cannot be opened.
     """
-    kwargs: dict[str, Any] = {"interface": config.interface, "channel": config.channel, **extra}
+    kwargs: dict[str, Any] = {
+        "interface": config.interface,
+        "channel": config.channel,
+        **bus_options(config),
+        **extra,
+    }
     if config.kernel_filters and frame_ids:
         kwargs["can_filters"] = [
             {
@@ -58,13 +83,15 @@ def open_bus(config: CanConfig, frame_ids: frozenset[int], **extra: Any) -> can.
 
 
 class CanSource:
-    """A trio service feeding one CAN bus into the hot path.
+    """A trio service feeding one CAN bus into the hot path from its own stop thread.
 
-    Cancellation: cancelling `run` closes the bus. Errors: a failing bus never raises out of
-    `run`; it is reported to the policy as a failed source (a hard stop) and retried.
+    Cancellation: cancelling `run` ends the stop thread, which closes the bus. Errors: a
+    failing bus never raises out of `run`; it is reported to the policy as a failed source
+    (a hard stop, on the stop thread) and retried.
     """
 
     name = "can"
+    owns_stop_thread = True
 
     def __init__(
         self,
@@ -72,74 +99,77 @@ class CanSource:
         decoder: FrameDecoder,
         hotpath: HotPath,
         bus_factory: Callable[[], can.BusABC] | None = None,
+        *,
+        priority: int = 0,
     ) -> None:
         self.config = config
         self.decoder = decoder
         self.hotpath = hotpath
+        self.priority = priority
         self._bus_factory = bus_factory or (lambda: open_bus(config, decoder.frame_ids))
         declare_signals(hotpath, decoder)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Read frames until cancelled. Starts once the bus is open (or failed once)."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_stop_thread(
+                    self.hotpath,
+                    self._serve,
+                    name="parkmesh-stop-can",
+                    priority=self.priority,
+                    task_status=task_status,
+                )
+            )
+            task_status.started()
+
+    def _serve(self, control: StopThreadControl) -> None:
+        """The stop thread's body: open, read, reopen with back-off, until closing."""
         delay = RETRY_INITIAL_S
-        started = False
-        while True:
+        while not control.closing:
             try:
                 bus = self._bus_factory()
             except (can.CanError, OSError, ValueError) as exc:
                 self._failed(f"cannot open {self.config.interface}:{self.config.channel}: {exc}")
             else:
                 try:
-                    if not started:
-                        started = True
-                        task_status.started()
+                    control.started()
                     self.hotpath.source_recovered(self.name)
                     delay = RETRY_INITIAL_S
-                    await self._read(bus)
+                    self._read(control, bus)
                 except (can.CanError, OSError) as exc:
                     self._failed(f"bus error: {exc}")
                 finally:
                     bus.shutdown()
-            if not started:
-                started = True
-                task_status.started()
-            await trio.sleep(delay)
+            control.started()
+            control.wait((), delay)
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _failed(self, why: str) -> None:
-        LOG.error("vehicle source %s failed: %s", self.name, why)
+        # The stop first: the log line can wait for the handler's lock, the car cannot.
         self.hotpath.source_failed(self.name, why)
+        LOG.error("vehicle source %s failed: %s", self.name, why)
 
-    async def _read(self, bus: can.BusABC) -> None:
+    def _read(self, control: StopThreadControl, bus: can.BusABC) -> None:
         try:
             fd = bus.fileno()
         except NotImplementedError:
             fd = -1
-        if fd >= 0:
-            await self._read_fd(bus, fd)
-        else:
-            await self._read_thread(bus)
-
-    async def _read_fd(self, bus: can.BusABC, fd: int) -> None:
         feed, decode = self.hotpath.feed, self.decoder.decode
-        while True:
-            await trio.lowlevel.wait_readable(fd)
+        while not control.closing:
+            if fd >= 0:
+                if not control.wait((fd,), READ_TIMEOUT_S):
+                    continue
+                timeout = 0.0
+            else:
+                control.wait((), 0.0)
+                timeout = VIRTUAL_POLL_S
             # Drain everything queued: one wake-up per burst, not per frame.
-            while (msg := bus.recv(timeout=0)) is not None:
+            while (msg := bus.recv(timeout=timeout)) is not None:
+                timeout = 0.0
                 received_ns = time.monotonic_ns()
                 if msg.is_error_frame or msg.is_remote_frame:
                     continue
                 updates = decode(msg.arbitration_id, msg.data, received_ns / 1e9)
                 if updates:
                     feed(updates, received_ns)
-
-    async def _read_thread(self, bus: can.BusABC) -> None:
-        feed, decode = self.hotpath.feed, self.decoder.decode
-        while True:
-            msg = await trio.to_thread.run_sync(bus.recv, THREAD_POLL_S, abandon_on_cancel=True)
-            if msg is None or msg.is_error_frame or msg.is_remote_frame:
-                continue
-            received_ns = time.monotonic_ns()
-            updates = decode(msg.arbitration_id, msg.data, received_ns / 1e9)
-            if updates:
-                feed(updates, received_ns)

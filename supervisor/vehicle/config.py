@@ -24,6 +24,13 @@ class CanConfig:
     dbc: Path = setting(DATA_DIR / "parkmesh_reference.dbc", doc="DBC file describing the bus")
     mapping: Path = setting(DATA_DIR / "reference_mapping.toml", doc="VSS mapping for that DBC")
     kernel_filters: bool = setting(True, doc="install receive filters for the mapped ids only")
+    port: int = setting(
+        43113,
+        doc="UDP port of the udp_multicast interface (python-can's default 43113); give each "
+        "daemon on one host its own",
+        min=1,
+        max=65535,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,12 @@ from supervisor.config.toml_lines import LineIndex
 
 from .state import Value
 from .transform import Transform, TransformError
-from .vss import VssSignal, lookup
+from .vss import ADMITTING, VssSignal, lookup
 
 DEFAULT_MAX_AGE_S = 2.0
+# Source codes that mean "this is not a reading" (Tesla's SNA = signal not available): mapping
+# one of them to a value that admits compute would turn a fault into a safe state.
+NOT_A_READING = ("SNA", "INVALID", "UNKNOWN", "UNDEFINED", "FAULT", "ERROR", "UNAVAILABLE")
 _ENTRY_KEYS = frozenset(
     {
         "path",
@@ -183,6 +186,7 @@ class MappingLoader:
         default = raw.get("default")
         if default is not None:
             default = self._coerce(vss, default, f"{key}.default", line)
+        self._check_unknown_stays_unsafe(vss, raw_values, choices, default, key, line)
         transform = None
         if "transform" in raw:
             if not isinstance(raw["transform"], str):
@@ -215,6 +219,55 @@ class MappingLoader:
             on_change=on_change,
             max_age_s=max_age,
         )
+
+    def _check_unknown_stays_unsafe(
+        self,
+        vss: VssSignal,
+        raw_values: Mapping[str, Any],
+        choices: Mapping[str, int | float],
+        default: Value | None,
+        key: str,
+        line: int | None,
+    ) -> None:
+        """Refuse a map that makes an unlisted or faulty reading of a hard-stop signal safe.
+
+        Raises:
+            ConfigError: `default` is a value that admits compute, or a choice named like a
+                fault (SNA, INVALID, ...), by name or by number, is mapped to one.
+        """
+        admitting = ADMITTING.get(vss.path)
+        if admitting is None:
+            return
+
+        def admits(value: Any) -> bool:
+            # Compare types too: as set members, 0 and 1 are equal to False and True.
+            return any(type(value) is type(a) and value == a for a in admitting)
+
+        if default is not None and admits(default):
+            raise self.error(
+                f"{key}.default",
+                f"{default!r} would let readings the map does not list admit compute on"
+                f" {vss.path}; unlisted readings must stay unknown (unknown is unsafe)",
+                line,
+            )
+        for name, target in raw_values.items():
+            if not admits(vss.coerce(target)):
+                continue
+            try:
+                number: float | None = float(name)
+            except ValueError:
+                number = None
+            # A raw number is checked under the DBC's name for it as well (3 = "SNA").
+            labels = [name] + [c for c, n in choices.items() if number == float(n)]
+            for label in labels:
+                words = label.upper().replace("-", "_").split("_")
+                if any(word in NOT_A_READING for word in words):
+                    raise self.error(
+                        f"{key}.values.{name}",
+                        f"{label!r} is not a reading; mapping it to {target!r} would admit"
+                        f" compute on {vss.path} (leave it out: unknown is unsafe)",
+                        line,
+                    )
 
     def _coerce(self, vss: VssSignal, value: Any, key: str, line: int | None) -> Value:
         try:

@@ -44,6 +44,10 @@ class Signal:
 class VehicleState:
     """The latest reading of every signal the sources provide. Synchronous; no locks needed.
 
+    One thread writes (the stop thread, through the hot path); others may read at the same
+    time without a lock: each reading is an immutable `Signal` stored with one reference
+    store, and the views that iterate (`declared`, iteration, `snapshot`) copy first.
+
     `declare` registers a signal and its maximum age before any reading arrives, so that a signal
     that never arrives counts as unknown rather than as absent.
     """
@@ -58,8 +62,8 @@ class VehicleState:
 
     @property
     def declared(self) -> Mapping[str, float]:
-        """Every declared path and its maximum age."""
-        return self._max_age
+        """Every declared path and its maximum age (a copy)."""
+        return dict(self._max_age)
 
     def apply(self, update: SignalUpdate) -> bool:
         """Record one reading; returns whether what the state knows changed: a new value, or a
@@ -67,8 +71,11 @@ class VehicleState:
         old = self._signals.get(update.path)
         max_age = self._max_age.get(update.path, math.inf)
         self._signals[update.path] = Signal(update.path, update.value, update.timestamp, max_age)
-        return (old is None or old.value != update.value
-                or update.timestamp - old.timestamp > old.max_age)
+        return (
+            old is None
+            or old.value != update.value
+            or update.timestamp - old.timestamp > old.max_age
+        )
 
     def apply_all(self, updates: Iterable[SignalUpdate]) -> bool:
         """Record several readings; returns whether any value changed."""
@@ -89,7 +96,7 @@ class VehicleState:
     def next_expiry(self, now: float) -> float | None:
         """The earliest time at which a currently fresh declared signal turns stale, if any."""
         soonest: float | None = None
-        for sig in self._signals.values():
+        for sig in tuple(self._signals.values()):
             if sig.value is None or math.isinf(sig.max_age) or not sig.is_fresh(now):
                 continue
             at = sig.timestamp + sig.max_age
@@ -97,8 +104,9 @@ class VehicleState:
         return soonest
 
     def __iter__(self) -> Iterator[Signal]:
-        return iter(self._signals.values())
+        # A copy taken in one C call: the stop thread may add a signal meanwhile.
+        return iter(tuple(self._signals.values()))
 
     def snapshot(self) -> dict[str, Value | None]:
         """Every known path and its last value (stale ones included), for printing."""
-        return {path: sig.value for path, sig in sorted(self._signals.items())}
+        return {path: sig.value for path, sig in sorted(tuple(self._signals.items()))}

@@ -86,6 +86,23 @@ PARK_LOCK: Final = "Vehicle.Powertrain.Transmission.IsParkLockEngaged"
 
 _LV_STATES = ("UNDEFINED", "LOCK", "OFF", "ACC", "ON", "START")
 
+# The only readings with which each hard-stop rule can admit compute. Unknown is unsafe: every
+# other value, including the VSS vocabulary's own "UNKNOWN" and "UNDEFINED" and anything a newer
+# car or mapping may produce, stops work. Power states are narrowed further by the
+# ``[policy] safe_power_states`` key (never beyond `POWER_STATES_SAFE`).
+SEAT_EMPTY: Final = "EMPTY"
+POWER_STATES_SAFE: Final = ("LOCK", "OFF", "ACC")
+ADMITTING: Final[dict[str, frozenset[bool | int | float | str]]] = {
+    **{door: frozenset({False}) for door in DOORS},
+    TRUNK_REAR: frozenset({False}),
+    TRUNK_FRONT: frozenset({False}),
+    HOOD: frozenset({False}),
+    GEAR: frozenset({GEAR_PARK}),
+    PARK_LOCK: frozenset({True}),
+    DRIVER_SEAT: frozenset({SEAT_EMPTY}),
+    LOW_VOLTAGE_STATE: frozenset(POWER_STATES_SAFE),
+}
+
 CATALOG: Final[dict[str, VssSignal]] = {
     s.path: s
     for s in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -9,14 +10,15 @@ import signal
 import pytest
 import trio
 
+from sandbox.board import PageBoard
 from sandbox.config import SandboxConfig
+from sandbox.confirm import wait_for_stops
 from sandbox.handle import WorkerStartError
 from sandbox.jobs import JobResult, open_output, seal_encode_job
 from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
-from supervisor.preempt import PageBoard
 
-from .conftest import root_only, running_pool
+from .conftest import FAKE_LOADER, root_only, running_pool
 from .fake_model import reference_vector
 
 pytestmark = pytest.mark.timeout(60)
@@ -42,6 +44,14 @@ async def _start_job(pool: WorkerPool, nursery: trio.Nursery, text: str) -> list
         await trio.sleep(0.005)
     await trio.sleep(0.05)  # well inside the job
     return box
+
+
+def _policies(pid: int) -> set[int]:
+    """The scheduling policies of the threads of `pid`."""
+    return {
+        os.sched_getscheduler(int(tid)) & ~os.SCHED_RESET_ON_FORK
+        for tid in os.listdir(f"/proc/{pid}/task")
+    }
 
 
 async def _until(predicate: object, timeout: float = 20.0) -> None:
@@ -77,9 +87,20 @@ async def test_seccomp_denials_inside_a_real_worker(node: SandboxConfig) -> None
         after, _ = await _job(pool, "still serving")
     attempts = {a["name"]: a for a in report["attempts"]}
     assert len(attempts) >= 12 and all(a["denied"] for a in attempts.values()), attempts
-    for name in ("internet_socket_ipv4", "internet_socket_ipv6", "exec_program", "fork_process",
-                 "ptrace_supervisor", "mount_tmpfs", "bpf", "keyctl", "unshare_namespaces",
-                 "setuid_root", "write_outside_scratch", "process_vm_readv_supervisor"):
+    for name in (
+        "internet_socket_ipv4",
+        "internet_socket_ipv6",
+        "exec_program",
+        "fork_process",
+        "ptrace_supervisor",
+        "mount_tmpfs",
+        "bpf",
+        "keyctl",
+        "unshare_namespaces",
+        "setuid_root",
+        "write_outside_scratch",
+        "process_vm_readv_supervisor",
+    ):
         assert attempts[name]["detail"].startswith("EPERM"), attempts[name]
     assert attempts["clone3_process"]["detail"].startswith("ENOSYS")
     assert report["controls"][0]["denied"] is False  # threads still start
@@ -89,7 +110,7 @@ async def test_seccomp_denials_inside_a_real_worker(node: SandboxConfig) -> None
 @root_only
 async def test_hard_stop_freezes_then_thaws_through_the_daemons_board(node: SandboxConfig) -> None:
     board = PageBoard()
-    pool = WorkerPool(node, board=board, loader="tests.sandbox.fake_model:load_model")
+    pool = WorkerPool(node, board=board, loader=FAKE_LOADER, stop_priority=10)
     assert pool.freeze  # CPU + auto
     async with trio.open_nursery() as nursery:
         await nursery.start(pool.run)
@@ -103,9 +124,12 @@ async def test_hard_stop_freezes_then_thaws_through_the_daemons_board(node: Sand
         snap = board.pages[0].snapshot()
         assert snap.acknowledged and snap.requested_ns == written
         assert pool.statistics()[0].state == "frozen"
+        pid = pool.statistics()[0].pid
+        assert pid is not None and _policies(pid) == {os.SCHED_FIFO}  # boosted into its stop
         refused, _ = await _job(pool, "during the stop")
         assert refused.status == "stopped"
-        board.release_all_nowait()
+        board.release_all_nowait()  # thaws at once, on this thread, back to normal first
+        assert _policies(pid) == {os.SCHED_OTHER}
         await _until(lambda: pool.statistics()[0].state == "ready")
         after, _ = await _job(pool, "after the stop")
         assert after.ok and pool.statistics()[0].last_stop_via == "freeze"
@@ -155,8 +179,10 @@ async def test_a_job_abandoned_by_its_caller_does_not_run_on(node: SandboxConfig
 @root_only
 @pytest.mark.slow
 async def test_unacknowledged_stop_kills_the_worker(node: SandboxConfig) -> None:
-    async with running_pool(node, stop_mode="cooperative", ack_deadline_ms=30.0) as pool, \
-            trio.open_nursery() as n:
+    async with (
+        running_pool(node, stop_mode="cooperative", ack_deadline_ms=30.0) as pool,
+        trio.open_nursery() as n,
+    ):
         first_pid = pool.statistics()[0].pid
         box = await _start_job(pool, n, "HANG")  # computes without checking its flag
         pool.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
@@ -172,6 +198,59 @@ async def test_unacknowledged_stop_kills_the_worker(node: SandboxConfig) -> None
 
 @root_only
 @pytest.mark.slow
+async def test_the_confirmer_kills_only_the_worker_that_missed_the_deadline(
+    node: SandboxConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    board = PageBoard()
+    config = dataclasses.replace(node, stop_mode="cooperative", ack_deadline_ms=30.0)
+    on_time = WorkerPool(config, board=board, loader=FAKE_LOADER)
+    late = WorkerPool(
+        dataclasses.replace(config, scratch_dir=node.scratch_dir / "late"),
+        board=board,
+        loader=FAKE_LOADER,
+    )
+    caplog.set_level(logging.WARNING, logger="sandbox.pool")
+    async with trio.open_nursery() as n:
+        await n.start(on_time.run)
+        await n.start(late.run)
+        on_time_pid, late_pid = on_time.statistics()[0].pid, late.statistics()[0].pid
+        slow = await _start_job(on_time, n, "SLOW")  # checks its flag every layer
+        hang = await _start_job(late, n, "HANG")  # never checks: only a kill stops it
+        board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)  # one stop, both pages
+        await _until(lambda: bool(slow) and bool(hang))
+        assert on_time.stop_samples[-1].via == "ack" and on_time.kills == 0
+        assert late.stop_samples[-1].via == "kill" and late.kills == 1
+        assert slow[0].status == "preempted" and hang[0].status == "preempted"
+        assert on_time.statistics()[0].pid == on_time_pid  # never killed
+        killed = [r.getMessage() for r in caplog.records if "missed" in r.getMessage()]
+        assert len(killed) == 1 and str(late_pid) in killed[0]
+        n.cancel_scope.cancel()
+
+
+@root_only
+async def test_a_frozen_worker_is_idle_whatever_the_confirmers_delay(node: SandboxConfig) -> None:
+    async with running_pool(node) as pool, trio.open_nursery() as n:
+        await _start_job(pool, n, "SLOW")
+        handle = next(s.handle for s in pool._slots.values() if s.handle is not None)
+        # The pool's own confirmer is held back, so that this one, looking first long after
+        # its deadline, decides: it must see an idle (frozen) worker, not kill it.
+        confirmer, pool._confirmer = pool._confirmer, None
+        try:
+            pool.stop_all_nowait(StopLevel.HARD, StopReason.TEST)  # freezes the busy worker
+            await _until(handle.frozen_confirmed)
+            await trio.sleep(0.1)  # the confirmer's own delay, past a 0 s deadline
+            killed: list[int] = []
+            results = wait_for_stops([handle], 0.0, lambda h: killed.append(h.pid or 0))
+        finally:
+            pool._confirmer = confirmer
+        assert results[handle].via == "freeze" and killed == []
+        assert handle.page.snapshot().acknowledged and not handle.exited.is_set()
+        pool.release_all_nowait()
+        n.cancel_scope.cancel()
+
+
+@root_only
+@pytest.mark.slow
 async def test_killed_worker_fails_its_job_and_the_pool_recovers(node: SandboxConfig) -> None:
     async with running_pool(node) as pool, trio.open_nursery() as n:
         pid = pool.statistics()[0].pid
@@ -180,6 +259,9 @@ async def test_killed_worker_fails_its_job_and_the_pool_recovers(node: SandboxCo
         os.kill(pid, signal.SIGKILL)
         await _until(lambda: bool(box))
         assert box[0].status == "crashed" and "SIGKILL" in box[0].reason
+        # What is known, not a guess: the signal, its number, and that the pool did not send it.
+        assert "signal 9" in box[0].reason and "not sent by the pool" in box[0].reason
+        assert "out of memory" not in box[0].reason
         result, _ = await _job(pool, "after the crash")
         assert result.ok and result.worker_pid != pid
         assert pool.statistics()[0].restarts == 1

@@ -6,10 +6,10 @@ import subprocess
 import sys
 import time
 
+from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage, StopReason
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Decision, Phase, PolicyConfig
-from supervisor.preempt import PageBoard
 from supervisor.vehicle import vss
 from supervisor.vehicle.state import SignalUpdate, VehicleState
 from tests.supervisor.parked import PARKED
@@ -108,4 +108,3 @@ def test_pages_are_released_only_once_the_car_is_admitted_again() -> None:
     hotpath.policy.set_soft_stop("owner", [])
     decision = hotpath.refresh_soft_stops()
     assert decision.accepting and page.level() == StopLevel.RUN
-

@@ -1,4 +1,4 @@
-"""Fixtures: a real mosquitto per test module (mutual TLS, MQTT 5), a fresh mesh per test."""
+"""Fixtures: a real mosquitto per test (mutual TLS, MQTT 5), a fresh mesh per test."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from uplink.mesh import Mesh
 _prefixes = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """mosquitto on a free loopback port, CA + server cert made with `cryptography`,
-    ``require_certificate true``; stopped after the module."""
-    with Mosquitto(tmp_path_factory.mktemp("broker")) as b:
+    ``require_certificate true``, persistent sessions; one per test, because the cars' client
+    ids repeat between tests and a persistent session would hand one test's unacknowledged
+    messages to the next."""
+    with Mosquitto(tmp_path / "broker") as b:
         yield b
 
 

@@ -76,3 +76,6 @@ def test_pool_results_map_to_protocol_answers() -> None:
     failed = pool_outcome(PoolResult("j9", "minilm", "failed"))
     assert isinstance(failed, JobFailure)
     assert failed.reason is FailureReason.POISON
+    # The node's own failure is not the client's input: another car may run the job.
+    node = pool_outcome(PoolResult("j9", "minilm", "node_error", reason="internal: OSError"))
+    assert node == JobFailure(FailureReason.CRASHED, "node_error: internal: OSError")

@@ -152,13 +152,13 @@ async def test_receipt_the_port_refuses_is_not_noted(tmp_path: Path) -> None:
     await journal.aclose()
 
 
-def test_local_port_keeps_receipts_once_and_refuses_bad_credit() -> None:
+async def test_local_port_keeps_receipts_once_and_refuses_bad_credit() -> None:
     port = LocalPort(started=["j1"])
-    port.record_receipt("j1", "r1", 0.5, "EUR")
-    port.record_receipt("j1", "r1", 0.5, "EUR")
+    await port.record_receipt("j1", "r1", 0.5, "EUR")
+    await port.record_receipt("j1", "r1", 0.5, "EUR")
     assert port.receipts == [Receipt("j1", "r1", 0.5, "EUR")]
     with pytest.raises(ValueError, match="finite"):
-        port.record_receipt("j1", "r2", math.inf, "EUR")
+        await port.record_receipt("j1", "r2", math.inf, "EUR")
 
 
 def test_price_list_is_flat_per_model_with_a_default() -> None:

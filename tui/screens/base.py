@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -50,7 +51,13 @@ class DaemonScreen(Screen[None]):
         """Show `state` (called by the app; attributes down)."""
         if not self.is_mounted:
             return
-        self.query_one(ConnectionBanner).show_state(state)
+        try:
+            banner = self.query_one(ConnectionBanner)
+        except NoMatches:
+            # Still composing, or being removed by a mode switch: a screen that is composed
+            # posts `Ready` and is shown then.
+            return
+        banner.show_state(state)
         self.query_one("#notice", Static).update(state.notice)
         self.show_body(state)
 

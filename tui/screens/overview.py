@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.format import duration, money, number
+from tui.format import duration, known, money, number
 from tui.screens.base import DaemonScreen
 from tui.state import DaemonState
 from tui.widgets.facts import Facts
 
-PHASE_STYLE = {"serving": "bold green", "eligible": "bold cyan", "stopping": "bold yellow",
-               "not eligible": "bold red"}
+# A task step longer than this in the last window is shown in yellow: the loop is too busy
+# for DBus calls and the uplink to be answered promptly (the stop path has its own thread).
+SLOW_STEP_MS = 10.0
+
+PHASE_STYLE = {
+    "serving": "bold green",
+    "eligible": "bold cyan",
+    "stopping": "bold yellow",
+    "not eligible": "bold red",
+}
 
 
 class OverviewScreen(DaemonScreen):
@@ -45,8 +54,11 @@ class OverviewScreen(DaemonScreen):
         budget = state.get("BudgetJson") or {}
         earnings = state.get("EarningsJson") or {}
         cur = earnings.get("currency", "")
-        stale = [s["path"].rsplit(".", 2)[-2] + "." + s["path"].rsplit(".", 1)[-1]
-                 for s in state.get("VehicleJson") or [] if s.get("stale")]
+        stale = [
+            s["path"].rsplit(".", 2)[-2] + "." + s["path"].rsplit(".", 1)[-1]
+            for s in state.get("VehicleJson") or []
+            if s.get("stale")
+        ]
         rows: list[tuple[str, str | Text]] = [
             ("State", phase_text),
             ("Why not?", why),
@@ -54,12 +66,37 @@ class OverviewScreen(DaemonScreen):
         if stale:
             rows.append(("Stale signals", Text(", ".join(stale), style="yellow")))
         rows += [
-            ("Charge", f"{number(state.get('StateOfCharge'), ' %')}   (floor "
-                       f"{number(budget.get('floor_percent'), ' %', 0)})"),
+            (
+                "Charge",
+                f"{number(state.get('StateOfCharge'), ' %')}   (floor "
+                f"{number(budget.get('floor_percent'), ' %', 0)})",
+            ),
             ("Allowed power", number(state.get("AllowedPowerW"), " W", 0)),
             ("Runway", duration(state.get("RunwayS"))),
             ("Earned today", money(earnings.get("today"), cur)),
             ("Earned this month", money(earnings.get("month"), cur)),
             ("Last stop", number(state.get("LastStopMs"), " ms", 2)),
+            ("Daemon loop", loop_text(state.get("LoopJson"))),
         ]
         self.query_one(Facts).show_facts(rows)
+
+
+def loop_text(loop: Any) -> str | Text:
+    """The loop's responsiveness: the last window's longest step and lag, and the worst."""
+    if not isinstance(loop, dict) or not loop.get("running"):
+        return Text("not measured", style="dim")
+    now = (
+        f"step {number(loop.get('window_longest_step_ms'), ' ms', 2)}, "
+        f"lag {number(loop.get('window_max_lag_ms'), ' ms', 2)}"
+    )
+    worst = (
+        f"worst step {number(loop.get('longest_step_ms'), ' ms', 1)}"
+        f" ({loop.get('longest_step_task') or '?'})"
+    )
+    style = (
+        "yellow"
+        if known(loop.get("window_longest_step_ms"))
+        and float(loop["window_longest_step_ms"]) > SLOW_STEP_MS
+        else ""
+    )
+    return Text(f"{now}; {worst}", style=style)

@@ -13,90 +13,30 @@ out; the trio service (`uplink.dispatcher.service`) only moves bytes. A job goes
    A car that declines, pre-empts, crashes, goes offline or does not accept within
    `accept_timeout_s` is replaced by the next spare that is still available. With no car left
    running and no spare, or past the deadline, the client gets ``job_failed``.
+
+Restarts: every job and car the core changes is noted (`take_changed`, `take_changed_nodes`
+hand them over), so the service can commit them with the sends in one transaction before it
+publishes them; `restore` puts the saved jobs and cars back after a restart (the cars' retained
+statuses arrive only after what was queued for the dispatcher while it was down). A request
+delivered again (the dispatcher died after its commit, before its acknowledgement) changes
+nothing and sends nothing: its sends were committed with it and go out again from the state
+file. Each send about a job has a deterministic id (`Send.msg_id`), so a receiver drops a
+second copy.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..messages import FailureReason, Tier
 from .pricing import PriceList
+from .state import LIVE, UNSURE, JobState, NodeInfo, Replica, Send
 
-LIVE = ("offered", "accepted")
-# A car that went offline mid-job may come back with the result (its outbox keeps it): its
-# replica stops counting as running, but a result from it still wins.
-UNSURE = "lost_contact"
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Publish one message: to a node (``to_node``) or to a client.
-
-    `msg_id` is the envelope id to use (None: a random one); a receipt carries its receipt id,
-    so a resend of it is the same message to the car's replay cache.
-    """
-
-    to: str
-    to_node: bool
-    type: str
-    body: Mapping[str, Any]
-    msg_id: str | None = None
-
-
-@dataclass
-class NodeInfo:
-    """What the dispatcher knows of one car, from its last status."""
-
-    node_id: str
-    online: bool = False
-    accepting: bool = False
-    models: tuple[str, ...] = ()
-    tier: Tier = Tier.BATCH
-    worker_key: bytes = b""
-    runway_s: float = 0.0
-    power_w: float = 0.0
-    slots: int = 1
-    seen: float = 0.0
-    reasons: tuple[str, ...] = ()
-
-
-@dataclass
-class Replica:
-    """One car's copy of a job."""
-
-    node: str
-    alias: str
-    state: str = "offered"  # offered | accepted | lost_contact | won | lost | failed | cancelled
-    sent_at: float = 0.0
-    reason: str = ""
-
-
-@dataclass
-class JobState:
-    """One job from quote to outcome."""
-
-    job_id: str
-    client: str
-    model: str
-    tier: Tier
-    k: int
-    quoted_at: float
-    cars: list[tuple[str, str]]  # (alias, node), offer order: first k, then spares
-    inputs: dict[str, bytes] = field(default_factory=dict)
-    replicas: dict[str, Replica] = field(default_factory=dict)
-    deadline: float = 0.0
-    state: str = "quoted"  # quoted | running | done | failed
-    submitted_at: float = 0.0
-    finished_at: float = 0.0
-    winner: str = ""
-    reason: str = ""
-    receipt: str = ""  # the winner's receipt id, once issued
-    credit: float = 0.0  # the winner's credit, in `currency`
-    currency: str = ""
+__all__ = ["DispatcherCore", "JobState", "NodeInfo", "Replica", "Send"]
 
 
 @dataclass
@@ -112,6 +52,34 @@ class DispatcherCore:
     rng: random.Random = field(default_factory=random.Random)
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
     jobs: dict[str, JobState] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+    changed_nodes: set[str] = field(default_factory=set)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def restore(self, jobs: Iterable[JobState], now: float, nodes: Iterable[NodeInfo] = ()) -> None:
+        """Take back jobs and cars saved before a restart (`uplink.dispatcher.store.JobStore`).
+
+        An offer still unanswered gets `accept_timeout_s` from `now`: the car's accept may be
+        queued in the broker, or the offer itself is only now published again.
+        """
+        for node in nodes:
+            self.nodes.setdefault(node.node_id, node)
+        for job in jobs:
+            for rep in job.replicas.values():
+                if rep.state == "offered":
+                    rep.sent_at = max(rep.sent_at, now)
+            self.jobs[job.job_id] = job
+
+    def take_changed(self) -> list[JobState]:
+        """The jobs changed since the last call (still known), to be saved; clears the note."""
+        ids, self.changed = self.changed, set()
+        return [self.jobs[i] for i in sorted(ids) if i in self.jobs]
+
+    def take_changed_nodes(self) -> list[NodeInfo]:
+        """The cars whose status changed since the last call, to be saved; clears the note."""
+        ids, self.changed_nodes = self.changed_nodes, set()
+        return [self.nodes[i] for i in sorted(ids)]
 
     # -- nodes ----------------------------------------------------------------------------
 
@@ -128,6 +96,7 @@ class DispatcherCore:
         info.slots = int(body.get("slots") or 1)
         info.reasons = tuple(str(r) for r in body.get("reasons") or ())
         info.seen = now
+        self.changed_nodes.add(node_id)
         if info.online:
             return []
         out: list[Send] = []
@@ -135,6 +104,7 @@ class DispatcherCore:
             rep = job.replicas.get(node_id)
             if rep is not None and rep.state in LIVE:
                 rep.state, rep.reason = UNSURE, "offline"
+                self.changed.add(job.job_id)
                 out += self._replace(job, now)
         return out
 
@@ -172,7 +142,10 @@ class DispatcherCore:
     def quote(self, client: str, body: Mapping[str, Any], now: float) -> list[Send]:
         """Pick cars for a job and tell the client their aliases and worker keys."""
         job_id, tier, k = str(body["job"]), Tier(body["tier"]), int(body["k"])
-        if job_id in self.jobs:
+        known = self.jobs.get(job_id)
+        if known is not None and known.client == client:
+            return []  # a resend: the reply went out (or goes out again) with its commit
+        if known is not None:
             return [
                 self._to_client(client, "job_failed", job_id, "declined", "job id already used")
             ]
@@ -196,6 +169,7 @@ class DispatcherCore:
             ]
         cars = [(secrets.token_hex(8), n.node_id) for n in chosen]
         self.jobs[job_id] = JobState(job_id, client, str(body["model"]), tier, k, now, cars)
+        self.changed.add(job_id)
         return [
             Send(
                 client,
@@ -212,6 +186,7 @@ class DispatcherCore:
                         for a, n in cars
                     ],
                 },
+                msg_id=f"{job_id}:quote_reply",
             )
         ]
 
@@ -219,7 +194,12 @@ class DispatcherCore:
         """Offer the sealed inputs to the first k quoted cars."""
         job_id = str(body["job"])
         job = self.jobs.get(job_id)
+        if job is not None and job.client == client and (job.submitted_at or job.told):
+            return []  # a resend of a submit already handled (or answered)
         if job is None or job.client != client or job.state != "quoted":
+            if job is not None and job.client == client:
+                job.told = "job_failed"  # its quote expired: this is the client's answer
+                self.changed.add(job_id)
             return [
                 self._to_client(
                     client, "job_failed", job_id, "declined", "no open quote for this job"
@@ -233,6 +213,7 @@ class DispatcherCore:
         }
         job.deadline = float(body["deadline"])
         job.state, job.submitted_at = "running", now
+        self.changed.add(job_id)
         out: list[Send] = []
         for alias, node in job.cars:
             if len(job.replicas) >= job.k:
@@ -249,8 +230,9 @@ class DispatcherCore:
         """A car took the job."""
         job = self.jobs.get(job_id)
         rep = job.replicas.get(node) if job else None
-        if rep is not None and rep.state == "offered":
+        if job is not None and rep is not None and rep.state == "offered":
             rep.state = "accepted"
+            self.changed.add(job.job_id)
         return []
 
     def on_result(self, node: str, body: Mapping[str, Any], now: float) -> list[Send]:
@@ -260,10 +242,12 @@ class DispatcherCore:
         rep = job.replicas.get(node) if job else None
         if job is None or rep is None or rep.state in ("won", "lost"):
             return []
+        self.changed.add(job.job_id)
         if job.state != "running":
             rep.state = "lost"
             return []
         rep.state, job.state, job.winner, job.finished_at = "won", "done", node, now
+        job.told = "job_result"
         out = [
             Send(
                 job.client,
@@ -276,17 +260,14 @@ class DispatcherCore:
                     "energy_j": body["energy_j"],
                     "car": rep.alias,
                 },
+                msg_id=f"{job.job_id}:job_result",
             ),
             self._receipt(job, node),
         ]
         for other in job.replicas.values():
             if other is not rep and other.state in (*LIVE, UNSURE):
                 other.state = "cancelled"
-                out.append(
-                    Send(
-                        other.node, True, "cancel", {"job": job.job_id, "reason": "another car won"}
-                    )
-                )
+                out.append(self._cancel(other.node, job.job_id, "another car won"))
         return out
 
     def on_failure(self, node: str, body: Mapping[str, Any], now: float) -> list[Send]:
@@ -302,7 +283,8 @@ class DispatcherCore:
         out: list[Send] = []
         for job in list(self.jobs.values()):
             if job.state == "quoted" and now - job.quoted_at > self.quote_ttl_s:
-                job.state, job.reason = "failed", "quote expired"
+                job.state, job.reason, job.finished_at = "failed", "quote expired", now
+                self.changed.add(job.job_id)
             if job.state != "running":
                 continue
             if now >= job.deadline:
@@ -320,6 +302,7 @@ class DispatcherCore:
 
     def _offer(self, job: JobState, alias: str, node: str, now: float) -> list[Send]:
         job.replicas[node] = Replica(node, alias, "offered", now)
+        self.changed.add(job.job_id)
         return [
             Send(
                 node,
@@ -332,6 +315,7 @@ class DispatcherCore:
                     "deadline": job.deadline,
                     "input": job.inputs[alias],
                 },
+                msg_id=f"{job.job_id}:offer",
             )
         ]
 
@@ -348,6 +332,7 @@ class DispatcherCore:
 
     def _replica_failed(self, job: JobState, rep: Replica, reason: str, now: float) -> list[Send]:
         rep.state, rep.reason = "failed", reason
+        self.changed.add(job.job_id)
         if reason == FailureReason.CANCELLED.value:
             return []
         out = self._replace(job, now)
@@ -370,22 +355,29 @@ class DispatcherCore:
 
     def _fail(self, job: JobState, reason: str, detail: str, now: float) -> list[Send]:
         job.state, job.reason, job.finished_at = "failed", reason, now
+        job.told = "job_failed"
+        self.changed.add(job.job_id)
         out = [self._to_client(job.client, "job_failed", job.job_id, reason, detail)]
         for rep in job.replicas.values():
             if rep.state in (*LIVE, UNSURE):
                 rep.state = "cancelled"
-                out.append(Send(rep.node, True, "cancel", {"job": job.job_id, "reason": detail}))
+                out.append(self._cancel(rep.node, job.job_id, detail))
         return out
 
     @staticmethod
+    def _cancel(node: str, job_id: str, reason: str) -> Send:
+        body = {"job": job_id, "reason": reason}
+        return Send(node, True, "cancel", body, msg_id=f"{job_id}:cancel")
+
+    @staticmethod
     def _to_client(client: str, msg_type: str, job_id: str, reason: str, detail: str) -> Send:
-        return Send(client, False, msg_type, {"job": job_id, "reason": reason, "detail": detail})
+        body = {"job": job_id, "reason": reason, "detail": detail}
+        return Send(client, False, msg_type, body, msg_id=f"{job_id}:{msg_type}")
 
     def forget(self, before: float) -> None:
         """Drop finished jobs older than `before` (their outcome is in the store)."""
         for job_id in [
-            j.job_id
-            for j in self.jobs.values()
-            if j.state in ("done", "failed") and j.finished_at < before
+            j.job_id for j in self.jobs.values() if j.finished and j.finished_at < before
         ]:
             del self.jobs[job_id]
+            self.changed.discard(job_id)

@@ -5,8 +5,23 @@ message (node and client keys are pinned; a message must come from the topic of 
 feeds the core and publishes what the core returns, signed with the dispatcher key. Offers carry
 an MQTT message expiry equal to the job's deadline, so a broker drops an offer a car was not
 there to receive in time. A ``receipt`` lives `RECEIPT_TTL_S` (envelope and broker), so a car
-that drove off right after its result still gets its credit when it comes back. Outcomes and
-receipts go to an `OutcomeStore`. Refused messages are logged and counted in `refused`.
+that drove off right after its result still gets its credit when it comes back. Refused
+messages are logged and counted in `refused`.
+
+Nothing is lost in a crash (``docs/protocol.md``, section 6). Every job lives in a `JobStore`
+(sqlite, ``synchronous=FULL``): each step commits the jobs it changed together with the sends
+it decided, sealed, in the store's outbox, and only then publishes them (QoS 1) and
+acknowledges the message that caused it (MQTT manual acknowledgement), so a message whose
+effect was not committed is delivered again by the broker. A send leaves the outbox on its
+PUBACK. At start the jobs are loaded back into the core and what is still in the outbox is
+published again, byte for byte: the same ids, so a car or client drops what it already has.
+The MQTT session is persistent (clean start off, `SESSION_EXPIRY_S`), so what cars and clients
+send while the dispatcher is down waits in the broker.
+
+The store is called synchronously from the trio thread: messages are handled one at a time
+anyway, a commit takes a fraction of a millisecond, and no stop path shares this loop (the car's
+daemon runs its stop path on a thread of its own, DESIGN decision 11). A store that fails
+(`sqlite3.Error`) stops the service unacknowledged; a restart carries on from the last commit.
 """
 
 from __future__ import annotations
@@ -21,7 +36,6 @@ from typing import Any
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..backoff import Backoff
 from ..client import Inbound, MqttClient, TlsFiles
 from ..envelope import Message, Opener, Signer
 from ..errors import EnvelopeError
@@ -29,7 +43,8 @@ from ..messages import DISPATCHER_ID, Direction
 from ..replay import ReplayCache
 from ..topics import Topics
 from .core import DispatcherCore, Send
-from .store import OutcomeStore
+from .reconnect import RECONNECT_MAX_S, RECONNECT_MIN_S, reconnect_backoff
+from .store import JobStore, Outgoing
 
 LOG = logging.getLogger("parkmesh.dispatcher")
 
@@ -37,6 +52,8 @@ TICK_S = 0.2
 TO_NODE_TTL_S = 300.0
 TO_CLIENT_TTL_S = 600.0
 RECEIPT_TTL_S = 86400.0  # like a result's: a car away for hours still gets its credit
+SESSION_EXPIRY_S = 6 * 3600  # the broker queues cars' and clients' messages this long for us
+KEEP_FINISHED_S = 3600.0  # finished jobs stay in memory this long (late, repeated messages)
 
 
 class Dispatcher:
@@ -48,6 +65,14 @@ class Dispatcher:
             split the load (None: plain subscriptions).
         observer: called with (``"in"`` or ``"out"``, node or client id, type, body) for every
             verified message and every message sent (the demo prints them).
+        db_path: the state file (`JobStore`); a new instance on the same file carries on the
+            jobs of one that stopped or crashed.
+        client_id: the MQTT client id, which names the persistent session: keep it the same
+            across restarts, and give each dispatcher process its own.
+        reconnect_min_s / reconnect_max_s: the reconnect back-off (`reconnect_backoff`).
+
+    Raises:
+        ValueError: for a bad back-off (on construction).
     """
 
     def __init__(
@@ -66,7 +91,10 @@ class Dispatcher:
         shared_group: str | None = None,
         clock: Callable[[], float] = time.time,
         observer: Callable[[str, str, str, Mapping[str, Any]], None] | None = None,
+        reconnect_min_s: float = RECONNECT_MIN_S,
+        reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
+        backoff = reconnect_backoff(reconnect_min_s, reconnect_max_s)
         self.topics = Topics(prefix)
         self.core = core or DispatcherCore()
         self._clock = clock
@@ -91,7 +119,7 @@ class Dispatcher:
         # Verified deliveries per (sender, type, job): tests check "exactly once" with it.
         self.received: Counter[tuple[str, str, str]] = Counter()
         self.db_path = db_path
-        self.store = OutcomeStore(db_path)
+        self._store: JobStore | None = None
         share = f"$share/{shared_group}/" if shared_group else ""
         self.mqtt = MqttClient(
             client_id=client_id,
@@ -103,23 +131,46 @@ class Dispatcher:
                 (share + self.topics.all_node_out(), 1),
                 (share + self.topics.all_client_up(), 1),
             ],
-            backoff=Backoff(0.2, 10.0),
+            backoff=backoff,
+            session_expiry_s=SESSION_EXPIRY_S,
+            manual_ack=True,
         )
-        self._recorded: set[str] = set()
+        self._sent: list[int] = []  # outbox rows the broker acknowledged, to forget
         self._observer = observer
 
+    @property
+    def store(self) -> JobStore:
+        """The state file, open while `run` runs."""
+        assert self._store is not None, "the dispatcher is not running"
+        return self._store
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; ``started`` once connected and subscribed."""
+        """Load the state file, connect, publish what a previous run left unsent, and serve
+        until cancelled; ``started`` once connected and subscribed.
+
+        Raises:
+            sqlite3.Error: the state file cannot be read or written; restarted, the
+                dispatcher carries on from its last commit.
+        """
+        self._store = JobStore(self.db_path)
         try:
+            now = self._clock()
+            self.core.restore(self.store.load(now - KEEP_FINISHED_S), now, self.store.nodes())
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.mqtt.run)
                 await self.mqtt.wait_connected()
+                for entry in self.store.pending():
+                    self._publish(entry)
                 nursery.start_soon(self._tick_loop)
                 nursery.start_soon(self._inbound_loop)
                 await trio.sleep(0.05)  # let SUBACKs and retained statuses arrive
                 task_status.started()
         finally:
-            self.store.close()
+            store, self._store = self._store, None
+            try:
+                self._forget_sent(store)
+            finally:
+                store.close()
 
     async def _inbound_loop(self) -> None:
         async for inbound in self.mqtt.messages:
@@ -130,17 +181,33 @@ class Dispatcher:
             await trio.sleep(TICK_S)
             now = self._clock()
             self._carry_out(self.core.tick(now))
-            self.core.forget(now - 3600.0)
+            self._forget_sent(self.store)
+            self.core.forget(now - KEEP_FINISHED_S)
 
     def handle(self, inbound: Inbound) -> None:
-        """Verify and act on one message; refusals are logged and counted."""
+        """Verify and act on one message, then acknowledge it: once its effect is committed,
+        or at once when it was refused (for good: it would be refused again). Refusals are
+        logged and counted.
+
+        Raises:
+            sqlite3.Error: the commit failed; the message is not acknowledged.
+        """
+        msg = self._verify(inbound)
+        if msg is not None:
+            self.received[(msg.src, msg.type, str(msg.body.get("job", "")))] += 1
+            if self._observer is not None:
+                self._observer("in", msg.src, msg.type, msg.body)
+            self._carry_out(self._route(msg, self._clock()))
+        self.mqtt.ack(inbound)
+
+    def _verify(self, inbound: Inbound) -> Message | None:
         parts = inbound.topic.split("/")
         from_client = len(parts) >= 3 and parts[-3] == "clients"
         opener = self._from_clients if from_client else self._from_nodes
         try:
             sender = self.topics.sender_of(inbound.topic)
             if not inbound.payload:
-                return  # a cleared retained status
+                return None  # a cleared retained status
             msg = opener.open(inbound.payload)
             if msg.src != sender:
                 LOG.warning(
@@ -151,16 +218,13 @@ class Dispatcher:
                     sender,
                 )
                 self.refused["wrong_topic"] += 1
-                return
+                return None
         except (EnvelopeError, ValueError) as exc:
             code = getattr(exc, "code", "bad_topic")
             self.refused[code] += 1
             LOG.warning("refused message on %s (%s): %s", inbound.topic, code, exc)
-            return
-        self.received[(msg.src, msg.type, str(msg.body.get("job", "")))] += 1
-        if self._observer is not None:
-            self._observer("in", msg.src, msg.type, msg.body)
-        self._carry_out(self._route(msg, self._clock()))
+            return None
+        return msg
 
     def _route(self, msg: Message, now: float) -> list[Send]:
         core, b, src = self.core, msg.body, msg.src
@@ -188,34 +252,54 @@ class Dispatcher:
         return []
 
     def _carry_out(self, actions: list[Send]) -> None:
-        for action in actions:
+        """Commit the jobs the core changed with `actions` (sealed, in the outbox), then
+        publish them. Raises `sqlite3.Error` when the commit fails (nothing is published)."""
+        jobs, nodes = self.core.take_changed(), self.core.take_changed_nodes()
+        if not jobs and not nodes and not actions:
+            return
+        now = self._clock()
+        sends = [self._seal(action, now) for action in actions]
+        queued = self.store.commit(jobs, sends, nodes)
+        for action, entry in zip(actions, queued, strict=True):
             if self._observer is not None:
                 self._observer("out", action.to, action.type, action.body)
-            ttl = TO_NODE_TTL_S if action.to_node else TO_CLIENT_TTL_S
-            expiry: float | None = None
-            if action.type == "offer":
-                left = float(action.body["deadline"]) - self._clock()
-                ttl = expiry = max(1.0, min(ttl, left))
-            elif action.type == "receipt":
-                ttl = expiry = RECEIPT_TTL_S
-            payload = self.signer.seal(
-                action.type, action.body, to=action.to, ttl_s=ttl, msg_id=action.msg_id
-            )
-            topic = (
-                self.topics.node_in(action.to)
-                if action.to_node
-                else self.topics.client_down(action.to)
-            )
-            self.mqtt.publish(topic, payload, qos=1, expiry_s=expiry)
-            if action.type in ("job_result", "job_failed"):
-                job = self.core.jobs.get(str(action.body["job"]))
-                if (
-                    job is not None
-                    and job.state in ("done", "failed")
-                    and job.job_id not in self._recorded
-                ):
-                    self._recorded.add(job.job_id)
-                    self.store.record(job)
+            self._publish(entry)
+
+    def _seal(self, action: Send, now: float) -> Outgoing:
+        ttl = TO_NODE_TTL_S if action.to_node else TO_CLIENT_TTL_S
+        if action.type == "offer":
+            ttl = max(1.0, min(ttl, float(action.body["deadline"]) - now))
+        elif action.type == "receipt":
+            ttl = RECEIPT_TTL_S
+        payload = self.signer.seal(
+            action.type, action.body, to=action.to, ttl_s=ttl, msg_id=action.msg_id, now=now
+        )
+        topic = (
+            self.topics.node_in(action.to) if action.to_node else self.topics.client_down(action.to)
+        )
+        return Outgoing(topic, payload, now + ttl, action.type, action.to)
+
+    def _publish(self, entry: Outgoing) -> None:
+        """Publish one outbox entry (QoS 1); it leaves the outbox on its PUBACK."""
+        left = entry.expires - self._clock()
+        if left <= 0:
+            LOG.warning("%s for %s expired unsent; dropped", entry.kind, entry.recipient)
+            self._sent.append(entry.seq)
+            return
+        # Offers expire in the broker at the deadline; receipts wait there for a car away.
+        expiry = left if entry.kind in ("offer", "receipt") else None
+        seq = entry.seq
+        self.mqtt.publish(
+            entry.topic,
+            entry.payload,
+            qos=1,
+            expiry_s=expiry,
+            on_ack=lambda: self._sent.append(seq),
+        )
+
+    def _forget_sent(self, store: JobStore) -> None:
+        sent, self._sent = self._sent, []
+        store.forget_sent(sent)
 
     def send_control(self, node: str, msg_type: str, body: Mapping[str, object]) -> str:
         """Send a signed control message (curtail, drain, resume, manifest); returns its id."""

@@ -52,9 +52,11 @@ class FakeFacade:
         self.stop_ms: float | None = 4.2
         self.lines = [f"2026-11-27 02:0{i}:00 INFO parkmesh: line {i}" for i in range(5)]
         self.prefs: dict[str, Any] = {
-            "charge_floor_percent": 50.0, "allow_compute_on_battery": False,
+            "charge_floor_percent": 50.0,
+            "allow_compute_on_battery": False,
             "departures": [{"days": ["daily"], "time": "07:30", "target_percent": 80.0}],
-            "nightly_compute_hours": 8.0, "metered_links_allowed": False,
+            "nightly_compute_hours": 8.0,
+            "metered_links_allowed": False,
         }
         self.curtailments: list[dict[str, Any]] = []
         self.ledger = ledger_path
@@ -66,48 +68,81 @@ class FakeFacade:
 
     def state(self) -> StateView:
         text = self.phase + (": " + "; ".join(self.reasons) if self.reasons else "")
-        return StateView(self.phase, self.reasons, hard=bool(self.reasons),
-                         draining=self.draining, explanation=text)
+        return StateView(
+            self.phase,
+            self.reasons,
+            hard=bool(self.reasons),
+            draining=self.draining,
+            explanation=text,
+        )
 
     def vehicle(self) -> Sequence[SignalView]:
         return [
             SignalView("Vehicle.Cabin.Door.Row1.DriverSide.IsOpen", False, 0.2, False),
             SignalView("Vehicle.Powertrain.Transmission.SelectedGear", 126, 0.2, False),
             SignalView("Vehicle.Speed", 0.0, 0.1, False),
-            SignalView("Vehicle.Powertrain.TractionBattery.StateOfCharge.Displayed",
-                       self.soc, 1.0, False),
+            SignalView(
+                "Vehicle.Powertrain.TractionBattery.StateOfCharge.Displayed", self.soc, 1.0, False
+            ),
             SignalView("Vehicle.Cabin.Seat.Row1.DriverSide.OccupancyStatus", None, 12.5, True),
         ]
 
     def budget(self) -> dict[str, Any]:
         floor = float(self.prefs["charge_floor_percent"])
         return {
-            "soc_percent": self.soc, "floor_percent": floor, "allowed_power_w": 950.0,
-            "runway_s": 5400.0, "departure": "2026-11-27T07:30:00+00:00",
+            "soc_percent": self.soc,
+            "floor_percent": floor,
+            "allowed_power_w": 950.0,
+            "runway_s": 5400.0,
+            "departure": "2026-11-27T07:30:00+00:00",
             "target_soc_percent": 80.0,
             "temperatures_c": {"battery": 24.5, "gpu": 61.0, "cabin": 18.0},
             "curtailments": self.curtailments,
-            "projection": [{"t_s": i * 1800.0, "soc_percent": self.soc - i * 1.5 + (
-                6.0 if i > 5 else 0.0)} for i in range(10)],
+            "projection": [
+                {"t_s": i * 1800.0, "soc_percent": self.soc - i * 1.5 + (6.0 if i > 5 else 0.0)}
+                for i in range(10)
+            ],
         }
 
     def workers(self) -> Sequence[dict[str, Any]]:
         if "workers" in self.overrides:
             return list(self.overrides["workers"])
-        return [{"id": "w0", "model": "minilm-l6", "device": "cuda:0", "state": "serving",
-                 "confinement": "seccomp+netns", "last_stop_ms": 4.2, "memory_mb": 812}]
+        return [
+            {
+                "id": "w0",
+                "model": "minilm-l6",
+                "device": "cuda:0",
+                "state": "serving",
+                "confinement": "seccomp+netns",
+                "last_stop_ms": 4.2,
+                "memory_mb": 812,
+            }
+        ]
 
     def uplink(self) -> dict[str, Any]:
         if "uplink" in self.overrides:
             return dict(self.overrides["uplink"])
-        return {"connected": True, "tier": "interactive", "rtt_ms": 23.0, "outbox": 2,
-                "broker": "mqtts://dispatch.example:8883"}
+        return {
+            "connected": True,
+            "tier": "interactive",
+            "rtt_ms": 23.0,
+            "outbox": 2,
+            "broker": "mqtts://dispatch.example:8883",
+        }
 
     def jobs(self) -> Sequence[dict[str, Any]]:
         if "jobs" in self.overrides:
             return list(self.overrides["jobs"])
-        return [{"id": "job-41", "model": "minilm-l6", "state": "running",
-                 "started": "2026-11-27T02:59:58+00:00", "elapsed_s": 1.5, "worker": "w0"}]
+        return [
+            {
+                "id": "job-41",
+                "model": "minilm-l6",
+                "state": "running",
+                "started": "2026-11-27T02:59:58+00:00",
+                "elapsed_s": 1.5,
+                "worker": "w0",
+            }
+        ]
 
     def earnings(self) -> dict[str, Any]:
         return {"currency": "USD", "today": 1.25, "month": 96.4, "pending": 12.0}
@@ -127,9 +162,26 @@ class FakeFacade:
     def ledger_path(self) -> Path | None:
         return self.ledger
 
+    def loop(self) -> dict[str, Any]:
+        if "loop" in self.overrides:
+            return dict(self.overrides["loop"])
+        return {
+            "running": True,
+            "longest_step_ms": 3.5,
+            "longest_step_task": "api",
+            "window_longest_step_ms": 0.8,
+            "window_longest_step_task": "api",
+            "lag_ms": 0.2,
+            "max_lag_ms": 4.1,
+            "window_max_lag_ms": 0.6,
+            "window_s": 10.0,
+            "samples": 1200,
+        }
+
     # -- actions -----------------------------------------------------------------------------
 
-    def set_preference(self, name: str, value: str) -> Any:
+    async def set_preference(self, name: str, value: str) -> Any:
+        await trio.lowlevel.checkpoint()
         if name not in self.prefs:
             raise KeyError(name)
         if name in PREF_LIMITS:
@@ -139,8 +191,9 @@ class FakeFacade:
             except ValueError:
                 raise ValueError(f"{name}: must be a number, not {value!r}") from None
             if not lo <= number <= hi:
-                raise PreferenceError("value", f"{name}: must be between {lo:g} and {hi:g} %, "
-                                               f"not {value}")
+                raise PreferenceError(
+                    "value", f"{name}: must be between {lo:g} and {hi:g} %, not {value}"
+                )
             self.prefs[name] = number
         elif isinstance(self.prefs[name], bool):
             if value not in ("true", "false"):
@@ -196,7 +249,7 @@ class FakeFacade:
             self.soc = float(change["soc"])
         if "log" in change:
             self.lines.append(change["log"])
-        for part in ("jobs", "workers", "uplink"):
+        for part in ("jobs", "workers", "uplink", "loop"):
             if part in change:
                 self.overrides[part] = change[part]
         if "job_finished" in change:
@@ -204,11 +257,19 @@ class FakeFacade:
             if self.ledger is not None:
                 with Ledger(self.ledger) as ledger:
                     ledger.record_job(
-                        job_id=job_id, request_id="req-x", model="minilm-l6",
+                        job_id=job_id,
+                        request_id="req-x",
+                        model="minilm-l6",
                         started_at="2026-11-26T01:00:00+00:00",
-                        ended_at="2026-11-26T01:30:00+00:00", outcome="ok", energy_wh=400.0,
-                        energy_method="nvml-energy", tariff_per_kwh=0.15, credit=0.05,
-                        receipt_id="r-x", recorded_at="2026-11-26T01:30:01+00:00")
+                        ended_at="2026-11-26T01:30:00+00:00",
+                        outcome="ok",
+                        energy_wh=400.0,
+                        energy_method="nvml-energy",
+                        tariff_per_kwh=0.15,
+                        credit=0.05,
+                        receipt_id="r-x",
+                        recorded_at="2026-11-26T01:30:01+00:00",
+                    )
             self.publish(JobFinished(job_id, "ok", 0.05))
 
 
@@ -217,13 +278,19 @@ def write_fixed_ledger(path: Path) -> None:
     with Ledger(path) as ledger:
         for i, outcome in enumerate(["ok", "ok", "preempted", "failed", "ok"]):
             ledger.record_job(
-                job_id=f"job-{i}", request_id=f"req-{i}", model="minilm-l6",
+                job_id=f"job-{i}",
+                request_id=f"req-{i}",
+                model="minilm-l6",
                 started_at=f"2026-11-0{i + 1}T01:00:00+00:00",
-                ended_at=f"2026-11-0{i + 1}T02:30:00+00:00", outcome=outcome,
-                energy_wh=1500.0, energy_method="nvml-energy", tariff_per_kwh=0.15,
+                ended_at=f"2026-11-0{i + 1}T02:30:00+00:00",
+                outcome=outcome,
+                energy_wh=1500.0,
+                energy_method="nvml-energy",
+                tariff_per_kwh=0.15,
                 credit=4.0 if outcome == "ok" else 0.0,
                 receipt_id=f"r-{i}" if outcome == "ok" and i < 4 else None,
-                recorded_at=f"2026-11-0{i + 1}T02:30:01+00:00")
+                recorded_at=f"2026-11-0{i + 1}T02:30:01+00:00",
+            )
         ledger.record_receipt("job-4", "r-4", 4.5, recorded_at="2026-11-06T00:00:00+00:00")
         ledger.record_payout("p-1", "2026-11", 5.0, recorded_at="2026-11-20T00:00:00+00:00")
 

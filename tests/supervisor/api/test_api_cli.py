@@ -21,10 +21,16 @@ def test_status_json(fake_daemon: str, capsys: pytest.CaptureFixture[str]):
     assert status["budget"]["soc_percent"] == 72.0
     assert status["workers"][0]["model"] == "minilm-l6"
     assert status["uplink"]["tier"] == "interactive"
+    assert status["loop"]["longest_step_ms"] == 3.5
+    assert status["loop"]["longest_step_task"] == "api"
     assert main(["status", "--bus", fake_daemon]) == 0
     text = capsys.readouterr().out
     assert "worker w0: minilm-l6 on cuda:0, serving" in text
     assert "uplink: connected, tier interactive, outbox 2" in text
+    assert (
+        "loop: longest step 0.80 ms, lag 0.60 ms in the last 10 s; worst step 3.50 ms "
+        "(api), worst lag 4.10 ms"
+    ) in text
 
 
 def test_why_gives_the_overview_facts(fake_daemon: str, capsys: pytest.CaptureFixture[str]):
@@ -45,16 +51,24 @@ def test_prefs_get_and_set(fake_daemon: str, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out) == {"charge_floor_percent": 65.0}
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["prefs", "set", "charge_floor_percent", "95"],
-     "value: charge_floor_percent: must be between"),
-    (["prefs", "set", "charge_floor_percent", "lots"],
-     "value: charge_floor_percent: must be a number"),
-    (["prefs", "set", "colour", "red"], "name: no preference 'colour'"),
-    (["prefs", "get", "colour"], "name: no preference 'colour'"),
-])
-def test_prefs_bad_input(fake_daemon: str, capsys: pytest.CaptureFixture[str],
-                         argv: list[str], message: str):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["prefs", "set", "charge_floor_percent", "95"],
+            "value: charge_floor_percent: must be between",
+        ),
+        (
+            ["prefs", "set", "charge_floor_percent", "lots"],
+            "value: charge_floor_percent: must be a number",
+        ),
+        (["prefs", "set", "colour", "red"], "name: no preference 'colour'"),
+        (["prefs", "get", "colour"], "name: no preference 'colour'"),
+    ],
+)
+def test_prefs_bad_input(
+    fake_daemon: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+):
     assert main([*argv, "--bus", fake_daemon]) == 2
     assert message in capsys.readouterr().err
 

@@ -25,9 +25,12 @@ def real_daemon(bus_address: str, tmp_path: Path) -> Iterator[RealDaemonProcess]
         daemon.stop()
 
 
-def test_real_daemon_serves_the_api(bus_address: str, real_daemon: RealDaemonProcess,
-                                    capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch):
+def test_real_daemon_serves_the_api(
+    bus_address: str,
+    real_daemon: RealDaemonProcess,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+):
     monkeypatch.setenv("PARKMESH_BUS_ADDRESS", "")
     props = client.get_all_properties(bus=bus_address)
     assert props["Phase"] in ("not eligible", "eligible", "serving", "stopping")
@@ -51,6 +54,8 @@ def test_real_daemon_serves_the_api(bus_address: str, real_daemon: RealDaemonPro
     assert cli(["status", "--json", "--bus", bus_address]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["budget"]["floor_percent"] == 55.0
+    # The loop's responsiveness (the daemon's LoopMonitor), as in the TUI's Overview.
+    assert {"running", "longest_step_ms", "longest_step_task", "max_lag_ms"} <= set(status["loop"])
     assert cli(["why", "--bus", bus_address]) == 0
     assert "floor 55%" in capsys.readouterr().out
 

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary folder the confined worker's user can reach (pytest's own tmp_path sits
+    below a folder only root may enter), as an owner's home folder would be."""
+    path = Path(tempfile.mkdtemp(prefix="parkmesh-keep-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -> None:
+def test_demo_narrates_decisions_and_stop_latencies(
+    clean_env: dict[str, str], open_tmp: Path
+) -> None:
+    kept = open_tmp / "car"
     proc = subprocess.run(
-        [sys.executable, "-m", "supervisor.cli", "demo", "--speed", "4", "--json"],
+        [sys.executable, "-m", "supervisor.cli", "demo", "--speed", "4", "--json",
+         "--keep", str(kept)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -44,6 +63,27 @@ def test_demo_narrates_decisions_and_stop_latencies(clean_env: dict[str, str]) -
     assert any(m["event"] == "job_done" for m in mesh)
     assert any(m["event"] == "result" and m["car"] == "scenario-car" for m in mesh)
     assert record[-1]["jobs"] > 0
+    # The kept ledger has one row per job the car ran, each with the energy it spent.
+    with sqlite3.connect(kept / "ledger.sqlite") as db:
+        jobs = db.execute("SELECT job_id, energy_wh, energy_method FROM entries "
+                          "WHERE kind = 'job'").fetchall()
+    assert len(jobs) == len({job_id for job_id, _, _ in jobs}) >= record[-1]["jobs"]
+    assert all(energy > 0 and method for _, energy, method in jobs), jobs
+    verify = subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", "ledger", "verify", "--ledger",
+         str(kept / "ledger.sqlite")], capture_output=True, text=True, env=clean_env, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_demo_keep_refuses_a_folder_with_files(clean_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "ledger.sqlite").write_text("an owner's real ledger")
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", "demo", "--keep", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, env=clean_env,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout.strip() == f"parkmesh: --keep {tmp_path}: must be a new or empty folder"
+    assert (tmp_path / "ledger.sqlite").read_text() == "an owner's real ledger"
 
 
 @pytest.mark.slow

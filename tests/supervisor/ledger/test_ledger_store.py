@@ -30,16 +30,31 @@ def main(argv: list[str]) -> int:
     return status
 
 
-def job(i: int, *, outcome: str = "ok", day: int = 3, month: str = "2026-11", hours: float = 1.5,
-        wh: float = 1200.0, credit: float = 3.0, receipt: bool = True,
-        tariff: float = 0.2) -> dict[str, Any]:
+def job(
+    i: int,
+    *,
+    outcome: str = "ok",
+    day: int = 3,
+    month: str = "2026-11",
+    hours: float = 1.5,
+    wh: float = 1200.0,
+    credit: float = 3.0,
+    receipt: bool = True,
+    tariff: float = 0.2,
+) -> dict[str, Any]:
     start_min = i % 50
     end = 60 * start_min + hours * 3600
     return {
-        "job_id": f"job-{month}-{i}", "request_id": f"req-{i}", "model": "minilm-l6",
+        "job_id": f"job-{month}-{i}",
+        "request_id": f"req-{i}",
+        "model": "minilm-l6",
         "started_at": f"{month}-{day:02d}T00:{start_min:02d}:00+00:00",
-        "ended_at": _at(month, day, end), "outcome": outcome, "energy_wh": wh,
-        "energy_method": "nvml-energy", "tariff_per_kwh": tariff, "credit": credit,
+        "ended_at": _at(month, day, end),
+        "outcome": outcome,
+        "energy_wh": wh,
+        "energy_method": "nvml-energy",
+        "tariff_per_kwh": tariff,
+        "credit": credit,
         "receipt_id": f"r-{i}" if receipt else None,
     }
 
@@ -55,8 +70,7 @@ def ledger(tmp_path: Path) -> Ledger:
     led = Ledger(tmp_path / "ledger.sqlite")
     led.record_job(**job(1))
     led.record_job(**job(2, hours=2.0, wh=2000.0, credit=5.0))
-    led.record_job(**job(3, outcome="preempted", hours=0.25, wh=100.0, credit=0.0,
-                         receipt=False))
+    led.record_job(**job(3, outcome="preempted", hours=0.25, wh=100.0, credit=0.0, receipt=False))
     led.record_job(**job(4, outcome="failed", hours=0.5, wh=300.0, credit=0.0, receipt=False))
     led.record_job(**job(5, credit=0.0, receipt=False))
     led.record_receipt("job-2026-11-5", "r-5", 2.5)
@@ -76,16 +90,23 @@ def test_statement_sums_equal_the_entries(ledger: Ledger):
     jobs = data["jobs"]
     assert len(jobs) == data["totals"]["jobs"] == 5
     assert data["totals"]["kwh"] == pytest.approx(sum(j["kwh"] for j in jobs)) == 4.8
-    assert data["totals"]["compute_hours"] == pytest.approx(
-        sum(j["compute_hours"] for j in jobs)) == 5.75
+    assert (
+        data["totals"]["compute_hours"]
+        == pytest.approx(sum(j["compute_hours"] for j in jobs))
+        == 5.75
+    )
     assert data["totals"]["energy_cost"] == pytest.approx(4.8 * 0.2)
     assert data["totals"]["credits_accrued"] == pytest.approx(3.0 + 5.0 + 2.5)
     assert data["totals"]["credits_paid"] == 6.0
     assert data["totals"]["credits_pending"] == pytest.approx(4.5)
     assert data["totals"]["jobs_awaiting_receipt"] == 0
     assert data["completed"]["jobs"] == 3
-    assert data["not_completed"]["preempted"] == {"jobs": 1, "compute_hours": 0.25, "kwh": 0.1,
-                                                  "credits": 0.0}
+    assert data["not_completed"]["preempted"] == {
+        "jobs": 1,
+        "compute_hours": 0.25,
+        "kwh": 0.1,
+        "credits": 0.0,
+    }
     assert data["not_completed"]["failed"]["jobs"] == 1
 
 
@@ -128,16 +149,19 @@ def test_verify_catches_a_deleted_row(ledger: Ledger):
     assert not result.ok and result.bad_seq == 4
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"outcome": "great"}, "outcome: must be one of"),
-    ({"energy_wh": -1.0}, "energy_wh: must be a finite number"),
-    ({"energy_method": "guess"}, "energy_method: must be one of"),
-    ({"started_at": "yesterday"}, "started_at: not an ISO 8601 time"),
-    ({"ended_at": "2026-11-03T00:00:00"}, "ended_at: needs a time zone"),
-    ({"ended_at": "2026-11-02T00:00:00+00:00"}, "ended_at: is before started_at"),
-    ({"model": ""}, "model: is required"),
-    ({"colour": "red"}, "colour: unknown ledger field"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"outcome": "great"}, "outcome: must be one of"),
+        ({"energy_wh": -1.0}, "energy_wh: must be a finite number"),
+        ({"energy_method": "guess"}, "energy_method: must be one of"),
+        ({"started_at": "yesterday"}, "started_at: not an ISO 8601 time"),
+        ({"ended_at": "2026-11-03T00:00:00"}, "ended_at: needs a time zone"),
+        ({"ended_at": "2026-11-02T00:00:00+00:00"}, "ended_at: is before started_at"),
+        ({"model": ""}, "model: is required"),
+        ({"colour": "red"}, "colour: unknown ledger field"),
+    ],
+)
 def test_bad_entries_are_refused(tmp_path: Path, change: dict[str, Any], message: str):
     led = Ledger(tmp_path / "l.sqlite")
     with pytest.raises(LedgerError, match=message):
@@ -155,23 +179,42 @@ def test_bad_queries_are_refused(ledger: Ledger):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["ok", "failed", "preempted", "cancelled"]),
-                          st.floats(0, 5000), st.floats(0, 20), st.integers(1, 7200)),
-                max_size=20))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ok", "failed", "preempted", "cancelled"]),
+            st.floats(0, 5000),
+            st.floats(0, 20),
+            st.integers(1, 7200),
+        ),
+        max_size=20,
+    )
+)
 def test_statement_totals_are_the_sum_of_the_rows(rows: list[tuple[str, float, float, int]]):
     from supervisor.ledger.entries import Entry
 
-    entries = [Entry(kind="job", recorded_at="2026-11-05T00:00:00+00:00", job_id=f"j{i}",
-                     model="m", started_at="2026-11-05T00:00:00+00:00",
-                     ended_at=_at("2026-11", 5, secs), outcome=o, energy_wh=wh,
-                     energy_method="estimate", tariff_per_kwh=0.3, credit=cr)
-               for i, (o, wh, cr, secs) in enumerate(rows)]
+    entries = [
+        Entry(
+            kind="job",
+            recorded_at="2026-11-05T00:00:00+00:00",
+            job_id=f"j{i}",
+            model="m",
+            started_at="2026-11-05T00:00:00+00:00",
+            ended_at=_at("2026-11", 5, secs),
+            outcome=o,
+            energy_wh=wh,
+            energy_method="estimate",
+            tariff_per_kwh=0.3,
+            credit=cr,
+        )
+        for i, (o, wh, cr, secs) in enumerate(rows)
+    ]
     data = month_statement(entries, [], "2026-11")
     assert data["totals"]["jobs"] == len(rows)
-    assert data["totals"]["kwh"] == pytest.approx(sum(wh for _, wh, _, _ in rows) / 1000,
-                                                  abs=1e-5)
-    assert data["totals"]["credits_accrued"] == pytest.approx(sum(c for _, _, c, _ in rows),
-                                                              abs=1e-5)
+    assert data["totals"]["kwh"] == pytest.approx(sum(wh for _, wh, _, _ in rows) / 1000, abs=1e-5)
+    assert data["totals"]["credits_accrued"] == pytest.approx(
+        sum(c for _, _, c, _ in rows), abs=1e-5
+    )
     parts = data["completed"]["jobs"] + sum(v["jobs"] for v in data["not_completed"].values())
     assert parts == len(rows)
 
@@ -180,11 +223,15 @@ def test_cli_verify_statement_year(ledger: Ledger, capsys: pytest.CaptureFixture
     path = str(ledger.path)
     assert main(["ledger", "verify", "--ledger", path]) == 0
     assert "hash chain intact" in capsys.readouterr().out
-    assert main(["ledger", "statement", "--month", "2026-11", "--format", "json",
-                 "--ledger", path]) == 0
+    assert (
+        main(["ledger", "statement", "--month", "2026-11", "--format", "json", "--ledger", path])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["totals"]["jobs"] == 5
-    assert main(["ledger", "statement", "--month", "2026-11", "--format", "csv",
-                 "--ledger", path]) == 0
+    assert (
+        main(["ledger", "statement", "--month", "2026-11", "--format", "csv", "--ledger", path])
+        == 0
+    )
     assert capsys.readouterr().out.startswith("job_id,request_id,model")
     assert main(["ledger", "year", "2026", "--ledger", path]) == 0
     out = capsys.readouterr().out
@@ -197,13 +244,17 @@ def test_cli_verify_statement_year(ledger: Ledger, capsys: pytest.CaptureFixture
     assert json.loads(capsys.readouterr().out)["bad_seq"] == 1
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["statement", "--month", "2026-1"], "month: expected YYYY-MM"),
-    (["statement", "--month", "2026-11", "--tariff", "-1"], "tariff: must be"),
-    (["year", "26"], "year: expected YYYY"),
-])
-def test_cli_bad_input(ledger: Ledger, capsys: pytest.CaptureFixture[str], argv: list[str],
-                       message: str):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["statement", "--month", "2026-1"], "month: expected YYYY-MM"),
+        (["statement", "--month", "2026-11", "--tariff", "-1"], "tariff: must be"),
+        (["year", "26"], "year: expected YYYY"),
+    ],
+)
+def test_cli_bad_input(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+):
     assert main(["ledger", *argv, "--ledger", str(ledger.path)]) == 2
     assert message in capsys.readouterr().err
 
@@ -219,8 +270,12 @@ def test_earnings_today_and_this_month(ledger: Ledger):
     from supervisor.ledger.statement import earnings
 
     now = datetime(2026, 11, 3, 20, 0, tzinfo=UTC)
-    assert earnings(ledger, now) == {"currency": "USD", "today": 10.5, "month": 10.5,
-                                     "pending": 4.5}
+    assert earnings(ledger, now) == {
+        "currency": "USD",
+        "today": 10.5,
+        "month": 10.5,
+        "pending": 4.5,
+    }
     later = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
     assert earnings(ledger, later)["today"] == 0.0
     assert earnings(ledger, datetime(2026, 12, 3, 12, 0, tzinfo=UTC))["month"] == 3.0

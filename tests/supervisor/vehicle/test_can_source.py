@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import can
 import pytest
 import trio
 
+from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage
 from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
+from supervisor.config.errors import ConfigError
+from supervisor.config.load import load_config
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Phase, PolicyConfig
 from supervisor.policy_clock import PolicyClock
-from supervisor.preempt import PageBoard
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import CanSource, open_bus
 from supervisor.vehicle.config import CanConfig
@@ -208,3 +212,30 @@ async def test_a_bus_that_fails_is_a_hard_stop_until_it_reads_again() -> None:
         rig.tx = can.Bus(interface="udp_multicast", channel=GROUP, **extra)
         await rig.wait_admitted()
         assert attempts["n"] == 3
+
+
+def test_udp_multicast_traffic_stays_on_the_machine() -> None:
+    config = CanConfig(
+        interface="udp_multicast",
+        channel=GROUP,
+        dbc=REFERENCE_DBC,
+        mapping=REFERENCE_MAPPING,
+        port=next(_ports),
+    )
+    decoder = FrameDecoder.load(REFERENCE_DBC, REFERENCE_MAPPING)
+    bus = open_bus(config, decoder.frame_ids)
+    try:
+        sock = bus._multicast._socket  # type: ignore[attr-defined]  # python-can's own socket
+        assert sock.getsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL) == 0
+        assert sock.getsockname()[1] == config.port
+    finally:
+        bus.shutdown()
+
+
+@pytest.mark.parametrize("port", [0, 65536])
+def test_the_port_key_is_checked(tmp_path: Path, port: int) -> None:
+    path = tmp_path / "parkmesh.toml"
+    path.write_text(f'[vehicle.can]\ninterface = "udp_multicast"\nport = {port}\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "vehicle.can.port"

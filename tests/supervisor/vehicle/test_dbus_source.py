@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Phase, PolicyConfig
 from supervisor.policy_clock import PolicyClock
-from supervisor.preempt import PageBoard
 from supervisor.vehicle.config import DATA_DIR, DbusSourceConfig
 from supervisor.vehicle.dbus_source import DbusSource
 from supervisor.vehicle.state import VehicleState

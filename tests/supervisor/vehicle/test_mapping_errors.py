@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cantools
 import pytest
 
 from supervisor.config.errors import ConfigError
-from supervisor.vehicle.can_decoder import FrameDecoder
+from supervisor.policy import AdmissionPolicy, PolicyConfig
+from supervisor.vehicle import vss
+from supervisor.vehicle.can_decoder import FrameDecoder, load_dbc
 from supervisor.vehicle.config import DATA_DIR
 from supervisor.vehicle.dbus_mapping import load_dbus_mapping
+from supervisor.vehicle.state import SignalUpdate
+from tests.supervisor.policy.test_admission import parked_state
 
 REFERENCE_DBC = DATA_DIR / "parkmesh_reference.dbc"
 
@@ -133,3 +138,101 @@ def test_dbus_mapping_errors(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match=r"must be longer than gateway.poll_s"):
         load_dbus_mapping(write(tmp_path, good.replace("max_age_s = 2.0", "max_age_s = 0.1")))
+
+
+SEAT_ENTRY = """
+[[signal]]
+path = "Vehicle.Cabin.Seat.Row1.DriverSide.OccupancyStatus"
+message = "PM_BodyStatus"
+signal = "PM_driverSeat"
+values = { EMPTY = "EMPTY", OCCUPIED = "OCCUPIED" }
+"""
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "words"),
+    [
+        (
+            GOOD_ENTRY.replace("OPEN = true }", "OPEN = true }\ndefault = false"),
+            "signal[0].default",
+            "False would let readings the map does not list admit compute",
+        ),
+        (
+            SEAT_ENTRY.replace("values = {", 'default = "EMPTY"\nvalues = {'),
+            "signal[0].default",
+            "'EMPTY' would let readings the map does not list admit compute",
+        ),
+        (
+            SEAT_ENTRY.replace('OCCUPIED = "OCCUPIED"', 'OCCUPIED = "OCCUPIED", SNA = "EMPTY"'),
+            "signal[0].values.SNA",
+            "'SNA' is not a reading; mapping it to 'EMPTY' would admit compute",
+        ),
+        (
+            # By number: 3 is PM_driverSeat's SNA in the DBC.
+            SEAT_ENTRY.replace('OCCUPIED = "OCCUPIED"', 'OCCUPIED = "OCCUPIED", 3 = "EMPTY"'),
+            "signal[0].values.3",
+            "'SNA' is not a reading",
+        ),
+        (
+            GOOD_ENTRY.replace("OPEN = true }", "OPEN = true, FAULT = false }"),
+            "signal[0].values.FAULT",
+            "'FAULT' is not a reading; mapping it to False would admit compute",
+        ),
+    ],
+)
+def test_a_map_cannot_make_an_unknown_reading_safe(
+    tmp_path: Path, entry: str, key: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, entry)
+    assert info.value.key == key
+    assert words in str(info.value)
+
+
+def test_an_unsafe_default_is_allowed(tmp_path: Path) -> None:
+    # Unlisted readings may be mapped to the unsafe side: an unknown latch counts as open.
+    entry = GOOD_ENTRY.replace("OPEN = true }", "OPEN = true }\ndefault = true")
+    assert load(tmp_path, entry).frame_ids == frozenset({256})
+
+
+def test_an_unmapped_raw_seat_value_is_unknown_and_stops_work(tmp_path: Path) -> None:
+    decoder = load(tmp_path, SEAT_ENTRY)
+    # PM_driverSeat 2 has no DBC choice and 3 is SNA: neither may become EMPTY.
+    body = decoder_db().get_message_by_name("PM_BodyStatus")
+    values = {s.name: 0 for s in body.signals}
+    readings = []
+    for raw in (0, 2, 3):
+        values["PM_driverSeat"] = raw
+        updates = decoder.decode(256, body.encode(values, strict=False), float(raw))
+        readings.append([(u.path, u.value) for u in updates])
+    assert readings == [
+        [(vss.DRIVER_SEAT, "EMPTY")],
+        [(vss.DRIVER_SEAT, None)],
+        [(vss.DRIVER_SEAT, None)],
+    ]
+    state = parked_state(2.0)
+    policy = AdmissionPolicy(PolicyConfig(settle_s=0.0))
+    assert policy.evaluate(state, 2.0).accepting
+    state.apply(SignalUpdate(vss.DRIVER_SEAT, readings[1][0][1], 2.1))
+    decision = policy.evaluate(state, 2.1)
+    assert decision.hard_stop_edge
+    assert [r.text for r in decision.reasons] == ["driver seat: the car reports it as unknown"]
+
+
+def test_dbus_mapping_cannot_default_the_power_state_to_a_safe_one(tmp_path: Path) -> None:
+    good = (DATA_DIR / "dbus_gateway_mapping.toml").read_text()
+    bad = good.replace('property = "PowerState"\n', 'property = "PowerState"\ndefault = "ACC"\n')
+    with pytest.raises(ConfigError) as info:
+        load_dbus_mapping(write(tmp_path, bad))
+    assert info.value.key is not None and info.value.key.endswith(".default")
+    assert "'ACC' would let readings the map does not list admit compute" in str(info.value)
+
+
+def test_shipped_mappings_map_no_fault_code_to_a_safe_value() -> None:
+    # Loading is the check: every shipped mapping passes the unknown-stays-unsafe rule.
+    load_dbus_mapping(DATA_DIR / "dbus_gateway_mapping.toml")
+    FrameDecoder.load(REFERENCE_DBC, DATA_DIR / "reference_mapping.toml")
+
+
+def decoder_db() -> cantools.database.can.Database:
+    return load_dbc(REFERENCE_DBC)

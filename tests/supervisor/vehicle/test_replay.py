@@ -11,11 +11,11 @@ import cantools.database
 import pytest
 import trio
 
+from sandbox.board import PageBoard
 from supervisor.cli import main
 from supervisor.config.errors import ConfigError
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, PolicyConfig
-from supervisor.preempt import PageBoard
 from supervisor.vehicle import vss
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.config import DATA_DIR

@@ -8,11 +8,11 @@ import pytest
 import trio
 import trio.testing
 
+from sandbox.board import PageBoard
 from supervisor.config.errors import ConfigError
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Phase, PolicyConfig
 from supervisor.policy_clock import PolicyClock
-from supervisor.preempt import PageBoard
 from supervisor.vehicle import vss
 from supervisor.vehicle.config import DATA_DIR
 from supervisor.vehicle.scenario import ScenarioEvent, ScenarioSource, load_scenario

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage, StopReason
-from supervisor.preempt import PageBoard
 
 
 @pytest.fixture

@@ -1,0 +1,403 @@
+"""``parkmesh bench stop-under-load``: door-open frames to a busy daemon, timed to the idle worker.
+
+The daemon is the real one (`supervisor.daemon.app.Supervisor`, in this process): its CAN source
+on a udp_multicast bus (loopback only: TTL 0, its own port) and stop thread, its policy,
+budget, worker pool with one real confined worker (the shipped encoder), job desk and ledger.
+Another process (`signal_sender`) plays the reference car and opens the driver door at random
+moments. A trial is timed from the sender's CLOCK_MONOTONIC just before ``send`` to the
+worker's idle acknowledgement on its stop page (``ack_ns``, the same clock): written by the
+worker, by the pool's confirmer for a frozen worker, or by the pool for an idle one.
+
+Scenarios: ``idle`` (nothing else happens) and ``busy``: jobs flowing back to back through
+the job desk (metered, recorded in a ledger of `--rows` rows) and the worker;
+large uplink-like messages (the CBOR decodes and the Ed25519 verification of `uplink.envelope`'s
+``Opener.open`` for an offer of `--message-mib` MiB) on the trio loop at random moments, every
+20-100 ms, so around the door moments; and the
+daemon's DBus-property views (state, vehicle, workers) built on the loop every 20 ms, as a
+polling DBus client makes it do. ``--loads`` picks among them, and ``scans`` (a thread reading
+every ledger row in a loop, as the job desk's old rescans did) can be added. The loop's longest
+task step is measured with a trio instrument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import random
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from sandbox.jobs import seal_encode_job
+from supervisor.config.daemon_config import DaemonConfig
+from supervisor.config.schema import Config
+from supervisor.policy import PolicyConfig
+from supervisor.vehicle.config import CanConfig, VehicleConfig
+from uplink.messages import Tier
+from uplink.node_port import Job, JobFailure
+
+from .reference_car import REFERENCE_DBC, REFERENCE_MAPPING
+from .signal import MULTICAST_GROUP, _percentile
+
+ENCODER = "all-MiniLM-L6-v2"
+# The door stays open long enough for the slowest acknowledgement to land before the release.
+OPEN_MS = 25.0
+GAP_MS = (15.0, 40.0)
+LOADS = ("jobs", "scans", "messages", "properties")
+# `scans` (a thread reading every ledger row in a loop, as the job desk's old rescans did) is
+# not in the default busy scenario: the daemon no longer does it; it shows what such a thread
+# costs the stop thread (docs/stop-path.md).
+DEFAULT_LOADS = ("jobs", "messages", "properties")
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``parkmesh bench stop-under-load``."""
+    parser = sub.add_parser(
+        "stop-under-load", help="door frame to idle worker, in a running daemon, idle and busy"
+    )
+    parser.add_argument("--trials", type=int, default=300, help="door openings per scenario")
+    parser.add_argument("--rows", type=int, default=100_000, help="ledger rows (default 100000)")
+    parser.add_argument(
+        "--message-mib",
+        type=float,
+        default=8.0,
+        help="size of each uplink-like message (default 8)",
+    )
+    parser.add_argument(
+        "--loads",
+        default=",".join(DEFAULT_LOADS),
+        help=f"busy scenario's loads, comma-separated, among {','.join(LOADS)} "
+        "(default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    loads = tuple(name for name in args.loads.split(",") if name)
+    if args.trials < 10 or not set(loads) <= set(LOADS):
+        print(
+            f"parkmesh: --trials must be at least 10 and --loads among {', '.join(LOADS)}",
+            file=sys.stderr,
+        )
+        return 2
+    result = trio.run(measure, args.trials, args.rows, args.message_mib, args.seed, loads)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+class _KillLog(logging.Handler):
+    """Counts the pool's "missed the stop deadline: killed" lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "missed" in record.getMessage():
+            self.count += 1
+
+    def take(self) -> int:
+        count, self.count = self.count, 0
+        return count
+
+
+class LongestStep(trio.abc.Instrument):
+    """The longest trio task step seen (ms), and the task that took it."""
+
+    def __init__(self) -> None:
+        self.longest_ms = 0.0
+        self.task = ""
+        self._started = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self._started = time.perf_counter_ns()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        if not self._started:  # the step that added the instrument: its start is unknown
+            return
+        ms = (time.perf_counter_ns() - self._started) / 1e6
+        self._started = 0
+        if ms > self.longest_ms:
+            self.longest_ms, self.task = ms, task.name
+
+
+def fill_ledger(path: Path, rows: int) -> None:
+    """A ledger of `rows` job rows (built once per size, then copied)."""
+    from supervisor.ledger.store import Ledger
+
+    with Ledger(path) as ledger:
+        for i in range(rows):
+            day, minute = 1 + i % 28, i % 50
+            ledger.record_job(
+                job_id=f"bench-{i}",
+                request_id=f"req-{i}",
+                model=ENCODER,
+                started_at=f"2026-11-{day:02d}T00:{minute:02d}:00+00:00",
+                ended_at=f"2026-11-{day:02d}T00:{minute:02d}:30+00:00",
+                outcome="ok",
+                energy_wh=1.0,
+                energy_method="estimate",
+                tariff_per_kwh=0.2,
+                credit=0.01,
+                receipt_id=None,
+            )
+
+
+def _prepare_ledger(path: Path, rows: int) -> None:
+    cached = Path(f"/var/tmp/parkmesh-bench-ledger-{rows}.sqlite")
+    if not cached.exists():
+        fill_ledger(cached, rows)
+    path.write_bytes(cached.read_bytes())
+
+
+class AckWatch:
+    """Records every acknowledgement written on the board's pages: (page, generation, ns).
+
+    The pages are looked up again at each poll: a worker that restarts brings a new page.
+    """
+
+    def __init__(self, board: Any) -> None:
+        self.board = board
+        self.acks: list[tuple[int, int, int]] = []
+        self.closing = False
+        self._thread = threading.Thread(target=self._run, name="bench-ack-watch", daemon=True)
+
+    def __enter__(self) -> AckWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closing = True
+        self._thread.join()
+
+    def _run(self) -> None:
+        seen: dict[int, int] = {}
+        while not self.closing:
+            for page in self.board.pages:
+                try:
+                    snap = page.snapshot()
+                except ValueError:  # closed: its worker is gone
+                    continue
+                if seen.get(id(page)) != snap.ack_generation:
+                    seen[id(page)] = snap.ack_generation
+                    self.acks.append((id(page), snap.ack_generation, snap.ack_ns))
+            time.sleep(0.0001)
+
+
+def _pair(
+    sent: list[int], stops: list[tuple[int, int, int]], acks: list[tuple[int, int, int]]
+) -> tuple[list[float], list[float]]:
+    """Sent frame -> first stop written after it -> its page's first acknowledgement of it.
+
+    Returns (frame to flag, frame to idle) in ms.
+    """
+    flags, idles = [], []
+    for sent_ns in sent:
+        stop = next((s for s in stops if s[2] >= sent_ns), None)
+        if stop is None:
+            continue
+        page, generation, written = stop
+        flags.append((written - sent_ns) / 1e6)
+        ack = next((t for p, g, t in acks if p == page and g >= generation and t >= written), None)
+        if ack is not None:
+            idles.append((ack - sent_ns) / 1e6)
+    return flags, idles
+
+
+def _figures(latencies: list[float]) -> dict[str, Any]:
+    if not latencies:
+        return {"n": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {
+        "n": len(latencies),
+        "p50_ms": round(_percentile(latencies, 0.5), 3),
+        "p99_ms": round(_percentile(latencies, 0.99), 3),
+        "max_ms": round(max(latencies), 3),
+    }
+
+
+async def measure(
+    trials: int, rows: int, message_mib: float, seed: int, loads: tuple[str, ...] = DEFAULT_LOADS
+) -> dict[str, Any]:
+    """Start the daemon, run the idle then the busy scenario; returns the JSON figures."""
+    from sandbox.session import load_sandbox_config
+    from supervisor.daemon.app import Supervisor
+    from supervisor.daemon.systemd import Notifier
+    from supervisor.ledger import LEDGER_FILE
+
+    rng = random.Random(seed)
+    port = rng.randrange(40000, 60000)
+    state = Path(tempfile.mkdtemp(prefix="parkmesh-bench-"))
+    await trio.to_thread.run_sync(_prepare_ledger, state / LEDGER_FILE, rows)
+    sandbox = load_sandbox_config(None, models=(ENCODER,))
+    config = Config(
+        daemon=DaemonConfig(state_dir=state, runtime_dir=state),
+        vehicle=VehicleConfig(
+            source="can",
+            can=CanConfig(
+                interface="udp_multicast",
+                channel=MULTICAST_GROUP,
+                dbc=REFERENCE_DBC,
+                mapping=REFERENCE_MAPPING,
+                port=port,
+            ),
+        ),
+        policy=PolicyConfig(settle_s=0.0),
+        sandbox=sandbox,
+    )
+    instrument = LongestStep()
+    offer = await trio.to_thread.run_sync(large_offer, message_mib)
+    sup = Supervisor(config, notifier=Notifier({}))
+    stops: list[tuple[int, int, int]] = []
+    kills = _KillLog()
+    logging.getLogger("sandbox").addHandler(kills)
+    result: dict[str, Any] = {}
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        assert sup.pool is not None
+
+        def record_stop(_level: object) -> None:  # on the stop thread, after the pool's hook
+            for page in sup.board.pages:
+                try:
+                    snap = page.snapshot()
+                except ValueError:
+                    continue
+                stops.append((id(page), snap.generation, snap.requested_ns))
+
+        sup.board.add_after_stop(record_stop)
+        with AckWatch(sup.board) as watch:
+            for scenario in ("idle", "busy"):
+                stops.clear()
+                watch.acks.clear()
+                trio.lowlevel.add_instrument(instrument)
+                instrument.longest_ms = 0.0
+                async with trio.open_nursery() as load:
+                    if scenario == "busy":
+                        _start_load(load, sup, state / LEDGER_FILE, offer, rng, loads)
+                    sent = await _send_doors(port, trials, rng.randrange(1 << 30))
+                    load.cancel_scope.cancel()
+                trio.lowlevel.remove_instrument(instrument)
+                flags, idles = _pair(sent, stops, watch.acks)
+                result[scenario] = {
+                    **_figures(idles),
+                    "sent": len(sent),
+                    "frame_to_flag": _figures(flags),
+                    "kills": kills.take(),
+                    "loop_longest_step_ms": round(instrument.longest_ms, 3),
+                    "loop_longest_step_task": instrument.task,
+                }
+        result["worker_stop_via"] = dict(collections.Counter(s.via for s in sup.pool.stop_samples))
+        nursery.cancel_scope.cancel()
+    result["loop_longest_step_ms"] = result["busy"]["loop_longest_step_ms"]
+    result["loads"] = list(loads)
+    result["ledger_rows"] = rows
+    result["message_mib"] = message_mib
+    return result
+
+
+async def _send_doors(port: int, trials: int, seed: int) -> list[int]:
+    proc = await trio.run_process(
+        [
+            sys.executable,
+            "-m",
+            "supervisor.bench.signal_sender",
+            MULTICAST_GROUP,
+            str(port),
+            str(trials),
+            str(seed),
+            str(OPEN_MS),
+            str(GAP_MS[0]),
+            str(GAP_MS[1]),
+        ],
+        capture_stdout=True,
+    )
+    return [int(line) for line in proc.stdout.split()]
+
+
+def large_offer(message_mib: float) -> tuple[bytes, Ed25519PublicKey]:
+    """An offer as `uplink.envelope` carries it (a signed inner message holding the sealed
+    input of `message_mib` MiB), and the key that verifies it."""
+    key = Ed25519PrivateKey.generate()
+    inner = cbor2.dumps(
+        {"t": "offer", "b": {"input": bytes(int(message_mib * 2**20))}}, canonical=True
+    )
+    return (
+        cbor2.dumps({"v": 1, "m": inner, "s": key.sign(inner)}, canonical=True),
+        key.public_key(),
+    )
+
+
+def _start_load(
+    nursery: trio.Nursery,
+    sup: Any,
+    ledger: Path,
+    offer: tuple[bytes, Ed25519PublicKey],
+    rng: random.Random,
+    loads: tuple[str, ...],
+) -> None:
+    """Jobs, ledger scans, uplink-like messages and DBus property views, until cancelled."""
+    stop = threading.Event()
+
+    def scan() -> None:  # the job desk's rescans: Python rows out of a big table
+        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, check_same_thread=False)
+        while not stop.is_set():
+            db.execute("SELECT * FROM entries").fetchall()
+        db.close()
+
+    async def scans() -> None:
+        try:
+            await trio.to_thread.run_sync(scan, abandon_on_cancel=True)
+        finally:
+            stop.set()
+
+    async def jobs() -> None:  # through the job desk: metering, ledger rows, in-flight marks
+        texts = ["the car always wins " * 20] * 16
+        while True:
+            job_id = f"bench-{uuid.uuid4().hex[:12]}"
+            sealed, _ = seal_encode_job(job_id, ENCODER, sup.pool.worker_public_key, texts)
+            result = await sup.job_desk.run_job(
+                Job(job_id, ENCODER, Tier.BATCH, time.time() + 60, sealed.sealed)
+            )
+            if isinstance(result, JobFailure):
+                await trio.sleep(0.005)
+
+    envelope, public = offer
+
+    async def messages() -> None:  # opening large offers on the loop, at random moments
+        while True:
+            await trio.sleep(rng.uniform(0.02, 0.1))
+            # What `uplink.envelope.Opener.open` does with the bytes: copy, two decodes, verify.
+            outer = cbor2.loads(bytes(envelope))
+            cbor2.loads(outer["m"])
+            public.verify(outer["s"], outer["m"])
+
+    async def properties() -> None:  # a DBus client polling the daemon's properties
+        while True:
+            json.dumps(
+                {
+                    "state": sup.facade.state(),
+                    "vehicle": sup.facade.vehicle(),
+                    "workers": sup.facade.workers(),
+                },
+                default=str,
+            )
+            await trio.sleep(0.02)
+
+    tasks = {"jobs": jobs, "scans": scans, "messages": messages, "properties": properties}
+    for name in loads:
+        nursery.start_soon(tasks[name])

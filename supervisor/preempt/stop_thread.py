@@ -1,0 +1,176 @@
+"""The stop thread: the vehicle source is read, decided on and acted on here, not on the loop.
+
+`run_stop_thread` runs a source's blocking *body* on a dedicated thread at real-time priority
+(SCHED_FIFO where permitted) that owns the hot path while it runs. The body waits for its input
+with `StopThreadControl.wait`, which also polls the hand-off eventfd (changes from the trio
+loop run at once, before the next evaluation) and ticks the policy at its own deadlines
+(a signal going stale, the settle timer), so a stale signal or a silent source is decided on
+this thread too, whatever the trio loop is doing. See docs/stop-path.md.
+
+GIL: the stop thread needs the GIL for a few tens of microseconds per frame. A thread that
+holds it (the ledger writer, the uplink's journal, a trio worker thread) gives it up only at
+the interpreter's switch interval, 5 ms by default; `run_stop_thread` lowers it to
+`SWITCH_INTERVAL_S` for the process while a stop thread runs (measured in
+`parkmesh bench stop-under-load`, docs/stop-path.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from supervisor.daemon.realtime import enter_realtime
+from supervisor.policy_clock import PolicyClock
+
+if TYPE_CHECKING:
+    from supervisor.hotpath import HotPath
+
+LOG = logging.getLogger(__name__)
+
+# The interpreter's switch interval while a stop thread runs: how long the stop thread can
+# wait for the GIL behind a thread that computes in Python. 0.2 ms costs the other threads a
+# few percent of throughput (more switches) and bounds the wait well under the stop budget.
+SWITCH_INTERVAL_S: Final = 0.0002
+# How long a stop thread may take to end once asked (its body checks `closing` after waits).
+CLOSE_TIMEOUT_S: Final = 5.0
+
+Body = Callable[["StopThreadControl"], None]
+
+
+class StopThreadControl:
+    """What a body running on the stop thread uses: waiting, starting, ending."""
+
+    def __init__(
+        self, hotpath: HotPath, token: trio.lowlevel.TrioToken, started: Callable[[], None]
+    ) -> None:
+        self.hotpath = hotpath
+        self.closing = False
+        self._token = token
+        self._started = started
+        self._started_sent = False
+        self._clock = PolicyClock(hotpath)
+        self._due = hotpath.clock()
+        self.scheduling = "normal"
+
+    def started(self) -> None:
+        """Tell the trio side that the source serves (once; later calls do nothing)."""
+        if not self._started_sent:
+            self._started_sent = True
+            with contextlib.suppress(trio.RunFinishedError):
+                self._token.run_sync_soon(self._started)
+
+    def close(self) -> None:
+        """Ask the body to end (any thread): `closing` becomes true and `wait` returns."""
+        self.closing = True
+        self.hotpath.handoff.wake_nowait()
+
+    def wait(self, fds: Iterable[int], timeout: float) -> set[int]:
+        """Wait up to `timeout` s for one of `fds` to be readable; returns those that are.
+
+        Meanwhile runs the calls other threads handed over and ticks the policy at its
+        deadlines. Returns early (possibly empty) when `closing` is set.
+        """
+        hotpath = self.hotpath
+        handoff = hotpath.handoff
+        wake = handoff.wake_fd
+        poller = select.poll()
+        poller.register(wake, select.POLLIN)
+        for fd in fds:
+            poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        end = time.monotonic() + timeout
+        while True:
+            handoff.run_pending_nowait()
+            if self.closing:
+                return set()
+            now = hotpath.clock()
+            due = min(self._due, self._clock.next_deadline(now))
+            left = min(end - time.monotonic(), due - now)
+            events = poller.poll(max(0.0, left) * 1000)
+            ready = set()
+            for fd, _mask in events:
+                if fd == wake:
+                    handoff.clear_wake_nowait()
+                else:
+                    ready.add(fd)
+            handoff.run_pending_nowait()
+            now = hotpath.clock()
+            if now >= due:
+                hotpath.tick()
+                self._due = self._clock.next_deadline(now)
+            else:
+                self._due = due
+            if ready or self.closing or time.monotonic() >= end:
+                return ready
+
+
+def idle_body(control: StopThreadControl) -> None:
+    """A body with no input of its own: hand-overs and policy deadlines only (the scenario
+    and replay sources feed the hot path from trio; their readings are handed over)."""
+    control.started()
+    while not control.closing:
+        control.wait((), 1.0)
+
+
+async def run_stop_thread(
+    hotpath: HotPath,
+    body: Body,
+    *,
+    name: str = "parkmesh-stop",
+    priority: int = 0,
+    task_status: trio.TaskStatus[StopThreadControl] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run `body` on a new stop thread owning `hotpath`, until cancelled.
+
+    `task_status.started(control)` comes once the body calls ``control.started()``.
+    Raises: whatever the body raised (a bug: sources report their failures to the policy).
+    Cancellation: the body is asked to end (`StopThreadControl.close`) and the thread is
+    joined, shielded, for at most `CLOSE_TIMEOUT_S`.
+    """
+    token = trio.lowlevel.current_trio_token()
+    started, finished = trio.Event(), trio.Event()
+    control = StopThreadControl(hotpath, token, started.set)
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        control.scheduling = enter_realtime(priority)
+        hotpath.attach(token)
+        try:
+            body(control)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            hotpath.detach()
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(finished.set)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
+    thread = threading.Thread(target=main, name=name, daemon=True)
+    thread.start()
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def wait_started() -> None:
+                await started.wait()
+                task_status.started(control)
+
+            nursery.start_soon(wait_started)
+            await finished.wait()
+            nursery.cancel_scope.cancel()
+        if errors:
+            raise errors[0]
+    finally:
+        control.close()
+        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
+            await finished.wait()
+        if not finished.is_set():
+            LOG.error("the stop thread %s did not end within %.0f s", name, CLOSE_TIMEOUT_S)
+        sys.setswitchinterval(previous)

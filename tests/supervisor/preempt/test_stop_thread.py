@@ -1,0 +1,144 @@
+"""The stop path on its own thread: stops are decided and written while the trio loop is blocked.
+
+Each test blocks the trio loop on purpose (``time.sleep`` inside a trio task, as a long CBOR
+decode or a ledger scan would) and checks that the stop page was written during the block, on
+the stop thread, from a real udp_multicast CAN bus fed by another thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import can
+import pytest
+import trio
+
+from sandbox.board import PageBoard
+from sandbox.stop_page import StopLevel, StopPage
+from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
+from supervisor.hotpath import HotPath
+from supervisor.policy import AdmissionPolicy, Decision, Phase, PolicyConfig
+from supervisor.vehicle.can_decoder import FrameDecoder
+from supervisor.vehicle.can_source import LOOPBACK_HOP_LIMIT, CanSource, open_bus
+from supervisor.vehicle.config import CanConfig
+from supervisor.vehicle.state import VehicleState
+
+GROUP = "239.74.163.3"
+_ports = itertools.count(47000 + (os.getpid() % 500) * 10)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@dataclass
+class Rig:
+    car: ReferenceCar
+    tx: can.BusABC
+    hotpath: HotPath
+    page: StopPage
+    seen: list[tuple[Decision, int]]
+
+    def send(self, *names: str) -> int:
+        """Send frames; returns the monotonic ns just before the last send."""
+        sent = 0
+        for name in names or (
+            "PM_BodyStatus",
+            "PM_DriveStatus",
+            "PM_BatteryStatus",
+            "PM_ChargeStatus",
+            "PM_ThermalStatus",
+        ):
+            frame_id, data = self.car.frame(name)
+            sent = time.monotonic_ns()
+            self.tx.send(can.Message(arbitration_id=frame_id, data=data, is_extended_id=False))
+        return sent
+
+    async def wait_admitted(self) -> None:
+        with trio.fail_after(5):
+            while self.hotpath.decision.phase != Phase.ELIGIBLE:
+                self.send()
+                await trio.sleep(0.02)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    port = next(_ports)
+    config = CanConfig(
+        interface="udp_multicast",
+        channel=GROUP,
+        dbc=REFERENCE_DBC,
+        mapping=REFERENCE_MAPPING,
+        port=port,
+    )
+    decoder = FrameDecoder.load(REFERENCE_DBC, REFERENCE_MAPPING)
+    board, page = PageBoard(), StopPage.create("test")
+    hotpath = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
+    seen: list[tuple[Decision, int]] = []
+    hotpath.add_listener(lambda d: seen.append((d, threading.get_ident())))
+    source = CanSource(
+        config, decoder, hotpath, bus_factory=lambda: open_bus(config, decoder.frame_ids)
+    )
+    tx = can.Bus(interface="udp_multicast", channel=GROUP, port=port, hop_limit=LOOPBACK_HOP_LIMIT)
+    try:
+        with board.register(page):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(source.run)
+                assert hotpath.threaded
+                yield Rig(ReferenceCar(), tx, hotpath, page, seen)
+                nursery.cancel_scope.cancel()
+        assert not hotpath.threaded
+    finally:
+        tx.shutdown()
+        page.close()
+
+
+async def test_a_door_frame_stops_work_while_the_loop_is_blocked(rig: Rig) -> None:
+    await rig.wait_admitted()
+    sent: list[int] = []
+
+    def door_opens() -> None:
+        time.sleep(0.05)
+        rig.car.body["PM_doorFrontLeft"] = "OPEN"
+        sent.append(rig.send("PM_BodyStatus"))
+
+    threading.Thread(target=door_opens).start()
+    time.sleep(0.3)  # noqa: ASYNC251  (the point: the trio loop is blocked)
+    blocked_until = time.monotonic_ns()
+    snap = rig.page.snapshot()
+    assert snap.level == StopLevel.HARD
+    # Written during the block, within milliseconds of the frame.
+    assert sent and sent[0] <= snap.requested_ns < blocked_until
+    assert (snap.requested_ns - sent[0]) / 1e6 < 20
+    # The listeners hear of it on the trio thread, once the loop runs again.
+    await trio.sleep(0.01)
+    hard = [(d, tid) for d, tid in rig.seen if d.hard_stop_edge]
+    assert hard and hard[-1][1] == threading.get_ident()
+    assert "driver door open" in hard[-1][0].explain()
+
+
+async def test_a_silent_bus_is_a_stale_stop_decided_on_the_thread(rig: Rig) -> None:
+    await rig.wait_admitted()
+    last_sent = rig.send()
+    time.sleep(0.8)  # noqa: ASYNC251  gear and speed go stale after 0.5 s; the loop is blocked
+    blocked_until = time.monotonic_ns()
+    snap = rig.page.snapshot()
+    assert snap.level == StopLevel.HARD and snap.requested_ns < blocked_until
+    stale_after_s = (snap.requested_ns - last_sent) / 1e9
+    assert 0.45 <= stale_after_s <= 0.6
+    assert any(r.code == "stale" for r in rig.hotpath.decision.reasons)
+
+
+async def test_loop_changes_take_effect_at_once_on_the_stop_thread(rig: Rig) -> None:
+    await rig.wait_admitted()
+    decision = rig.hotpath.set_soft_stop("owner", ["paused by the owner"])
+    assert not decision.accepting and rig.hotpath.decision is decision
+    assert "paused by the owner" in decision.explain()
+    # The two-call form of the other subsystems, through the policy's setters.
+    rig.hotpath.policy.set_soft_stop("owner", [])
+    assert rig.hotpath.refresh_soft_stops().accepting
+    rig.hotpath.policy.set_busy(True)
+    assert rig.hotpath.refresh_soft_stops().phase == Phase.SERVING
