@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash packaging/dev-setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
-ruff format --check . >/dev/null || echo "run-tests: 'ruff format' would reformat files" >&2
+ruff format --check .
 mypy
 set +e
 python -m pytest "$@"

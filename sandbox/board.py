@@ -9,6 +9,7 @@ when the write began, and a page closed meanwhile (its worker died) is skipped.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,9 @@ class Stopper(Protocol):
     def releasable(self) -> bool:
         """Whether a stop that admission may lift is in force (a shutdown's is final)."""
         ...
+
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class PageBoard:
         self.last: StopRecord | None = None
         self.stops = 0
         self.hook_errors = 0
+        # Set by the first shutdown stop, never cleared: from then on no release lifts it.
+        self._final = False
 
     def add(self, page: StopPage) -> None:
         """Include `page` in every stop from now on. A page added while the board is stopped
@@ -105,6 +111,12 @@ class PageBoard:
         failing hook (counted in `hook_errors`).
         """
         now_ns = time.monotonic_ns()
+        if reason == StopReason.SHUTDOWN:
+            self._final = True  # before the pages: see `release_all_nowait`
+        elif self._final:
+            # A later stop (the car, a stall) must not replace the shutdown's record, which
+            # is what keeps every release away.
+            level, reason = StopLevel.HARD, StopReason.SHUTDOWN
         # Record first, then take the pages: see `add`.
         self.last = StopRecord(now_ns, level, reason, len(self._pages))
         for page in self._pages:
@@ -120,10 +132,14 @@ class PageBoard:
                 hook(level)
             except Exception:
                 self.hook_errors += 1
+                LOG.exception("after-stop hook %r failed", hook)
         return now_ns
 
     def release_all_nowait(self) -> None:
-        """Set every page back to RUN, then run the after-release hooks."""
+        """Set every page back to RUN, then run the after-release hooks. Does nothing once a
+        shutdown stop was written (from any thread, also while this release runs)."""
+        if self._final:
+            return
         now_ns = time.monotonic_ns()
         self.last = StopRecord(now_ns, StopLevel.RUN, StopReason.NONE, len(self._pages))
         for page in self._pages:
@@ -131,16 +147,27 @@ class PageBoard:
                 page.request_stop(StopLevel.RUN, StopReason.NONE, now_ns)
             except ValueError:
                 continue
+        if self.final:
+            # A shutdown was written while this release ran: some of its pages may have been
+            # set back to RUN after it. Write it again; it is final.
+            self.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
+            return
         for hook in self._after_release:
             try:
                 hook()
             except Exception:
                 self.hook_errors += 1
+                LOG.exception("after-release hook %r failed", hook)
 
     def level(self) -> StopLevel:
         """The level of the latest write (RUN before any)."""
         last = self.last
         return last.level if last is not None else StopLevel.RUN
+
+    @property
+    def final(self) -> bool:
+        """Whether a shutdown stop was written: no release lifts it any more."""
+        return self._final
 
     @property
     def releasable(self) -> bool:

@@ -70,16 +70,30 @@ def _infer(args: argparse.Namespace) -> int:
                 job, key = seal_encode_job(job_id, args.model, pool.worker_public_key, args.text)
             else:
                 job, key = seal_generate_job(
-                    job_id, args.model, pool.worker_public_key, args.prompt,
-                    max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                    top_p=args.top_p, seed=args.seed)
+                    job_id,
+                    args.model,
+                    pool.worker_public_key,
+                    args.prompt,
+                    max_new_tokens=args.max_new_tokens,
+                    temperature=args.temperature,
+                    top_p=args.top_p,
+                    seed=args.seed,
+                )
             result = await pool.run_job(job)
             stats = pool.statistics()[0]
-        info = {"job_id": job_id, "model": args.model, "status": result.status,
-                "reason": result.reason, "device": stats.device, "confined": stats.confined,
-                "worker_start_ms": round(ready_ms, 1), "compute_ms": round(result.compute_ms, 2),
-                "total_ms": round(result.total_ms, 2), "sealed_input_bytes": len(job.sealed),
-                "sealed_output_bytes": len(result.sealed or b"")}
+        info = {
+            "job_id": job_id,
+            "model": args.model,
+            "status": result.status,
+            "reason": result.reason,
+            "device": stats.device,
+            "confined": stats.confined,
+            "worker_start_ms": round(ready_ms, 1),
+            "compute_ms": round(result.compute_ms, 2),
+            "total_ms": round(result.total_ms, 2),
+            "sealed_input_bytes": len(job.sealed),
+            "sealed_output_bytes": len(result.sealed or b""),
+        }
         return info, result, key
 
     try:
@@ -101,8 +115,9 @@ def _infer(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
     else:
-        for item in output.get("texts") or [json.dumps(v[:8]) + " ..." for v in
-                                            output["embeddings"]]:
+        for item in output.get("texts") or [
+            json.dumps(v[:8]) + " ..." for v in output["embeddings"]
+        ]:
             print(item)
     return 0
 
@@ -137,10 +152,14 @@ def _provision(args: argparse.Namespace) -> int:
         facts = provision(config, models=not args.no_models)
     except (NodeSetupError, OSError) as exc:
         return fail(str(exc))
-    info = {"worker_user": config.worker_user, "uid": facts.uid,
-            "worker_key": str(config.worker_key),
-            "worker_public_key": facts.worker_public_key.hex(),
-            "models_dir": str(config.models_dir), "device": facts.device}
+    info = {
+        "worker_user": config.worker_user,
+        "uid": facts.uid,
+        "worker_key": str(config.worker_key),
+        "worker_public_key": facts.worker_public_key.hex(),
+        "models_dir": str(config.models_dir),
+        "device": facts.device,
+    }
     if args.json:
         print_json(info)
     else:

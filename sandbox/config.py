@@ -20,8 +20,9 @@ class SandboxConfig:
         ("all-MiniLM-L6-v2",), doc="models to load, one warm worker each"
     )
     operator_key: Path | None = setting(
-        None, doc="the operator's Ed25519 public key (hex) that signs model manifests; "
-                  "unset: the development key operator-dev.pub in models_dir",
+        None,
+        doc="the operator's Ed25519 public key (hex) that signs model manifests; "
+        "unset: the development key operator-dev.pub in models_dir",
     )
     worker_key: Path = setting(
         Path("/var/lib/parkmesh/sandbox/worker.key"),
@@ -41,11 +42,14 @@ class SandboxConfig:
         "auto", doc="how a busy worker is stopped: auto = freeze on the CPU, cooperative on a GPU"
     )
     ack_deadline_ms: float = setting(
-        50.0, doc="a worker that has not stopped within this time after a hard stop is killed",
-        min=1.0, max=10_000.0,
+        50.0,
+        doc="a worker that has not stopped within this time after a hard stop is killed",
+        min=1.0,
+        max=10_000.0,
     )
     release_delay_s: float = setting(
-        30.0, doc="workers exit (memory released) after a hard stop lasting this long",
+        30.0,
+        doc="workers exit (memory released) after a hard stop lasting this long",
         min=0.0,
     )
     restart_backoff_s: float = setting(

@@ -17,6 +17,7 @@ interval above the truth.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
@@ -180,9 +181,17 @@ class Confirmer:
             self._wake.wait()
             self._wake.clear()
             while self._queue:
-                results = wait_for_stops(
-                    self._queue.popleft(), self.deadline_s, self._kill_late, self.boost
-                )
+                batch = self._queue.popleft()
+                try:
+                    results = wait_for_stops(batch, self.deadline_s, self._kill_late, self.boost)
+                except Exception:
+                    # The one confirmer must outlive a bad batch (a page closed under it):
+                    # its workers are killed, as late, and it serves the next stop.
+                    LOG.exception("confirming a stop failed: killing its workers")
+                    for handle in batch:
+                        with contextlib.suppress(Exception):
+                            self._kill_late(handle)
+                    continue
                 try:
                     self._token.run_sync_soon(self._deliver, results)
                 except trio.RunFinishedError:

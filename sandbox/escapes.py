@@ -110,8 +110,9 @@ def _process_vm_readv(pid: int) -> tuple[int, int]:
     buf = ctypes.create_string_buffer(8)
     local = (ctypes.c_void_p * 2)(ctypes.cast(buf, ctypes.c_void_p), 8)
     remote = (ctypes.c_void_p * 2)(0x400000, 8)
-    return _syscall("process_vm_readv", pid, ctypes.addressof(local), 1,
-                    ctypes.addressof(remote), 1, 0)
+    return _syscall(
+        "process_vm_readv", pid, ctypes.addressof(local), 1, ctypes.addressof(remote), 1, 0
+    )
 
 
 def _thread_works() -> str:

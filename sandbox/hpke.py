@@ -86,7 +86,8 @@ def open_sealed(private_key: bytes, sealed: bytes, info: bytes) -> bytes:
         raise
     except Exception:  # InvalidTag and friends: say nothing about the contents
         raise HpkeError(
-            "sealed message does not open (wrong key, wrong purpose or tampered)") from None
+            "sealed message does not open (wrong key, wrong purpose or tampered)"
+        ) from None
 
 
 def _load_private(private_key: bytes) -> X25519PrivateKey:

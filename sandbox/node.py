@@ -52,11 +52,13 @@ def resolve_user(name: str) -> tuple[int, int]:
     except KeyError:
         raise NodeSetupError(
             f"user {name!r} does not exist; create it with `parkmesh sandbox provision` "
-            f"or set a numeric uid", key="sandbox.worker_user"
+            f"or set a numeric uid",
+            key="sandbox.worker_user",
         ) from None
     if entry.pw_uid == 0:
-        raise NodeSetupError(f"{name!r} is root; workers must not run as root",
-                             key="sandbox.worker_user")
+        raise NodeSetupError(
+            f"{name!r} is root; workers must not run as root", key="sandbox.worker_user"
+        )
     return entry.pw_uid, entry.pw_gid
 
 
@@ -88,18 +90,21 @@ def read_operator_key(config: SandboxConfig) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise NodeSetupError(f"{path}: cannot read the operator key: {exc.strerror}",
-                             key="sandbox.operator_key") from None
+        raise NodeSetupError(
+            f"{path}: cannot read the operator key: {exc.strerror}", key="sandbox.operator_key"
+        ) from None
     if len(data) == 32:
         return data
     try:
         raw = bytes.fromhex(data.decode().strip())
     except (UnicodeDecodeError, ValueError):
-        raise NodeSetupError(f"{path}: the operator key must be 64 hex digits",
-                             key="sandbox.operator_key") from None
+        raise NodeSetupError(
+            f"{path}: the operator key must be 64 hex digits", key="sandbox.operator_key"
+        ) from None
     if len(raw) != 32:
-        raise NodeSetupError(f"{path}: the operator key must be 32 bytes, not {len(raw)}",
-                             key="sandbox.operator_key")
+        raise NodeSetupError(
+            f"{path}: the operator key must be 32 bytes, not {len(raw)}", key="sandbox.operator_key"
+        )
     return raw
 
 
@@ -128,10 +133,12 @@ def prepare(config: SandboxConfig) -> NodeFacts:
     try:
         worker_public = read_public_key(config.worker_key)
     except KeyFileError as exc:
-        raise NodeSetupError(f"{exc}; create it with `parkmesh sandbox provision`",
-                             key="sandbox.worker_key") from None
-    return NodeFacts(uid, gid, resolve_device(config.device), read_operator_key(config),
-                     worker_public)
+        raise NodeSetupError(
+            f"{exc}; create it with `parkmesh sandbox provision`", key="sandbox.worker_key"
+        ) from None
+    return NodeFacts(
+        uid, gid, resolve_device(config.device), read_operator_key(config), worker_public
+    )
 
 
 def ensure_user(name: str) -> tuple[int, int]:
@@ -143,9 +150,21 @@ def ensure_user(name: str) -> tuple[int, int]:
         return entry.pw_uid, entry.pw_gid
     except KeyError:
         pass
-    subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                    "--shell", "/usr/sbin/nologin", "--user-group", name],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--user-group",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return resolve_user(name)
 
 

@@ -337,7 +337,9 @@ class WorkerPool:
                 handle.page.request_stop(last.level, last.reason)
 
     def _handles(self) -> Iterable[WorkerHandle]:
-        return (s.handle for s in self._slots.values() if s.handle is not None)
+        # Each slot's handle read once: the stop thread walks these while the trio thread
+        # replaces them.
+        return (h for h in (s.handle for s in tuple(self._slots.values())) if h is not None)
 
     def stop_all_nowait(self, level: StopLevel, reason: StopReason) -> int:
         """Write `level` to every worker's page, then freeze busy workers (HARD) and
@@ -351,20 +353,29 @@ class WorkerPool:
     def _after_stop(self, level: StopLevel) -> None:
         # On the thread that wrote the stop (the daemon's stop thread): reads of the trio
         # thread's attributes only, signals, and the confirmer's wake-up.
-        for slot in self._slots.values():
-            if slot.starting is not None:  # loading, not computing a job: nothing to stop
-                slot.starting.page.acknowledge(slot.starting.page.generation())
+        # Every attribute of the trio thread's is read once into a local, and each worker is
+        # handled on its own: one that died meanwhile (its page closed) must not keep the
+        # others from being frozen and confirmed.
+        for slot in tuple(self._slots.values()):
+            starting = slot.starting
+            if starting is not None:  # loading, not computing a job: nothing to stop
+                with contextlib.suppress(ValueError):
+                    starting.page.acknowledge(starting.page.generation())
         busy = []
         for handle in self._handles():
-            if handle.busy_id is None:
-                handle.page.acknowledge(handle.page.generation())
+            try:
+                if handle.busy_id is None:
+                    handle.page.acknowledge(handle.page.generation())
+                    continue
+                if level == StopLevel.HARD and self.freeze:
+                    # Also when marked frozen: a thaw on the trio thread may be under way.
+                    handle.freeze_nowait()
+                    # The SIGSTOP is pending: raised, each thread runs into it at once
+                    # instead of waiting for a CPU (after the flags: this costs the stop
+                    # nothing).
+                    handle.boost_nowait(self.stop_priority - 1)
+            except (ValueError, OSError):  # the worker died meanwhile: nothing to stop
                 continue
-            if level == StopLevel.HARD and self.freeze:
-                # Also when marked frozen: a thaw on the trio thread may be under way.
-                handle.freeze_nowait()
-                # The SIGSTOP is pending: raised, each thread runs into it at once instead of
-                # waiting for a CPU (after the flags: this costs the stop nothing).
-                handle.boost_nowait(self.stop_priority - 1)
             busy.append(handle)
         if level == StopLevel.HARD and busy and self._confirmer is not None:
             self._confirmer.submit_nowait(busy)

@@ -30,8 +30,9 @@ async def run_selftest(config: SandboxConfig, model: str, **pool_kwargs: Any) ->
             os.chmod(path, 0o777)
             listener.listen(1)
             async with open_pool(config, **pool_kwargs) as pool:
-                reply = await pool.selftest(model, {"unix_socket": path,
-                                                    "supervisor_pid": os.getpid()})
+                reply = await pool.selftest(
+                    model, {"unix_socket": path, "supervisor_pid": os.getpid()}
+                )
         finally:
             listener.close()
     attempts = reply["attempts"]

@@ -27,19 +27,27 @@ DEV_BASE = Path("/var/tmp/parkmesh-dev")
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
     """``--config FILE`` as every sandbox command takes it."""
-    parser.add_argument("--config", type=Path, default=None,
-                        help="configuration file (default: /etc/parkmesh/parkmesh.toml if it "
-                             f"exists, else a development node in {DEV_BASE})")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="configuration file (default: /etc/parkmesh/parkmesh.toml if it "
+        f"exists, else a development node in {DEV_BASE})",
+    )
 
 
 def dev_config(base: Path = DEV_BASE) -> SandboxConfig:
     """The development node's settings (everything under `base`)."""
-    return SandboxConfig(models_dir=base / "models", worker_key=base / "sandbox" / "worker.key",
-                         scratch_dir=base / "sandbox" / "scratch")
+    return SandboxConfig(
+        models_dir=base / "models",
+        worker_key=base / "sandbox" / "worker.key",
+        scratch_dir=base / "sandbox" / "scratch",
+    )
 
 
-def load_sandbox_config(path: Path | None, *, models: tuple[str, ...] | None = None,
-                        **overrides: Any) -> SandboxConfig:
+def load_sandbox_config(
+    path: Path | None, *, models: tuple[str, ...] | None = None, **overrides: Any
+) -> SandboxConfig:
     """The ``[sandbox]`` section for a command, provisioning the development node if needed.
 
     Raises:
@@ -80,5 +88,11 @@ def fail(message: str) -> int:
     return 2
 
 
-__all__ = ["NodeSetupError", "add_config_argument", "dev_config", "fail", "load_sandbox_config",
-           "open_pool"]
+__all__ = [
+    "NodeSetupError",
+    "add_config_argument",
+    "dev_config",
+    "fail",
+    "load_sandbox_config",
+    "open_pool",
+]

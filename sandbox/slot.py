@@ -85,8 +85,12 @@ class Slot:
         been stopped alone."""
         handle, stopped = self.job_handle, self.job_stopped
         self.job_id, self.job_handle, self.job_stopped = None, None, False
-        if (stopped and handle is not None and pool_level != StopLevel.HARD
-                and not handle.exited.is_set()):
+        if (
+            stopped
+            and handle is not None
+            and pool_level != StopLevel.HARD
+            and not handle.exited.is_set()
+        ):
             page = handle.page.snapshot()
             if page.level == StopLevel.HARD and page.reason == StopReason.CANCEL:
                 handle.page.release()
@@ -96,19 +100,27 @@ class Slot:
         """The slot's row (cheap: reads /proc and the page)."""
         h = self.handle
         status = h.status if h is not None else {}
-        steps = tuple((str(s["name"]), bool(s["applied"]), str(s["detail"]))
-                      for s in status.get("steps", ()))
+        steps = tuple(
+            (str(s["name"]), bool(s["applied"]), str(s["detail"])) for s in status.get("steps", ())
+        )
         if h is None:
             state = "released" if self.released else "restarting"
         else:
             state = "frozen" if h.frozen else ("busy" if h.busy_id is not None else "ready")
         stop = self.last_stop
         return WorkerStatistics(
-            model=self.model, device=str(status.get("device", device)), state=state,
-            pid=h.pid if h is not None else None, confined=bool(status.get("confined")),
-            confinement=steps, last_stop_ms=stop.latency_ms if stop else None,
+            model=self.model,
+            device=str(status.get("device", device)),
+            state=state,
+            pid=h.pid if h is not None else None,
+            confined=bool(status.get("confined")),
+            confinement=steps,
+            last_stop_ms=stop.latency_ms if stop else None,
             last_stop_via=stop.via if stop else None,
-            rss_bytes=h.rss_bytes() if h is not None else None, restarts=self.restarts,
-            crashes=self.crashes, jobs_ok=self.jobs_ok, jobs_failed=self.jobs_failed,
+            rss_bytes=h.rss_bytes() if h is not None else None,
+            restarts=self.restarts,
+            crashes=self.crashes,
+            jobs_ok=self.jobs_ok,
+            jobs_failed=self.jobs_failed,
             release_ms=self.release_ms,
         )

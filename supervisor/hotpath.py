@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -135,13 +136,19 @@ class HotPath:
         self._evaluations = 0
         self._hard_stops = 0
         self._last_latency_ms: float | None = None
+        # The thread the daemon is built and its trio loop runs on: listeners run there.
+        self._loop_thread = threading.get_ident()
         self.decision = policy.evaluate(state, clock())
+        # Stamped by the stop thread each time round (`StopThreadControl.wait`); the loop's
+        # `PolicyClock` stops the workers when it grows old.
+        self.heartbeat = clock()
 
     # -- threads -----------------------------------------------------------------------------
 
     def attach(self, token: trio.lowlevel.TrioToken | None) -> None:
         """The calling thread becomes the stop thread; listeners go to `token`'s trio thread."""
         self._token = token
+        self.heartbeat = self.clock()
         self.handoff.own()
 
     def detach(self) -> None:
@@ -261,7 +268,9 @@ class HotPath:
 
     def _notify(self, decision: Decision) -> None:
         token = self._token
-        if token is None or not self.handoff.owned:
+        # By thread, not by ownership: while the stop thread detaches, the calls still queued
+        # run on it after it gave up ownership, and listeners (trio channels) must not.
+        if token is None or threading.get_ident() == self._loop_thread:
             self._call_listeners(decision)
             return
         # Listeners log, publish and take locks of their own: never on the stop thread.

@@ -10,12 +10,21 @@ owns (a source run inline, the synchronous tests).
 
 from __future__ import annotations
 
+import logging
+
 import trio
+
+from sandbox.stop_page import StopLevel, StopReason
 
 from .hotpath import HotPath
 
+LOG = logging.getLogger("parkmesh")
+
 # Upper bound on one sleep: newly declared signals and soft-stop changes are picked up within it.
 MAX_SLEEP_S = 0.25
+# A stop thread that has not come round for this long (it does every MAX_SLEEP_S at most) is
+# wedged or dead: the workers are stopped, as for a source that fails.
+STALL_S = 1.0
 # Wake a hair after the deadline, so that the signal is strictly older than its maximum age.
 EPSILON_S = 0.0005
 
@@ -43,12 +52,29 @@ class PolicyClock:
             deadline = min(deadline, now + settle + EPSILON_S)
         return deadline
 
+    def _check_stop_thread(self, stalled: bool) -> bool:
+        """Stop every worker when the stop thread has not come round for `STALL_S` (it wakes
+        at least every `MAX_SLEEP_S`): nobody is reading the car, which is unsafe. Returns
+        whether it is stalled now. The thread lifts the stop itself once it decides again
+        (the next evaluation that admits the car)."""
+        age = self.hotpath.clock() - self.hotpath.heartbeat
+        if age <= STALL_S:
+            if stalled:
+                LOG.warning("the stop thread is deciding again")
+            return False
+        if not stalled:
+            LOG.error("the stop thread has not run for %.1f s: stopping every worker", age)
+        self.hotpath.stopper.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+        return True
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Tick until cancelled, while no stop thread owns the hot path (it ticks itself)."""
         task_status.started()
+        stalled = False
         while True:
             if self.hotpath.threaded:
                 await trio.sleep(MAX_SLEEP_S)
+                stalled = self._check_stop_thread(stalled)
                 continue
             now = self.hotpath.clock()
             await trio.sleep(max(0.0, self.next_deadline(now) - now))

@@ -108,7 +108,8 @@ class Budget:
                 reasons.append(
                     f"state of charge at or near the floor of {prefs.charge_floor_percent:g} %: "
                     f"compute resumes at "
-                    f"{prefs.charge_floor_percent + cfg.floor_hysteresis_percent:g} %")
+                    f"{prefs.charge_floor_percent + cfg.floor_hysteresis_percent:g} %"
+                )
             energy = self._energy(vehicle, device, prefs, now, charging, ungated)
             if energy.runway_s <= 0:
                 power = 0.0
@@ -150,8 +151,13 @@ class Budget:
         return self._floor_latched
 
     def _energy(
-        self, vehicle: VehicleReadings, device: DeviceReadings, prefs: OwnerPreferences,
-        now: datetime, charging: bool, power: float,
+        self,
+        vehicle: VehicleReadings,
+        device: DeviceReadings,
+        prefs: OwnerPreferences,
+        now: datetime,
+        charging: bool,
+        power: float,
     ) -> EnergyVerdict:
         cfg = self.config
         assert vehicle.soc_percent is not None
@@ -172,22 +178,28 @@ class Budget:
             above_floor_kwh = (vehicle.soc_percent - prefs.charge_floor_percent) / 100 * capacity
             floor_days = max(0.0, above_floor_kwh) / (load_kw - charge_kw) / 24.0
             days = min(DEPARTURE_HORIZON_DAYS, DEPARTURE_WEEK_DAYS + math.ceil(floor_days))
-        deps = [(when.timestamp() - now.timestamp(), d.target_percent)
-                for when, d in upcoming_departures(prefs, now, days)]
-        return energy_runway(EnergyPicture(
-            soc_percent=vehicle.soc_percent,
-            capacity_kwh=capacity,
-            charge_kw=charge_kw,
-            load_kw=load_kw,
-            floor_percent=prefs.charge_floor_percent,
-            margin_s=cfg.departure_margin_s,
-            later=tuple(deps),
-        ))
+        deps = [
+            (when.timestamp() - now.timestamp(), d.target_percent)
+            for when, d in upcoming_departures(prefs, now, days)
+        ]
+        return energy_runway(
+            EnergyPicture(
+                soc_percent=vehicle.soc_percent,
+                capacity_kwh=capacity,
+                charge_kw=charge_kw,
+                load_kw=load_kw,
+                floor_percent=prefs.charge_floor_percent,
+                margin_s=cfg.departure_margin_s,
+                later=tuple(deps),
+            )
+        )
 
     def _energy_reason(self, energy: EnergyVerdict, prefs: OwnerPreferences, now: datetime) -> str:
         if energy.limit == "floor":
-            return (f"compute would take the battery below the floor of "
-                    f"{prefs.charge_floor_percent:g} %")
+            return (
+                f"compute would take the battery below the floor of "
+                f"{prefs.charge_floor_percent:g} %"
+            )
         assert energy.departure_in_s is not None
         when = now + timedelta(seconds=energy.departure_in_s)
         dep = next_departure(prefs, when - timedelta(seconds=1))
@@ -204,8 +216,9 @@ class Budget:
         cap, which = math.inf, None
         for event in events:
             if event.active(now):
-                c = event.cap_w(cfg.nominal_compute_w, cfg.host_baseline_w,
-                                cfg.curtail_level_fractions)
+                c = event.cap_w(
+                    cfg.nominal_compute_w, cfg.host_baseline_w, cfg.curtail_level_fractions
+                )
                 if c < cap:
                     cap, which = c, event
         return cap, which
@@ -220,8 +233,9 @@ class Budget:
             start = event.effective_start
             if start <= now:
                 continue
-            cap = event.cap_w(cfg.nominal_compute_w, cfg.host_baseline_w,
-                              cfg.curtail_level_fractions)
+            cap = event.cap_w(
+                cfg.nominal_compute_w, cfg.host_baseline_w, cfg.curtail_level_fractions
+            )
             if cap < power:
                 wait = start.timestamp() - now.timestamp()
                 soonest = wait if soonest is None else min(soonest, wait)

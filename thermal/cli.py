@@ -20,9 +20,23 @@ from typing import Any
 
 from supervisor.cli.output import print_json, print_table
 
-WHAT_IF = ("soc", "capacity_kwh", "plugged", "charge_kw", "compute_kw", "floor",
-           "allow_on_battery", "departure", "target", "now", "gpu_temp", "coolant_temp",
-           "battery_temp", "cabin_temp", "ambient_temp")
+WHAT_IF = (
+    "soc",
+    "capacity_kwh",
+    "plugged",
+    "charge_kw",
+    "compute_kw",
+    "floor",
+    "allow_on_battery",
+    "departure",
+    "target",
+    "now",
+    "gpu_temp",
+    "coolant_temp",
+    "battery_temp",
+    "cabin_temp",
+    "ambient_temp",
+)
 
 
 def _bounded(lo: float, hi: float, *, above: bool = False) -> Callable[[str], float]:
@@ -35,6 +49,7 @@ def _bounded(lo: float, hi: float, *, above: bool = False) -> Callable[[str], fl
             low = f"more than {lo:g}" if above else f"at least {lo:g}"
             raise argparse.ArgumentTypeError(f"must be {low} and at most {hi:g}, not {text}")
         return value
+
     return parse
 
 
@@ -60,25 +75,52 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     curtail = sub.add_parser("curtail", help="ask the running daemon to shed compute load")
     what = curtail.add_mutually_exclusive_group(required=True)
-    what.add_argument("--level", type=int, choices=range(4), metavar="N",
-                      help="OpenADR SIMPLE level: 0 normal, 1 moderate, 2 high, 3 emergency")
-    what.add_argument("--limit-kw", type=_bounded(0, 1000), metavar="KW",
-                      help="most the compute (plus host baseline) may draw, kW")
-    curtail.add_argument("--duration", type=_bounded(0, 7 * 24 * 60, above=True),
-                         required=True, metavar="MIN", help="window length, minutes")
-    curtail.add_argument("--start-in", type=_bounded(0, 7 * 86400), default=0.0, metavar="S",
-                         help="start this many seconds from now (default now)")
-    curtail.add_argument("--randomize", type=_bounded(0, 86400), default=0.0, metavar="S",
-                         help="shift the start randomly within ±S seconds (OpenADR randomizeStart)")
+    what.add_argument(
+        "--level",
+        type=int,
+        choices=range(4),
+        metavar="N",
+        help="OpenADR SIMPLE level: 0 normal, 1 moderate, 2 high, 3 emergency",
+    )
+    what.add_argument(
+        "--limit-kw",
+        type=_bounded(0, 1000),
+        metavar="KW",
+        help="most the compute (plus host baseline) may draw, kW",
+    )
+    curtail.add_argument(
+        "--duration",
+        type=_bounded(0, 7 * 24 * 60, above=True),
+        required=True,
+        metavar="MIN",
+        help="window length, minutes",
+    )
+    curtail.add_argument(
+        "--start-in",
+        type=_bounded(0, 7 * 86400),
+        default=0.0,
+        metavar="S",
+        help="start this many seconds from now (default now)",
+    )
+    curtail.add_argument(
+        "--randomize",
+        type=_bounded(0, 86400),
+        default=0.0,
+        metavar="S",
+        help="shift the start randomly within ±S seconds (OpenADR randomizeStart)",
+    )
     curtail.add_argument("--id", default="", help="event id for logs")
     curtail.add_argument("--json", action="store_true", help="print JSON")
     curtail.set_defaults(func=_curtail)
 
-    night = sub.add_parser("simulate-night",
-                           help="a parked car through a night, minute by minute")
+    night = sub.add_parser("simulate-night", help="a parked car through a night, minute by minute")
     night.add_argument("--json", action="store_true", help="print JSON")
-    night.add_argument("--plot", type=Path, metavar="FILE.png",
-                       help="plot SoC, compute power and temperatures to this PNG")
+    night.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="plot SoC, compute power and temperatures to this PNG",
+    )
     _scenario_flags(night, what_if=False)
     night.add_argument("--arrive", type=_hhmm, default=None, help="arrival HH:MM (default 19:00)")
     night.add_argument("--no-curtailment", action="store_true", help="leave out the curtailment")
@@ -90,23 +132,44 @@ def _scenario_flags(p: argparse.ArgumentParser, *, what_if: bool) -> None:
     p.add_argument("--soc", type=_bounded(0, 100), help="state of charge, %% (default 40)")
     p.add_argument("--capacity-kwh", type=_bounded(1, 500), help="usable capacity (default 75)")
     plug = p.add_mutually_exclusive_group()
-    plug.add_argument("--plugged", dest="plugged", action="store_true", default=None,
-                      help="on a charger that delivers (default)")
+    plug.add_argument(
+        "--plugged",
+        dest="plugged",
+        action="store_true",
+        default=None,
+        help="on a charger that delivers (default)",
+    )
     plug.add_argument("--unplugged", dest="plugged", action="store_false", help="on battery")
     p.add_argument("--charge-kw", type=_bounded(0, 350), help="charger power, kW (default 7.2)")
-    p.add_argument("--compute-kw", type=_bounded(0, 20, above=True),
-                   help="nominal compute draw, kW (default 1)")
+    p.add_argument(
+        "--compute-kw",
+        type=_bounded(0, 20, above=True),
+        help="nominal compute draw, kW (default 1)",
+    )
     p.add_argument("--floor", type=_bounded(20, 90), help="owner's charge floor, %% (default 50)")
-    p.add_argument("--allow-on-battery", action="store_true", default=None,
-                   help="the owner allows compute on battery")
-    p.add_argument("--departure", type=_departure, default=False, metavar="HH:MM",
-                   help="daily departure (default 07:30; 'none' for no schedule)")
+    p.add_argument(
+        "--allow-on-battery",
+        action="store_true",
+        default=None,
+        help="the owner allows compute on battery",
+    )
+    p.add_argument(
+        "--departure",
+        type=_departure,
+        default=False,
+        metavar="HH:MM",
+        help="daily departure (default 07:30; 'none' for no schedule)",
+    )
     p.add_argument("--target", type=_bounded(20, 100), help="SoC at departure, %% (default 80)")
     if what_if:
         p.add_argument("--now", type=_hhmm, help="the time of day (default: now)")
         for name in ("gpu", "coolant", "battery", "cabin", "ambient"):
-            p.add_argument(f"--{name}-temp", type=_bounded(-40, 150), metavar="C",
-                           help=f"{name} temperature, °C (not checked when not given)")
+            p.add_argument(
+                f"--{name}-temp",
+                type=_bounded(-40, 150),
+                metavar="C",
+                help=f"{name} temperature, °C (not checked when not given)",
+            )
 
 
 def _budget(args: argparse.Namespace) -> int:
@@ -125,18 +188,28 @@ def _budget(args: argparse.Namespace) -> int:
     vehicle = VehicleReadings(
         soc_percent=d.soc_percent if args.soc is None else args.soc,
         capacity_kwh=args.capacity_kwh or d.capacity_kwh,
-        cable_connected=plugged, charger_delivering=plugged,
+        cable_connected=plugged,
+        charger_delivering=plugged,
         charge_power_kw=charge_kw if plugged else 0.0,
-        temperatures=Temperatures(coolant=args.coolant_temp, battery=args.battery_temp,
-                                  cabin=args.cabin_temp, ambient=args.ambient_temp),
+        temperatures=Temperatures(
+            coolant=args.coolant_temp,
+            battery=args.battery_temp,
+            cabin=args.cabin_temp,
+            ambient=args.ambient_temp,
+        ),
     )
-    decision = Budget(cfg).evaluate(vehicle, DeviceReadings(gpu_temp_c=args.gpu_temp),
-                                    _prefs(args), BudgetClock(now))
+    decision = Budget(cfg).evaluate(
+        vehicle, DeviceReadings(gpu_temp_c=args.gpu_temp), _prefs(args), BudgetClock(now)
+    )
     out = decision.to_json()
-    out["inputs"] = {"now": now.strftime("%a %H:%M"), "soc_percent": vehicle.soc_percent,
-                     "capacity_kwh": vehicle.capacity_kwh, "charging": vehicle.charging,
-                     "charge_kw": vehicle.charge_power_kw,
-                     "compute_w": cfg.nominal_compute_w}
+    out["inputs"] = {
+        "now": now.strftime("%a %H:%M"),
+        "soc_percent": vehicle.soc_percent,
+        "capacity_kwh": vehicle.capacity_kwh,
+        "charging": vehicle.charging,
+        "charge_kw": vehicle.charge_power_kw,
+        "compute_w": cfg.nominal_compute_w,
+    }
     _print_budget(out, args.json)
     return 0
 
@@ -146,12 +219,14 @@ def _print_budget(out: dict[str, Any], as_json: bool) -> None:
         print_json(out)
         return
     runway = out.get("runway_s")
-    print_table({
-        "allowed_w": out.get("allowed_w"),
-        "runway_s": "no limit" if runway is None else runway,
-        "derating": out.get("derating"),
-        "duty_cycle": out.get("duty_cycle"),
-    })
+    print_table(
+        {
+            "allowed_w": out.get("allowed_w"),
+            "runway_s": "no limit" if runway is None else runway,
+            "derating": out.get("derating"),
+            "duty_cycle": out.get("duty_cycle"),
+        }
+    )
     for reason in out.get("reasons") or ["no limit binds"]:
         print(f"  - {reason}")
 
@@ -165,8 +240,11 @@ def _ask_daemon(args: argparse.Namespace) -> int:
 
 
 def _curtail(args: argparse.Namespace) -> int:
-    request: dict[str, Any] = {"duration_s": args.duration * 60.0, "start_in_s": args.start_in,
-                               "randomize_s": args.randomize}
+    request: dict[str, Any] = {
+        "duration_s": args.duration * 60.0,
+        "start_in_s": args.start_in,
+        "randomize_s": args.randomize,
+    }
     if args.level is not None:
         request["level"] = args.level
     else:
@@ -188,8 +266,10 @@ def _call_daemon(method: str, *params: str) -> Any:
     try:
         from supervisor.api.client import call_json
     except ImportError as exc:
-        print(f"parkmesh: daemon not reachable: the API client is not available ({exc})",
-              file=sys.stderr)
+        print(
+            f"parkmesh: daemon not reachable: the API client is not available ({exc})",
+            file=sys.stderr,
+        )
         return None
     try:
         return call_json(method, *params)
@@ -208,9 +288,14 @@ def _simulate_night(args: argparse.Namespace) -> int:
 
     d = NightScenario()
     changes: dict[str, Any] = {}
-    for flag, field in (("soc", "soc_percent"), ("capacity_kwh", "capacity_kwh"),
-                        ("charge_kw", "charge_kw"), ("compute_kw", "compute_kw"),
-                        ("floor", "floor_percent"), ("target", "target_percent")):
+    for flag, field in (
+        ("soc", "soc_percent"),
+        ("capacity_kwh", "capacity_kwh"),
+        ("charge_kw", "charge_kw"),
+        ("compute_kw", "compute_kw"),
+        ("floor", "floor_percent"),
+        ("target", "target_percent"),
+    ):
         if getattr(args, flag) is not None:
             changes[field] = getattr(args, flag)
     if args.plugged is False:

@@ -27,8 +27,9 @@ def _stop(default: float) -> Any:
 
 
 def _hysteresis(default: float) -> Any:
-    return setting(default, doc="after a stop, resume only this far below stop_c", min=0.0,
-                   max=50.0)
+    return setting(
+        default, doc="after a stop, resume only this far below stop_c", min=0.0, max=50.0
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,9 @@ class TemperatureLimits:
 
     def __post_init__(self) -> None:
         if not self.warn_c < self.stop_c:
-            raise ConfigError(f"must be below stop_c ({self.stop_c:g}), not {self.warn_c:g}",
-                              key="warn_c")
+            raise ConfigError(
+                f"must be below stop_c ({self.stop_c:g}), not {self.warn_c:g}", key="warn_c"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,30 +98,39 @@ class BudgetConfig:
     """``[budget]``: how much compute the car may spare, and when to stop for heat."""
 
     nominal_compute_w: float = setting(
-        1000.0, doc="compute draw at full speed, W (the cap; measured draw is used where known)",
-        min=1.0, max=20000.0,
+        1000.0,
+        doc="compute draw at full speed, W (the cap; measured draw is used where known)",
+        min=1.0,
+        max=20000.0,
     )
     host_baseline_w: float = setting(
         150.0, doc="what keeping the car computer awake for compute costs, W", min=0.0, max=5000.0
     )
     departure_margin_s: float = setting(
-        1800.0, doc="the departure target must be reached this long before departure, s",
-        min=0.0, max=86400.0,
+        1800.0,
+        doc="the departure target must be reached this long before departure, s",
+        min=0.0,
+        max=86400.0,
     )
     capacity_kwh: float = setting(
-        60.0, doc="usable battery capacity when the car does not report NetCapacity, kWh",
-        min=1.0, max=500.0,
+        60.0,
+        doc="usable battery capacity when the car does not report NetCapacity, kWh",
+        min=1.0,
+        max=500.0,
     )
     floor_hysteresis_percent: float = setting(
-        2.0, doc="after reaching the floor, resume only this many points above it",
-        min=0.0, max=20.0,
+        2.0,
+        doc="after reaching the floor, resume only this many points above it",
+        min=0.0,
+        max=20.0,
     )
     required_sensors: tuple[str, ...] = setting(
         ("battery", "cabin"),
         doc="vehicle temperatures that must be read; a missing one counts as hot (stop)",
     )
     device_temperature: Literal["auto", "nvml", "psutil", "none"] = setting(
-        "auto", doc="where the compute device's temperature comes from ('auto': NVML, then "
+        "auto",
+        doc="where the compute device's temperature comes from ('auto': NVML, then "
         "psutil; a source found and then failing counts as hot)",
     )
     curtail_level_fractions: tuple[float, ...] = setting(
@@ -138,15 +149,18 @@ class BudgetConfig:
     def __post_init__(self) -> None:
         for name in self.required_sensors:
             if name not in SENSORS:
-                raise ConfigError(f"unknown sensor {name!r} (known: {', '.join(SENSORS)})",
-                                  key="required_sensors")
+                raise ConfigError(
+                    f"unknown sensor {name!r} (known: {', '.join(SENSORS)})", key="required_sensors"
+                )
         fractions = self.curtail_level_fractions
         if len(fractions) != 4 or any(not 0.0 <= f <= 1.0 for f in fractions):
-            raise ConfigError("must be four shares between 0 and 1 (levels 0..3)",
-                              key="curtail_level_fractions")
+            raise ConfigError(
+                "must be four shares between 0 and 1 (levels 0..3)", key="curtail_level_fractions"
+            )
         if any(b > a for a, b in itertools.pairwise(fractions)):
-            raise ConfigError("a higher level may not allow more power",
-                              key="curtail_level_fractions")
+            raise ConfigError(
+                "a higher level may not allow more power", key="curtail_level_fractions"
+            )
 
     def limits(self, sensor: str) -> TemperatureLimits:
         """The thresholds of `sensor` (one of `SENSORS`)."""

@@ -51,11 +51,15 @@ class CurtailmentEvent:
         if not self.duration_s > 0:  # also refuses NaN
             raise ValueError(f"duration_s must be more than 0, not {self.duration_s!r}")
         if not math.isinf(self.duration_s) and self.duration_s > MAX_WINDOW_S:
-            raise ValueError(f"duration_s must be at most {MAX_WINDOW_S:g} s (a year) or null "
-                             f"for until further notice, not {self.duration_s!r}")
+            raise ValueError(
+                f"duration_s must be at most {MAX_WINDOW_S:g} s (a year) or null "
+                f"for until further notice, not {self.duration_s!r}"
+            )
         if not 0.0 <= self.randomize_s <= MAX_WINDOW_S:
-            raise ValueError(f"randomize_s must be 0 or more and at most {MAX_WINDOW_S:g} s "
-                             f"(a year), not {self.randomize_s!r}")
+            raise ValueError(
+                f"randomize_s must be 0 or more and at most {MAX_WINDOW_S:g} s "
+                f"(a year), not {self.randomize_s!r}"
+            )
         if not 2000 <= self.start.year <= datetime.max.year - 2:
             raise ValueError(f"start must be a real date, not {self.start.isoformat()}")
         if not abs(self.shift_s) <= self.randomize_s:
@@ -94,20 +98,29 @@ class CurtailmentEvent:
 
     def describe(self) -> str:
         """Words for reasons and logs; fixed for the event (no live values)."""
-        what = (f"level {self.level}" if self.level is not None
-                else f"import limit {self.import_limit_kw:g} kW")
-        until = ("until further notice" if math.isinf(self.duration_s)
-                 else f"until {self.effective_end.strftime('%H:%M:%S')}")
+        what = (
+            f"level {self.level}"
+            if self.level is not None
+            else f"import limit {self.import_limit_kw:g} kW"
+        )
+        until = (
+            "until further notice"
+            if math.isinf(self.duration_s)
+            else f"until {self.effective_end.strftime('%H:%M:%S')}"
+        )
         name = f" {self.event_id}" if self.event_id else ""
         return f"curtailment{name} ({what}) {until}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (as `from_json` reads it, with the drawn shift)."""
         return {
-            "id": self.event_id, "start": self.start.isoformat(),
+            "id": self.event_id,
+            "start": self.start.isoformat(),
             "duration_s": None if math.isinf(self.duration_s) else self.duration_s,
-            "level": self.level, "import_limit_kw": self.import_limit_kw,
-            "randomize_s": self.randomize_s, "shift_s": self.shift_s,
+            "level": self.level,
+            "import_limit_kw": self.import_limit_kw,
+            "randomize_s": self.randomize_s,
+            "shift_s": self.shift_s,
             "effective_start": self.effective_start.isoformat(),
         }
 
@@ -124,8 +137,15 @@ class CurtailmentEvent:
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a curtailment must be an object, not {type(data).__name__}")
-        known = {"id", "start", "start_in_s", "duration_s", "level", "import_limit_kw",
-                 "randomize_s"}
+        known = {
+            "id",
+            "start",
+            "start_in_s",
+            "duration_s",
+            "level",
+            "import_limit_kw",
+            "randomize_s",
+        }
         for key in data:
             if key not in known:
                 raise ValueError(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -136,8 +156,11 @@ class CurtailmentEvent:
             except ValueError:
                 raise ValueError(f"start must be an ISO 8601 time, not {data['start']!r}") from None
             if (start.tzinfo is None) != (now.tzinfo is None):
-                start = start.replace(tzinfo=now.tzinfo) if start.tzinfo is None \
+                start = (
+                    start.replace(tzinfo=now.tzinfo)
+                    if start.tzinfo is None
                     else start.astimezone(now.tzinfo).replace(tzinfo=now.tzinfo)
+                )
         offset = _number(data, "start_in_s", 0.0)
         if abs(offset) > MAX_WINDOW_S:
             raise ValueError(f"start_in_s must be within a year, not {offset!r}")
@@ -147,8 +170,11 @@ class CurtailmentEvent:
             start=start,
             duration_s=math.inf if duration is None else _number(data, "duration_s", 0.0),
             level=None if data.get("level") is None else _level(data),
-            import_limit_kw=(None if data.get("import_limit_kw") is None
-                             else _number(data, "import_limit_kw", 0.0)),
+            import_limit_kw=(
+                None
+                if data.get("import_limit_kw") is None
+                else _number(data, "import_limit_kw", 0.0)
+            ),
             randomize_s=_number(data, "randomize_s", 0.0),
             event_id=str(data.get("id") or ""),
         )
@@ -165,8 +191,12 @@ def prune(events: Iterable[CurtailmentEvent], now: datetime) -> tuple[Curtailmen
 
 def next_boundary(events: Iterable[CurtailmentEvent], now: datetime) -> datetime | None:
     """The first start or end of a window after `now`: when the cap may change next."""
-    times = [t for e in events for t in (e.effective_start, e.effective_end) if t > now
-             and t.year < datetime.max.year]
+    times = [
+        t
+        for e in events
+        for t in (e.effective_start, e.effective_end)
+        if t > now and t.year < datetime.max.year
+    ]
     return min(times, default=None)
 
 

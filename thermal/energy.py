@@ -88,8 +88,7 @@ def energy_runway(p: EnergyPicture) -> EnergyVerdict:
         # the margin, compute drawing more than the charger gives would eat into it).
         for window_s in (max(0.0, at_s - p.margin_s), at_s):
             window_h = window_s / HOUR_S
-            r1 = (e0 + p.charge_kw * window_h - target) / p.load_kw if p.load_kw > 0 \
-                else math.inf
+            r1 = (e0 + p.charge_kw * window_h - target) / p.load_kw if p.load_kw > 0 else math.inf
             # Compared clamped, so that of several departures that allow no compute at all
             # the soonest is the one named.
             if r1 < window_h and max(0.0, r1) < best_h:
@@ -103,8 +102,9 @@ def energy_runway(p: EnergyPicture) -> EnergyVerdict:
     return EnergyVerdict(math.inf, None, True)
 
 
-def project_soc(p: EnergyPicture, compute_s: float, step_s: float = 900.0,
-                max_points: int = 200) -> list[tuple[float, float]]:
+def project_soc(
+    p: EnergyPicture, compute_s: float, step_s: float = 900.0, max_points: int = 200
+) -> list[tuple[float, float]]:
     """The state of charge over time if compute runs `compute_s` seconds, then charging only.
 
     Returns (seconds from now, percent) pairs up to the departure (or 24 h without one),
@@ -117,8 +117,11 @@ def project_soc(p: EnergyPicture, compute_s: float, step_s: float = 900.0,
     t = 0.0
     while True:
         computing = min(t, compute_s)
-        kwh = (p.soc_percent / 100.0 * p.capacity_kwh + p.charge_kw * t / HOUR_S
-               - p.load_kw * computing / HOUR_S)
+        kwh = (
+            p.soc_percent / 100.0 * p.capacity_kwh
+            + p.charge_kw * t / HOUR_S
+            - p.load_kw * computing / HOUR_S
+        )
         points.append((t, min(100.0, max(0.0, kwh / p.capacity_kwh * 100.0))))
         if t >= horizon:
             return points

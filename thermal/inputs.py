@@ -42,10 +42,12 @@ class Temperatures:
 
     def merged(self, other: Temperatures) -> Temperatures:
         """These readings, with `other`'s readings where it has one."""
-        return Temperatures(**{
-            name: other.get(name) if other.get(name) is not None else self.get(name)
-            for name in SENSORS
-        })
+        return Temperatures(
+            **{
+                name: other.get(name) if other.get(name) is not None else self.get(name)
+                for name in SENSORS
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)

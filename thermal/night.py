@@ -91,7 +91,8 @@ def simulate_night(s: NightScenario, config: BudgetConfig | None = None) -> Nigh
     dep_day = s.arrive.date() + timedelta(days=1 if s.departure <= s.arrive.time() else 0)
     leave = datetime.combine(dep_day, s.departure, tzinfo=s.arrive.tzinfo)
     prefs = OwnerPreferences(
-        charge_floor_percent=s.floor_percent, allow_compute_on_battery=s.allow_on_battery,
+        charge_floor_percent=s.floor_percent,
+        allow_compute_on_battery=s.allow_on_battery,
         departures=(Departure(EVERY_DAY, s.departure, s.target_percent),),
     )
     events: tuple[CurtailmentEvent, ...] = ()
@@ -99,8 +100,11 @@ def simulate_night(s: NightScenario, config: BudgetConfig | None = None) -> Nigh
     if s.curtailment_start is not None:
         day = s.arrive.date() + timedelta(days=0 if s.curtailment_start >= s.arrive.time() else 1)
         start = datetime.combine(day, s.curtailment_start, tzinfo=s.arrive.tzinfo)
-        events = (CurtailmentEvent(start, s.curtailment_minutes * 60.0,
-                                   level=s.curtailment_level, event_id="dr-1"),)
+        events = (
+            CurtailmentEvent(
+                start, s.curtailment_minutes * 60.0, level=s.curtailment_level, event_id="dr-1"
+            ),
+        )
         window = (events[0].effective_start, events[0].effective_end)
     midnight = datetime.combine(s.arrive.date() + timedelta(days=1), time(0), s.arrive.tzinfo)
 
@@ -120,15 +124,21 @@ def simulate_night(s: NightScenario, config: BudgetConfig | None = None) -> Nigh
         hours_after_midnight = max(0.0, (now - midnight).total_seconds() / 3600.0)
         garage = s.garage_c + s.garage_warming_c_per_h * hours_after_midnight
         vehicle = VehicleReadings(
-            soc_percent=energy / cap * 100.0, capacity_kwh=cap, cable_connected=True,
-            charger_delivering=True, charge_power_kw=s.charge_kw,
-            temperatures=Temperatures(coolant=coolant, battery=battery, cabin=cabin,
-                                      ambient=garage),
+            soc_percent=energy / cap * 100.0,
+            capacity_kwh=cap,
+            cable_connected=True,
+            charger_delivering=True,
+            charge_power_kw=s.charge_kw,
+            temperatures=Temperatures(
+                coolant=coolant, battery=battery, cabin=cabin, ambient=garage
+            ),
         )
-        device = DeviceReadings(gpu_temp_c=gpu, compute_w=last_draw or None,
-                                required=frozenset({"gpu"}))
-        decision = budget.evaluate(vehicle, device, prefs, BudgetClock(now, computed_s),
-                                   events, computed_s)
+        device = DeviceReadings(
+            gpu_temp_c=gpu, compute_w=last_draw or None, required=frozenset({"gpu"})
+        )
+        decision = budget.evaluate(
+            vehicle, device, prefs, BudgetClock(now, computed_s), events, computed_s
+        )
         binding.update(decision.binding)
         run_s = min(STEP_S, decision.runway_s) if decision.allowed_w > 0 else 0.0
         draw_kw = decision.allowed_w / 1000.0
@@ -146,8 +156,13 @@ def simulate_night(s: NightScenario, config: BudgetConfig | None = None) -> Nigh
         out.minutes.append(now)
         out.soc.append(energy / cap * 100.0)
         out.compute_w.append(last_draw)
-        for name, value in (("gpu", gpu), ("cabin", cabin), ("battery", battery),
-                            ("coolant", coolant), ("garage", garage)):
+        for name, value in (
+            ("gpu", gpu),
+            ("cabin", cabin),
+            ("battery", battery),
+            ("coolant", coolant),
+            ("garage", garage),
+        ):
             out.temps[name].append(value)
         out.min_soc = min(out.min_soc, energy / cap * 100.0)
 

@@ -26,17 +26,20 @@ def plot_night(result: NightResult, scenario: NightScenario, path: Path) -> None
     t = result.minutes
     ax_soc.plot(t, result.soc, color="tab:blue", label="state of charge")
     ax_soc.axhline(scenario.floor_percent, color="tab:red", ls="--", lw=1, label="floor")
-    ax_soc.axhline(scenario.target_percent, color="tab:green", ls=":", lw=1,
-                   label="departure target")
+    ax_soc.axhline(
+        scenario.target_percent, color="tab:green", ls=":", lw=1, label="departure target"
+    )
     ax_soc.set_ylabel("SoC (%)")
     ax_soc.set_ylim(0, 100)
     ax_soc.legend(loc="lower right")
     ax_soc.set_title(
         f"parkmesh simulate-night: leaves at {result.departure_soc:.1f} %, "
-        f"{result.compute_hours:.1f} h / {result.compute_kwh:.1f} kWh of compute")
+        f"{result.compute_hours:.1f} h / {result.compute_kwh:.1f} kWh of compute"
+    )
 
-    ax_pow.fill_between(t, result.compute_w, step="post", color="tab:orange", alpha=0.6,
-                        label="compute power")
+    ax_pow.fill_between(
+        t, result.compute_w, step="post", color="tab:orange", alpha=0.6, label="compute power"
+    )
     ax_pow.set_ylabel("compute (W)")
     ax_pow.set_ylim(0, scenario.compute_kw * 1000.0 * 1.1)
     ax_pow.legend(loc="upper right")
@@ -52,8 +55,7 @@ def plot_night(result: NightResult, scenario: NightScenario, path: Path) -> None
         start, end = result.curtailment
         for ax in (ax_soc, ax_pow, ax_temp):
             ax.axvspan(start, end, color="grey", alpha=0.2, lw=0)
-        ax_pow.text(start, scenario.compute_kw * 1000.0 * 1.02, " curtailment",
-                    fontsize=8)
+        ax_pow.text(start, scenario.compute_kw * 1000.0 * 1.02, " curtailment", fontsize=8)
     ax_temp.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
     for ax in (ax_soc, ax_pow, ax_temp):
         ax.grid(alpha=0.3)

@@ -45,8 +45,9 @@ class PowerCapper:
             if exc.permission:
                 self.permitted = False
             return decision
-        return dataclasses.replace(decision, cap_method="nvml",
-                                   duty_cycle=min(1.0, decision.allowed_w / limit))
+        return dataclasses.replace(
+            decision, cap_method="nvml", duty_cycle=min(1.0, decision.allowed_w / limit)
+        )
 
     def restore(self) -> None:
         """Put the board's default limit back if this capper changed it. Never raises."""

@@ -50,7 +50,8 @@ class Departure:
             raise PreferenceError("departures", f"days repeat: {self.days}")
         if not _finite(self.target_percent) or not 20.0 <= self.target_percent <= 100.0:
             raise PreferenceError(
-                "departures", f"target must be between 20 and 100 %, not {self.target_percent}")
+                "departures", f"target must be between 20 and 100 %, not {self.target_percent}"
+            )
 
     def describe(self) -> str:
         """The departure in the form `parse_departures` reads: ``mon,tue 07:30 80``."""
@@ -59,8 +60,11 @@ class Departure:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {"days": [DAY_NAMES[d] for d in self.days], "time": self.at.strftime("%H:%M"),
-                "target_percent": self.target_percent}
+        return {
+            "days": [DAY_NAMES[d] for d in self.days],
+            "time": self.at.strftime("%H:%M"),
+            "target_percent": self.target_percent,
+        }
 
 
 EVERY_DAY: tuple[int, ...] = tuple(range(7))
@@ -91,16 +95,22 @@ class OwnerPreferences:
         if isinstance(floor, bool) or not isinstance(floor, int | float) or not _finite(floor):
             raise PreferenceError("charge_floor_percent", f"must be a number, not {floor!r}")
         if not lo <= floor <= hi:
-            raise PreferenceError("charge_floor_percent",
-                                  f"must be between {lo:g} and {hi:g} %, not {floor:g}")
+            raise PreferenceError(
+                "charge_floor_percent", f"must be between {lo:g} and {hi:g} %, not {floor:g}"
+            )
         for name in ("allow_compute_on_battery", "metered_links_allowed"):
             if not isinstance(getattr(self, name), bool):
                 raise PreferenceError(name, f"must be true or false, not {getattr(self, name)!r}")
         hours = self.nightly_compute_hours
-        if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)
-                                  or not _finite(hours) or not 0.0 <= hours <= 24.0):
-            raise PreferenceError("nightly_compute_hours",
-                                  f"must be between 0 and 24 hours (or none), not {hours!r}")
+        if hours is not None and (
+            isinstance(hours, bool)
+            or not isinstance(hours, int | float)
+            or not _finite(hours)
+            or not 0.0 <= hours <= 24.0
+        ):
+            raise PreferenceError(
+                "nightly_compute_hours", f"must be between 0 and 24 hours (or none), not {hours!r}"
+            )
         if not all(isinstance(d, Departure) for d in self.departures):
             raise PreferenceError("departures", "must be Departure entries")
 
@@ -127,7 +137,8 @@ class OwnerPreferences:
         for key in data:
             if key not in known:
                 raise PreferenceError(
-                    str(key), f"unknown preference (known: {', '.join(sorted(known))})")
+                    str(key), f"unknown preference (known: {', '.join(sorted(known))})"
+                )
         values: dict[str, Any] = dict(data)
         if "departures" in values:
             values["departures"] = _departures_from_json(values["departures"])
@@ -176,8 +187,9 @@ def parse_departures(text: str) -> tuple[Departure, ...]:
     for entry in _split_entries(text):
         parts = entry.split()
         if len(parts) != 3:
-            raise PreferenceError("departures",
-                                  f"{entry.strip()!r} must be 'DAYS HH:MM TARGET_PERCENT'")
+            raise PreferenceError(
+                "departures", f"{entry.strip()!r} must be 'DAYS HH:MM TARGET_PERCENT'"
+            )
         days = _parse_days(parts[0], entry)
         at = _parse_time(parts[1], "departures")
         target = _number("departures", parts[2].rstrip("%"))
@@ -270,8 +282,9 @@ def _departures_from_json(raw: Any) -> tuple[Departure, ...]:
     out = []
     for item in raw:
         if not isinstance(item, Mapping) or set(item) != {"days", "time", "target_percent"}:
-            raise PreferenceError("departures",
-                                  "each entry needs exactly days, time and target_percent")
+            raise PreferenceError(
+                "departures", "each entry needs exactly days, time and target_percent"
+            )
         days = item["days"]
         if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
             raise PreferenceError("departures", "days must be a list of day names")

@@ -26,8 +26,12 @@ def psutil_hottest_c() -> float:
     """
     import psutil
 
-    readings = [t.current for entries in psutil.sensors_temperatures().values() for t in entries
-                if t.current is not None]
+    readings = [
+        t.current
+        for entries in psutil.sensors_temperatures().values()
+        for t in entries
+        if t.current is not None
+    ]
     if not readings:
         raise RuntimeError("psutil reports no temperature sensor")
     return float(max(readings))
@@ -81,15 +85,17 @@ class DeviceMonitor:
             return DeviceReadings()
         required = frozenset({"gpu"})
         if self._read is None:
-            return DeviceReadings(failed={"gpu": f"{self.source}: {self._missing}"},
-                                  required=required)
+            return DeviceReadings(
+                failed={"gpu": f"{self.source}: {self._missing}"}, required=required
+            )
         try:
             temp = float(self._read())
         except (NvmlError, RuntimeError, OSError, ValueError, AttributeError) as exc:
             return DeviceReadings(failed={"gpu": f"{self.source}: {exc}"}, required=required)
         if not -80.0 <= temp <= 250.0:
-            return DeviceReadings(failed={"gpu": f"{self.source}: implausible {temp!r} °C"},
-                                  required=required)
+            return DeviceReadings(
+                failed={"gpu": f"{self.source}: implausible {temp!r} °C"}, required=required
+            )
         power: float | None = None
         if self.device is not None:
             try:

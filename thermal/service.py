@@ -201,8 +201,12 @@ class BudgetService:
         self.curtailments = prune(self.curtailments, now)
         self.vehicle_readings = self.vehicle()
         decision = self.budget.evaluate(
-            self.vehicle_readings, self.device, self.preferences,
-            BudgetClock(now, trio.current_time()), self.curtailments, self.computed_tonight_s(),
+            self.vehicle_readings,
+            self.device,
+            self.preferences,
+            BudgetClock(now, trio.current_time()),
+            self.curtailments,
+            self.computed_tonight_s(),
         )
         decision = self.capper.apply(decision)
         self._evaluations += 1
@@ -273,8 +277,13 @@ class BudgetService:
 
     def statistics(self) -> BudgetStatistics:
         """A snapshot of the counters."""
-        return BudgetStatistics(self._evaluations, self._notifications, self._device_failures,
-                                self.computed_tonight_s(), len(self.curtailments))
+        return BudgetStatistics(
+            self._evaluations,
+            self._notifications,
+            self._device_failures,
+            self.computed_tonight_s(),
+            len(self.curtailments),
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """The budget for the API's ``GetBudget`` and the TUI (keys of the facade's ``budget()``
@@ -286,37 +295,43 @@ class BudgetService:
         out: dict[str, Any] = decision.to_json()
         temps = dataclasses.asdict(v.temperatures) if v is not None else {}
         temps["gpu"] = self.device.gpu_temp_c
-        out.update({
-            "allowed_power_w": out["allowed_w"],
-            "soc_percent": v.soc_percent if v is not None else None,
-            "floor_percent": prefs.charge_floor_percent,
-            "charging": v.charging if v is not None else False,
-            "departure": dep[0].isoformat() if dep else None,
-            "target_soc_percent": dep[1].target_percent if dep else None,
-            "temperatures_c": temps,
-            "failed_sources": dict(self.device.failed),
-            "computed_tonight_h": round(self.computed_tonight_s() / 3600.0, 4),
-            "curtailments": [self._curtailment_view(e) for e in self.curtailments],
-            "projection": [],
-        })
+        out.update(
+            {
+                "allowed_power_w": out["allowed_w"],
+                "soc_percent": v.soc_percent if v is not None else None,
+                "floor_percent": prefs.charge_floor_percent,
+                "charging": v.charging if v is not None else False,
+                "departure": dep[0].isoformat() if dep else None,
+                "target_soc_percent": dep[1].target_percent if dep else None,
+                "temperatures_c": temps,
+                "failed_sources": dict(self.device.failed),
+                "computed_tonight_h": round(self.computed_tonight_s() / 3600.0, 4),
+                "curtailments": [self._curtailment_view(e) for e in self.curtailments],
+                "projection": [],
+            }
+        )
         if v is not None and v.soc_percent is not None:
             picture = EnergyPicture(
-                soc_percent=v.soc_percent, capacity_kwh=v.capacity_kwh or cfg.capacity_kwh,
+                soc_percent=v.soc_percent,
+                capacity_kwh=v.capacity_kwh or cfg.capacity_kwh,
                 charge_kw=(v.charge_power_kw or 0.0) if v.charging else 0.0,
                 load_kw=(decision.allowed_w + cfg.host_baseline_w) / 1000.0,
                 floor_percent=prefs.charge_floor_percent,
                 departure_in_s=dep[0].timestamp() - now.timestamp() if dep else None,
             )
             runway = decision.runway_s if decision.allowed_w > 0 else 0.0
-            out["projection"] = [{"t_s": round(t, 1), "soc_percent": round(s, 2)}
-                                 for t, s in project_soc(picture, runway)]
+            out["projection"] = [
+                {"t_s": round(t, 1), "soc_percent": round(s, 2)}
+                for t, s in project_soc(picture, runway)
+            ]
         return out
 
     def _curtailment_view(self, e: CurtailmentEvent) -> dict[str, Any]:
         cfg = self.config
         view = e.to_json()
         view["until"] = None if math.isinf(e.duration_s) else e.effective_end.isoformat()
-        view["max_power_w"] = e.cap_w(cfg.nominal_compute_w, cfg.host_baseline_w,
-                                      cfg.curtail_level_fractions)
+        view["max_power_w"] = e.cap_w(
+            cfg.nominal_compute_w, cfg.host_baseline_w, cfg.curtail_level_fractions
+        )
         view["active"] = e.active(self.wall_clock())
         return view

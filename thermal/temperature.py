@@ -62,14 +62,18 @@ class TemperatureGuard:
                 self._latched.add(name)
                 share = 0.0
                 resume = limits.stop_c - limits.hysteresis_c
-                reasons.append(f"{name} temperature reached its stop threshold of "
-                               f"{limits.stop_c:g} °C: resumes below {resume:g} °C")
+                reasons.append(
+                    f"{name} temperature reached its stop threshold of "
+                    f"{limits.stop_c:g} °C: resumes below {resume:g} °C"
+                )
             else:
                 self._latched.discard(name)
                 if value > limits.warn_c:
                     share = (limits.stop_c - value) / (limits.stop_c - limits.warn_c)
-                    reasons.append(f"{name} temperature above its warn threshold of "
-                                   f"{limits.warn_c:g} °C: power derated")
+                    reasons.append(
+                        f"{name} temperature above its warn threshold of "
+                        f"{limits.warn_c:g} °C: power derated"
+                    )
             if share < 1.0:
                 binding.append(f"temperature:{name}")
             if share < derating:

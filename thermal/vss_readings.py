@@ -33,6 +33,7 @@ def vehicle_readings_from(lookup: Lookup) -> VehicleReadings:
     ``EngineCoolant.Temperature``, ``Cabin.HVAC.AmbientAirTemperature`` and
     ``Exterior.AirTemperature``. Out-of-range values count as unknown.
     """
+
     def clamp(value: float | None, lo: float, hi: float) -> float | None:
         return value if value is not None and lo <= value <= hi else None
 

@@ -10,9 +10,11 @@ from tui.app import ParkmeshApp
 def main() -> None:
     """Parse the arguments and run the app until the technician quits."""
     parser = argparse.ArgumentParser(prog="parkmesh tui", description=__doc__)
-    parser.add_argument("--bus", default=None,
-                        help="DBus address of the daemon (default: $PARKMESH_BUS_ADDRESS, "
-                             "else the system bus)")
+    parser.add_argument(
+        "--bus",
+        default=None,
+        help="DBus address of the daemon (default: $PARKMESH_BUS_ADDRESS, else the system bus)",
+    )
     args = parser.parse_args()
     ParkmeshApp(args.bus).run()
 

@@ -56,13 +56,20 @@ class ParkmeshApp(App[None]):
     TITLE = "parkmesh"
     ENABLE_COMMAND_PALETTE = False
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        "overview": OverviewScreen, "vehicle": VehicleScreen, "budget": BudgetScreen,
-        "workers": WorkersScreen, "jobs": JobsScreen, "uplink": UplinkScreen,
-        "ledger": LedgerScreen, "log": LogScreen,
+        "overview": OverviewScreen,
+        "vehicle": VehicleScreen,
+        "budget": BudgetScreen,
+        "workers": WorkersScreen,
+        "jobs": JobsScreen,
+        "uplink": UplinkScreen,
+        "ledger": LedgerScreen,
+        "log": LogScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(key, f"switch_mode('{mode}')", title, show=False)
-          for key, mode, title in SCREENS),
+        *(
+            Binding(key, f"switch_mode('{mode}')", title, show=False)
+            for key, mode, title in SCREENS
+        ),
         Binding("d", "drain", "Drain"),
         Binding("r", "resume", "Resume"),
         Binding("t", "test_stop", "Test stop"),
@@ -148,8 +155,9 @@ class ParkmeshApp(App[None]):
     def _stopped(self, event: messages.StopReported) -> None:
         if event.reason == "test stop":
             return  # the TestStop action reports its own result
-        self.state.add_notice(f"hard stop ({event.reason}): workers stopped in "
-                              f"{event.latency_ms:.2f} ms")
+        self.state.add_notice(
+            f"hard stop ({event.reason}): workers stopped in {event.latency_ms:.2f} ms"
+        )
         self._show()
 
     @on(messages.JobFinished)
@@ -185,8 +193,11 @@ class ParkmeshApp(App[None]):
             recent = await self.client.call_json("LedgerRecent", LEDGER_ROWS, signature="u")
             months = [str(r.get("ended_at") or r.get("recorded_at") or "")[:7] for r in recent]
             month = next((m for m in months if m), None)
-            statement = (await self.client.call_json("LedgerStatement", month, signature="s")
-                         if month else {})
+            statement = (
+                await self.client.call_json("LedgerStatement", month, signature="s")
+                if month
+                else {}
+            )
             data: dict[str, Any] = {"recent": recent, "statement": statement}
         except CallFailed as exc:
             data = {"error": exc.message}
@@ -221,8 +232,7 @@ class ParkmeshApp(App[None]):
         try:
             body = await self.client.call(method)
         except CallFailed as exc:
-            self.post_message(messages.ActionFinished(f"{method} refused: {exc.message}",
-                                                      ok=False))
+            self.post_message(messages.ActionFinished(f"{method} refused: {exc.message}", ok=False))
             return
         except ConnectionLost as exc:
             self.post_message(messages.ActionFinished(f"{method} failed: {exc}", ok=False))
@@ -237,8 +247,9 @@ class ParkmeshApp(App[None]):
     async def _set_floor(self, text: str) -> None:
         dialog = self._floor_dialog
         try:
-            applied = await self.client.call_json("SetPreference", FLOOR_PREFERENCE, text,
-                                                  signature="ss")
+            applied = await self.client.call_json(
+                "SetPreference", FLOOR_PREFERENCE, text, signature="ss"
+            )
         except (CallFailed, ConnectionLost) as exc:
             if dialog is not None:
                 dialog.refused(exc.message if isinstance(exc, CallFailed) else str(exc))
@@ -246,5 +257,6 @@ class ParkmeshApp(App[None]):
         if dialog is not None and dialog.is_attached:
             dialog.dismiss(None)
         self._floor_dialog = None
-        self.post_message(messages.ActionFinished(
-            f"charge floor set to {applied['value']:g} %", ok=True))
+        self.post_message(
+            messages.ActionFinished(f"charge floor set to {applied['value']:g} %", ok=True)
+        )

@@ -88,8 +88,9 @@ class SupervisorClient:
         """
         await self.close()
         try:
-            self._conn = await asyncio.wait_for(open_dbus_connection(jeepney_bus(self.bus)),
-                                                CALL_TIMEOUT_S)
+            self._conn = await asyncio.wait_for(
+                open_dbus_connection(jeepney_bus(self.bus)), CALL_TIMEOUT_S
+            )
             self._router = DBusRouter(self._conn)
             rule = MatchRule(type="signal", path=OBJECT_PATH)
             self._queue: asyncio.Queue[Any] = asyncio.Queue(256)
@@ -143,8 +144,9 @@ class SupervisorClient:
         (values,) = await self.call("GetAll", INTERFACE, interface=PROPERTIES, signature="s")
         return decode_properties(values)
 
-    async def call(self, method: str, *args: Any, signature: str | None = None,
-                   interface: str = INTERFACE) -> tuple[Any, ...]:
+    async def call(
+        self, method: str, *args: Any, signature: str | None = None, interface: str = INTERFACE
+    ) -> tuple[Any, ...]:
         """Call `method` and return the reply's body.
 
         Raises:
@@ -156,8 +158,11 @@ class SupervisorClient:
         if reply.header.message_type == MessageType.error:
             name = reply.header.fields.get(HeaderFields.error_name, "")
             text = str(reply.body[0]) if reply.body else name
-            if name.startswith("org.freedesktop.DBus.Error.ServiceUnknown") or name.endswith(
-                    "NameHasNoOwner") or name.endswith("NoReply"):
+            if (
+                name.startswith("org.freedesktop.DBus.Error.ServiceUnknown")
+                or name.endswith("NameHasNoOwner")
+                or name.endswith("NoReply")
+            ):
                 await self.close()
                 raise ConnectionLost("no parkmesh daemon on the bus")
             raise CallFailed(name, text)

@@ -35,7 +35,7 @@ class DaemonState:
     def add_notice(self, text: str) -> None:
         """Show `text` on the notice line and keep it in the short history."""
         self.notice = text
-        self.notices = [*self.notices[-(NOTICES_KEPT - 1):], text]
+        self.notices = [*self.notices[-(NOTICES_KEPT - 1) :], text]
 
     def get(self, name: str, default: Any = None) -> Any:
         """One property, `default` when unknown."""

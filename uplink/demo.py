@@ -90,8 +90,11 @@ class DemoMesh:
                 self.car_uplink = NodeUplink(mesh.node_config(self.car_id), self.car_port)
                 await nursery.start(self.car_uplink.run)
                 for i, name in enumerate(self.extra):
-                    port = LocalPort(models=(self.model,), extra_delay_s=0.3 * (i + 1),
-                                     compute=self.stand_in_compute)
+                    port = LocalPort(
+                        models=(self.model,),
+                        extra_delay_s=0.3 * (i + 1),
+                        compute=self.stand_in_compute,
+                    )
                     await nursery.start(NodeUplink(mesh.node_config(name), port).run)
                 await nursery.start(client.run)
                 await wait_until(

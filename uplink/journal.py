@@ -45,8 +45,9 @@ class Journal:
             raise
         return journal
 
-    async def run(self, method: Callable[Concatenate[NodeStore, P], T],
-                  *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(
+        self, method: Callable[Concatenate[NodeStore, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """``method(store, *args, **kwargs)`` in the worker thread, for a read; returns its
         result.
 
@@ -54,12 +55,14 @@ class Journal:
         """
         return await self._call(lambda: method(self._store, *args, **kwargs))
 
-    async def write(self, method: Callable[Concatenate[NodeStore, P], T],
-                    *args: P.args, **kwargs: P.kwargs) -> T:
+    async def write(
+        self, method: Callable[Concatenate[NodeStore, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """`run` for a change: `counts` is read again in the same call.
 
         Cancellation: a call that has started is waited for (it is one short transaction).
         """
+
         def call() -> tuple[T, dict[str, int]]:
             return method(self._store, *args, **kwargs), self._store.counts()
 

@@ -68,8 +68,10 @@ async def compare(pool: Any, rounds: int, batch: int) -> dict[str, Any]:
     config = pool.config
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     key = pool.worker_public_key
-    models = {name: load_model(name, config.models_dir, pool.device,
-                               pool.facts.operator_public_key) for name in (ENCODER, DECODER)}
+    models = {
+        name: load_model(name, config.models_dir, pool.device, pool.facts.operator_public_key)
+        for name in (ENCODER, DECODER)
+    }
     texts = long_sentences(batch)
     micro = config.micro_batch or None
     rows = config.step_rows or None
@@ -94,9 +96,14 @@ async def compare(pool: Any, rounds: int, batch: int) -> dict[str, Any]:
     encoder = await _alternate(local_encode, remote_encode, rounds)
     decoder = await _alternate(local_generate, remote_generate, rounds)
     return {
-        "ratio": encoder["ratio"], "ratio_best": encoder["ratio_best"],
-        "model": ENCODER, "batch": batch, "tokens_per_text": 128, "rounds": rounds,
-        "device": pool.device, "threads": torch.get_num_threads(),
+        "ratio": encoder["ratio"],
+        "ratio_best": encoder["ratio_best"],
+        "model": ENCODER,
+        "batch": batch,
+        "tokens_per_text": 128,
+        "rounds": rounds,
+        "device": pool.device,
+        "threads": torch.get_num_threads(),
         "in_process_texts_per_s": round(batch / encoder["in_process_s"], 2),
         "sandboxed_texts_per_s": round(batch / encoder["sandboxed_s"], 2),
         "encoder": encoder,
@@ -104,8 +111,9 @@ async def compare(pool: Any, rounds: int, batch: int) -> dict[str, Any]:
     }
 
 
-async def _alternate(local: Callable[[], None], remote: Callable[[], Awaitable[None]],
-                     rounds: int) -> dict[str, Any]:
+async def _alternate(
+    local: Callable[[], None], remote: Callable[[], Awaitable[None]], rounds: int
+) -> dict[str, Any]:
     local()  # warm both sides once, untimed
     await remote()
     here: list[float] = []
@@ -117,9 +125,11 @@ async def _alternate(local: Callable[[], None], remote: Callable[[], Awaitable[N
         start = time.perf_counter()
         await remote()
         there.append(time.perf_counter() - start)
-    return {"ratio": round(statistics.median(h / t for h, t in zip(here, there, strict=True)), 4),
-            "ratio_best": round(min(here) / min(there), 4),
-            "in_process_s": round(statistics.median(here), 5),
-            "sandboxed_s": round(statistics.median(there), 5),
-            "in_process_all_s": [round(t, 4) for t in here],
-            "sandboxed_all_s": [round(t, 4) for t in there]}
+    return {
+        "ratio": round(statistics.median(h / t for h, t in zip(here, there, strict=True)), 4),
+        "ratio_best": round(min(here) / min(there), 4),
+        "in_process_s": round(statistics.median(here), 5),
+        "sandboxed_s": round(statistics.median(there), 5),
+        "in_process_all_s": [round(t, 4) for t in here],
+        "sandboxed_all_s": [round(t, 4) for t in there],
+    }

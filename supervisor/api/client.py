@@ -35,8 +35,10 @@ from .config import client_bus, jeepney_bus
 from .spec import interfaces
 
 TIMEOUT_S = 10.0  # TestStop and ledger queries answer well within this
-_NO_DAEMON = ("org.freedesktop.DBus.Error.ServiceUnknown",
-              "org.freedesktop.DBus.Error.NameHasNoOwner")
+_NO_DAEMON = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+)
 _ADDRESS = DBusAddress(names.OBJECT_PATH, bus_name=names.BUS_NAME, interface=names.INTERFACE)
 
 
@@ -84,8 +86,9 @@ def _connect(bus: str | None) -> tuple[DBusConnection, str]:
         return _BoundedConnection(sock), chosen
     except TimeoutError:
         sock.close()
-        raise DaemonUnreachable(f"the bus {chosen} did not answer within {TIMEOUT_S:g} s "
-                                "(is dbus-daemon stuck?)") from None
+        raise DaemonUnreachable(
+            f"the bus {chosen} did not answer within {TIMEOUT_S:g} s (is dbus-daemon stuck?)"
+        ) from None
     except (OSError, ValueError, RuntimeError) as exc:
         sock.close()
         raise DaemonUnreachable(
@@ -93,8 +96,9 @@ def _connect(bus: str | None) -> tuple[DBusConnection, str]:
         ) from None
 
 
-def call(method: str, *args: Any, bus: str | None = None, interface: str = names.INTERFACE
-         ) -> tuple[Any, ...]:
+def call(
+    method: str, *args: Any, bus: str | None = None, interface: str = names.INTERFACE
+) -> tuple[Any, ...]:
     """Call `method` with `args` and return the reply's body.
 
     The signature is taken from ``interface.xml``; an unknown method raises `ValueError`.
@@ -105,12 +109,14 @@ def call(method: str, *args: Any, bus: str | None = None, interface: str = names
     signature = spec.methods[method].in_signature
     conn, chosen = _connect(bus)
     try:
-        msg = new_method_call(_ADDRESS.with_interface(interface), method, signature or None,
-                              tuple(args))
+        msg = new_method_call(
+            _ADDRESS.with_interface(interface), method, signature or None, tuple(args)
+        )
         reply = conn.send_and_get_reply(msg, timeout=TIMEOUT_S)
     except TimeoutError:
-        raise DaemonUnreachable(f"parkmesh daemon on {chosen} did not answer {method} "
-                                f"within {TIMEOUT_S:.0f} s") from None
+        raise DaemonUnreachable(
+            f"parkmesh daemon on {chosen} did not answer {method} within {TIMEOUT_S:.0f} s"
+        ) from None
     except OSError as exc:
         raise DaemonUnreachable(f"parkmesh daemon not reachable on {chosen}: {exc}") from None
     finally:
@@ -119,8 +125,9 @@ def call(method: str, *args: Any, bus: str | None = None, interface: str = names
         error = reply.header.fields.get(HeaderFields.error_name, "")
         text = str(reply.body[0]) if reply.body else error
         if error in _NO_DAEMON:
-            raise DaemonUnreachable(f"parkmesh daemon not reachable on {chosen}: "
-                                    f"{names.BUS_NAME} is not on the bus")
+            raise DaemonUnreachable(
+                f"parkmesh daemon not reachable on {chosen}: {names.BUS_NAME} is not on the bus"
+            )
         raise ApiCallError(error, text)
     return tuple(reply.body)
 
@@ -142,8 +149,7 @@ def call_json(method: str, *args: Any, bus: str | None = None) -> Any:
 
 def get_property(name: str, *, bus: str | None = None) -> Any:
     """One property's value (JSON properties are decoded)."""
-    (variant,) = call("Get", names.INTERFACE, name, bus=bus,
-                      interface=names.PROPERTIES_INTERFACE)
+    (variant,) = call("Get", names.INTERFACE, name, bus=bus, interface=names.PROPERTIES_INTERFACE)
     return _decode(name, variant[1])
 
 

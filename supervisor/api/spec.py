@@ -68,8 +68,12 @@ def parse_interfaces(xml_text: str) -> dict[str, Interface]:
                 tuple(a for a, d in zip(args, dirs, strict=True) if d == "out"),
             )
         props = {p.get("name", ""): p.get("type", "") for p in iface.iter("property")}
-        signals = {s.get("name", ""): tuple(Arg(a.get("name", ""), a.get("type", ""))
-                                            for a in s.iter("arg")) for s in iface.iter("signal")}
+        signals = {
+            s.get("name", ""): tuple(
+                Arg(a.get("name", ""), a.get("type", "")) for a in s.iter("arg")
+            )
+            for s in iface.iter("signal")
+        }
         name = iface.get("name", "")
         result[name] = Interface(name, methods, props, signals)
     return result

@@ -7,10 +7,15 @@ import importlib
 from typing import Any
 
 # Each module exposes `register(subparsers)` for one ``parkmesh bench NAME``.
-BENCH_MODULES: tuple[str, ...] = ("supervisor.bench.signal", "supervisor.bench.stop_under_load",
-                                  "sandbox.models.bench_steps", "uplink.bench",
-                                  "sandbox.bench.preempt", "sandbox.bench.overhead",
-                                  "supervisor.bench.ledger")
+BENCH_MODULES: tuple[str, ...] = (
+    "supervisor.bench.signal",
+    "supervisor.bench.stop_under_load",
+    "sandbox.models.bench_steps",
+    "uplink.bench",
+    "sandbox.bench.preempt",
+    "sandbox.bench.overhead",
+    "supervisor.bench.ledger",
+)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

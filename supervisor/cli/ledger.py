@@ -30,24 +30,40 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     statement = actions.add_parser("statement", help="one month's jobs, energy and credits")
     statement.add_argument("--month", required=True, help="the month, YYYY-MM (UTC)")
     statement.add_argument("--format", choices=("text", "json", "csv"), default="text")
-    statement.add_argument("--tariff", type=float, default=None,
-                           help="energy price per kWh (default: the tariff recorded per job)")
+    statement.add_argument(
+        "--tariff",
+        type=float,
+        default=None,
+        help="energy price per kWh (default: the tariff recorded per job)",
+    )
     _common(statement)
     statement.set_defaults(func=_statement)
 
     year = actions.add_parser("year", help="per-month income summary of a year (for taxes)")
     year.add_argument("year", help="the year, YYYY")
-    year.add_argument("--tariff", type=float, default=None,
-                      help="energy price per kWh (default: the tariff recorded per job)")
+    year.add_argument(
+        "--tariff",
+        type=float,
+        default=None,
+        help="energy price per kWh (default: the tariff recorded per job)",
+    )
     _common(year)
     year.set_defaults(func=_year)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ledger", type=Path, default=None,
-                        help="ledger file (default: [daemon] state_dir/ledger.sqlite)")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="configuration file to read [daemon] state_dir from")
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        default=None,
+        help="ledger file (default: [daemon] state_dir/ledger.sqlite)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="configuration file to read [daemon] state_dir from",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -70,8 +86,13 @@ def _verify(args: argparse.Namespace) -> int:
             result = ledger.verify()
     except LedgerError as exc:
         return _bad(exc)
-    data = {"ok": result.ok, "entries": result.entries, "bad_seq": result.bad_seq,
-            "problem": result.problem, "file": str(ledger.path)}
+    data = {
+        "ok": result.ok,
+        "entries": result.entries,
+        "bad_seq": result.bad_seq,
+        "problem": result.problem,
+        "file": str(ledger.path),
+    }
     if args.json:
         print_json(data)
     elif result.ok:
@@ -99,8 +120,12 @@ def _statement(args: argparse.Namespace) -> int:
         print(f"Statement for {data['month']}")
         print_table(data["totals"])
         print("not completed:")
-        print_table({k: f"{v['jobs']} jobs, {v['compute_hours']} h, {v['kwh']} kWh"
-                     for k, v in data["not_completed"].items()})
+        print_table(
+            {
+                k: f"{v['jobs']} jobs, {v['compute_hours']} h, {v['kwh']} kWh"
+                for k, v in data["not_completed"].items()
+            }
+        )
     return 0
 
 
@@ -119,12 +144,16 @@ def _year(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
         return 0
-    print(f"{'month':8} {'jobs':>5} {'hours':>8} {'kWh':>8} {'energy':>9} {'accrued':>9} "
-          f"{'paid':>9} {'pending':>9}")
+    print(
+        f"{'month':8} {'jobs':>5} {'hours':>8} {'kWh':>8} {'energy':>9} {'accrued':>9} "
+        f"{'paid':>9} {'pending':>9}"
+    )
     for row in [*data["months"], {"month": "total", **data["total"]}]:
-        print(f"{row['month']:8} {row['jobs']:>5} {row['compute_hours']:>8.2f} "
-              f"{row['kwh']:>8.3f} {row['energy_cost']:>9.2f} {row['credits_accrued']:>9.2f} "
-              f"{row['credits_paid']:>9.2f} {row['credits_pending']:>9.2f}")
+        print(
+            f"{row['month']:8} {row['jobs']:>5} {row['compute_hours']:>8.2f} "
+            f"{row['kwh']:>8.3f} {row['energy_cost']:>9.2f} {row['credits_accrued']:>9.2f} "
+            f"{row['credits_paid']:>9.2f} {row['credits_pending']:>9.2f}"
+        )
     print(f"net income (credits accrued - energy cost): {data['total']['net_income']:.2f}")
     return 0
 

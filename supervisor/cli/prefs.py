@@ -41,8 +41,10 @@ def _get(args: argparse.Namespace) -> int:
         return 3
     if args.name is not None:
         if args.name not in prefs:
-            print(f"parkmesh: name: no preference {args.name!r} "
-                  f"(known: {', '.join(sorted(prefs))})", file=sys.stderr)
+            print(
+                f"parkmesh: name: no preference {args.name!r} (known: {', '.join(sorted(prefs))})",
+                file=sys.stderr,
+            )
             return 2
         prefs = {args.name: prefs[args.name]}
     if args.json:

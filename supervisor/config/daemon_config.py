@@ -19,10 +19,14 @@ class DaemonConfig:
     )
     log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="log level")
     shutdown_grace_s: float = setting(
-        5.0, doc="how long a SIGTERM may take: the running job is answered and recorded",
-        min=0.1, max=60.0
+        5.0,
+        doc="how long a SIGTERM may take: the running job is answered and recorded",
+        min=0.1,
+        max=60.0,
     )
     realtime_priority: int = setting(
-        10, doc="SCHED_FIFO priority of the hot path's thread (0: normal scheduling)", min=0,
+        10,
+        doc="SCHED_FIFO priority of the hot path's thread (0: normal scheduling)",
+        min=0,
         max=99,
     )

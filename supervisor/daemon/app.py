@@ -72,7 +72,8 @@ def check_models_provisioned(config: Config) -> None:
             raise ConfigError(
                 f"model {name!r} is not provisioned in {models_dir} (no {MANIFEST_NAME}; "
                 f"python -m sandbox.models.provision {models_dir} provisions the shipped ones)",
-                key="sandbox.models")
+                key="sandbox.models",
+            )
 
 
 class Interrupted(Exception):
@@ -105,20 +106,25 @@ class Supervisor:
         # The policy as the loop's code sees it: its setters are handed to the stop thread.
         self.policy = self.hotpath.policy
         # The source reads on the stop thread (or feeds one): docs/stop-path.md.
-        self.source = on_stop_thread((source or (lambda hp: build_source(config, hp)))(
-            self.hotpath), self.hotpath, config.daemon.realtime_priority)
+        self.source = on_stop_thread(
+            (source or (lambda hp: build_source(config, hp)))(self.hotpath),
+            self.hotpath,
+            config.daemon.realtime_priority,
+        )
         self.budget_link = BudgetLink(self.hotpath)
         self.budget = BudgetService(
-            config.budget, self.budget_link.readings,
+            config.budget,
+            self.budget_link.readings,
             store=PreferenceStore(config.daemon.state_dir),
             on_decision=self.budget_link.on_decision,
             wall_clock=wall_clock or local_now,
         )
         self.stop_watch = StopWatch(
-            self.hotpath, self.board,
+            self.hotpath,
+            self.board,
             # The pool enforces sandbox.ack_deadline_ms itself (it kills late workers); the
             # watch waits a little longer, to report the stop and to kill as a backstop.
-            (config.sandbox.ack_deadline_ms + STOP_WATCH_MARGIN_MS) / 1000
+            (config.sandbox.ack_deadline_ms + STOP_WATCH_MARGIN_MS) / 1000,
         )
         # Called from the reporter task (never from the hot path): printing and publishing.
         self.decision_listeners: list[Callable[[Decision], None]] = []
@@ -132,8 +138,9 @@ class Supervisor:
         self.ledger_path = config.daemon.state_dir / LEDGER_FILE
         self.log_ring = LogRing()
         self.facade = DaemonFacade(self, self.log_ring)
-        self.api = ApiService(self.facade, config.api.bus, poll_s=config.api.poll_s,
-                              log_limit=config.api.log_lines)
+        self.api = ApiService(
+            self.facade, config.api.bus, poll_s=config.api.poll_s, log_limit=config.api.log_lines
+        )
         self._send, self._receive = trio.open_memory_channel[Decision](DECISION_BUFFER)
         self.hotpath.add_listener(self._queue_decision)
         self.dropped_decisions = 0
@@ -204,8 +211,9 @@ class Supervisor:
         if not sandbox.models:
             LOG.info("no models configured: this car serves no jobs")
             return
-        pool = self.pool = WorkerPool(sandbox, board=self.board,
-                                      stop_priority=self.config.daemon.realtime_priority)
+        pool = self.pool = WorkerPool(
+            sandbox, board=self.board, stop_priority=self.config.daemon.realtime_priority
+        )
         self.stop_watch.kills = lambda: pool.kills
         await nursery.start(pool.run)
         self.job_desk = JobDesk(self, pool, self.ledger_path)
@@ -218,8 +226,11 @@ class Supervisor:
         """Shut the daemon down on the first SIGTERM or SIGINT."""
         async for signum in signals:
             self.signalled = signal.Signals(signum).name
-            LOG.info("received %s: stopping within %.1f s", self.signalled,
-                     self.config.daemon.shutdown_grace_s)
+            LOG.info(
+                "received %s: stopping within %.1f s",
+                self.signalled,
+                self.config.daemon.shutdown_grace_s,
+            )
             await self.shutdown(nursery)
             return
 

@@ -35,5 +35,8 @@ class BudgetLink:
         reasons = decision.reasons if decision.stopped else ()
         self.hotpath.policy.set_soft_stop("budget", reasons)
         self.hotpath.refresh_soft_stops()
-        LOG.info("budget: %.0f W allowed%s", decision.allowed_w,
-                 f" ({'; '.join(decision.reasons)})" if decision.reasons else "")
+        LOG.info(
+            "budget: %.0f W allowed%s",
+            decision.allowed_w,
+            f" ({'; '.join(decision.reasons)})" if decision.reasons else "",
+        )

@@ -28,7 +28,9 @@ def describe(exc: BaseException) -> str:
 
 
 async def keep_running(
-    name: str, make_run: Callable[[], ServiceRun], *,
+    name: str,
+    make_run: Callable[[], ServiceRun],
+    *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``make_run()`` as a started service; when it fails, log why and start it again.

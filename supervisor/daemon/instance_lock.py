@@ -38,15 +38,15 @@ def hold_instance_lock(runtime_dir: Path) -> Iterator[Path]:
         runtime_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        raise ConfigError(f"cannot use {runtime_dir}: {exc.strerror}",
-                          key="daemon.runtime_dir") from exc
+        raise ConfigError(
+            f"cannot use {runtime_dir}: {exc.strerror}", key="daemon.runtime_dir"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise AlreadyRunning(
-                f"another parkmesh daemon (pid {holder}) holds {path}") from None
+            raise AlreadyRunning(f"another parkmesh daemon (pid {holder}) holds {path}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path

@@ -33,6 +33,12 @@ LOG = logging.getLogger("parkmesh.jobs")
 # A running job's in-flight marker is refreshed this often (at most), s: what a crash loses of
 # its compute time and energy.
 MARKER_REFRESH_S = 1.0
+
+
+class RowNotWritten(RuntimeError):
+    """A finished job's ledger row did not commit: the job must not be answered as done."""
+
+
 # The pool's job statuses and the meter's energy methods, as the ledger names them.
 LEDGER_OUTCOMES = {
     "ok": "ok",
@@ -110,13 +116,15 @@ class JobBooks:
         """Commit the job's in-flight marker, then count it as running and start its meter.
 
         Raises:
-            Exception: the marker could not be committed (the job must not run).
+            Exception: the marker could not be committed (the job must not run);
+                `trio.TooSlowError` when the disk does not answer by the caller's deadline.
         Cancellation: the marker write is shielded (a marker asked for is a marker waited
         for), so the caller knows whether it exists.
         """
         now = time.time()
         marker = Marker(job_id, model, now, now, self.power_w())
-        with trio.CancelScope(shield=True):
+        bound = self.writer.shield_bound_s()
+        with trio.CancelScope(shield=True), trio.fail_after(bound):
             await self.writer.write(partial(Ledger.mark_inflight, marker=marker))
         # The job's compute time and energy start now, as it goes to its worker.
         running = RunningJob(job_id, model, time.time(), time.monotonic())
@@ -144,8 +152,12 @@ class JobBooks:
         status: str,
         energy: JobEnergy | None,
     ) -> str:
-        """Commit the job's row, deleting its marker, and return its ledger outcome. A row that
-        cannot be written is logged (the marker, if any, makes it at the next start)."""
+        """Commit the job's row, deleting its marker, and return its ledger outcome.
+
+        Raises:
+            RowNotWritten: the row did not commit (logged; the marker, if any, makes it at
+                the next start).
+        """
         outcome = LEDGER_OUTCOMES.get(status, "failed")
         entry = Entry(
             kind="job",
@@ -164,7 +176,9 @@ class JobBooks:
             seq = await self.writer.write(partial(Ledger.finish_job, entry=entry))
         except Exception as exc:
             LOG.error("job %s: the ledger row was not written: %s", job_id, exc)
-            return outcome
+            # Not answered as done: a result without its row would earn a receipt the
+            # ledger cannot take. The marker stays and makes the row at the next start.
+            raise RowNotWritten(f"job {job_id}: the ledger row was not written: {exc}") from exc
         if seq is None:
             LOG.warning("job %s already has its ledger row; not written twice", job_id)
         try:

@@ -18,6 +18,7 @@ connection); manifests go to the `ManifestInstaller`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from uplink.messages import FailureReason
 from uplink.node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus
 from uplink.pool_bridge import pool_job, pool_outcome
 
-from .job_books import MARKER_REFRESH_S, JobBooks, RunningJob
+from .job_books import MARKER_REFRESH_S, JobBooks, RowNotWritten, RunningJob
 from .ledger_writer import LedgerWriter
 from .manifest_installer import ManifestInstaller
 
@@ -101,8 +102,12 @@ class JobDesk:
     async def run_job(self, job: Job) -> JobResult | JobFailure:
         """Run one accepted job to its end; never raises for a job-level failure.
 
-        The job's ledger row is committed before this returns (see the module docstring); a
-        row that cannot be written is logged, and the job's marker makes it at the next start.
+        The job's ledger row is committed before this returns (see the module docstring).
+
+        Raises:
+            RowNotWritten: the finished job's row did not commit (logged): the job is not to
+                be answered as done (the uplink answers it crashed), and its marker makes the
+                row at the next start.
         Cancellation: the worker's job is abandoned (the pool stops it), the row is written
         all the same (shielded), then Cancelled propagates.
         """
@@ -110,7 +115,8 @@ class JobDesk:
         if not decision.accepting:
             why = "; ".join(r.text for r in decision.reasons) or str(decision.phase)
             now = time.time()
-            with trio.CancelScope(shield=True):
+            # Nothing ran, so nothing is lost if this row fails (it is logged).
+            with trio.CancelScope(shield=True), contextlib.suppress(RowNotWritten):
                 await self._record(job, now, now, "preempted", None)
             return JobFailure(FailureReason.PREEMPTED, f"not serving: {why}")
         with self.writer.lease():
@@ -133,8 +139,14 @@ class JobDesk:
                 # The meter is read before the busy flag drops (the estimate needs no flag).
                 ended, energy = time.time(), self.books.end(job.job_id)
                 self._set_busy(bool(self.running))
-                with trio.CancelScope(shield=True):
+                # Shielded, so the row is written also when the job's task is cancelled, but
+                # bounded: a disk that hangs must not keep a stopping daemon from exiting
+                # (the marker then makes the row at the next start).
+                bound = self.writer.shield_bound_s()
+                with trio.CancelScope(shield=True), trio.move_on_after(bound) as waited:
                     await self._record(job, running.started, ended, status, energy)
+                if waited.cancelled_caught:
+                    raise RowNotWritten(f"job {job.job_id}: the ledger did not answer in time")
         if result is None:
             return JobFailure(FailureReason.CRASHED, "the worker pool failed")
         return pool_outcome(result, energy.joules)

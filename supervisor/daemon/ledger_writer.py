@@ -140,6 +140,13 @@ class LedgerWriter:
         while self._pending or self._leases:
             await self._idle.wait()
 
+    def shield_bound_s(self) -> float:
+        """How long a caller may wait, shielded, for its write: until its own deadline plus
+        `close_grace_s` (none: for ever). Call it before entering the shield. A disk that
+        hangs must not keep a stopping daemon from exiting."""
+        left = trio.current_effective_deadline() - trio.current_time()
+        return max(0.0, left) + self.close_grace_s
+
     def statistics(self) -> WriterStatistics:
         """A snapshot of the counters."""
         return WriterStatistics(self._committed, self._failed, self._pending, self._leases)

@@ -16,8 +16,9 @@ class LogRing(logging.Handler):
         super().__init__(logging.INFO)
         self._lines: collections.deque[str] = collections.deque(maxlen=capacity)
         self.serial = 0
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                                            "%H:%M:%S"))
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         """Keep one formatted line."""

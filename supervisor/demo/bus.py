@@ -63,7 +63,10 @@ def open_private_bus(
     config.write_text(_CONFIG.format(socket=socket, policy=policy))
     proc = subprocess.Popen(
         [binary, f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         address = proc.stdout.readline().strip()

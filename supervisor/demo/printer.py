@@ -67,8 +67,7 @@ class DemoPrinter:
 
     def decision(self, decision: Decision) -> None:
         """The policy changed its mind (a job starting or ending is told by the mesh lines)."""
-        if (decision.phase in _WORKING and self._last_phase in _WORKING
-                and not decision.reasons):
+        if decision.phase in _WORKING and self._last_phase in _WORKING and not decision.reasons:
             self._last_phase = decision.phase
             return
         self._last_phase = decision.phase

@@ -65,7 +65,10 @@ def demo_config(state_dir: Path, scenario: Path, speed: float, bus: str, models:
 
 
 async def run_demo(
-    scenario_file: Path, speed: float, quiet: bool = False, mesh: bool = True,
+    scenario_file: Path,
+    speed: float,
+    quiet: bool = False,
+    mesh: bool = True,
     keep: Path | None = None,
 ) -> DemoPrinter:
     """Play the scenario through the daemon; returns the printer with its record.

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from sandbox.stop_page import StopLevel, StopReason
 from supervisor.daemon.realtime import enter_realtime
 from supervisor.policy_clock import PolicyClock
 
@@ -91,6 +92,9 @@ class StopThreadControl:
             if self.closing:
                 return set()
             now = hotpath.clock()
+            # The loop's `PolicyClock` watches this: a stop thread that stops coming here
+            # (wedged in a driver call, or dead) is treated as a failed source.
+            hotpath.heartbeat = now
             due = min(self._due, self._clock.next_deadline(now))
             left = min(end - time.monotonic(), due - now)
             events = poller.poll(max(0.0, left) * 1000)
@@ -147,6 +151,15 @@ async def run_stop_thread(
         except BaseException as exc:
             errors.append(exc)
         finally:
+            if errors or not control.closing:
+                # Nobody reads the car any more: unknown, so unsafe. Written before the hot
+                # path is let go, so no job can start in between.
+                hotpath.stopper.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+                LOG.error(
+                    "the stop thread %s ended unasked%s: workers stopped",
+                    name,
+                    f" ({type(errors[0]).__name__}: {errors[0]})" if errors else "",
+                )
             hotpath.detach()
             with contextlib.suppress(trio.RunFinishedError):
                 token.run_sync_soon(finished.set)

@@ -40,10 +40,16 @@ def node() -> Iterator[SandboxConfig]:
         provision_worker_key(base / "keys" / "worker.key", uid, gid)
         (base / "keys").chmod(0o755)
         yield SandboxConfig(
-            models_dir=base / "models", models=("fake-encoder",),
-            worker_key=base / "keys" / "worker.key", scratch_dir=base / "scratch",
-            worker_user=str(WORKER_UID), restart_backoff_s=0.05, restart_backoff_max_s=0.2,
-            start_timeout_s=60.0, release_delay_s=30.0, threads=1,
+            models_dir=base / "models",
+            models=("fake-encoder",),
+            worker_key=base / "keys" / "worker.key",
+            scratch_dir=base / "scratch",
+            worker_user=str(WORKER_UID),
+            restart_backoff_s=0.05,
+            restart_backoff_max_s=0.2,
+            start_timeout_s=60.0,
+            release_delay_s=30.0,
+            threads=1,
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -49,8 +49,14 @@ class FakeEncoder:
         self.net = TinyNet().eval()
         self.big = torch.randn(384, 384)
 
-    def encode(self, texts: list[str], *, check: Callable[[], None],
-               micro_batch: int | None = None, step_rows: int | None = None) -> list[list[float]]:
+    def encode(
+        self,
+        texts: list[str],
+        *,
+        check: Callable[[], None],
+        micro_batch: int | None = None,
+        step_rows: int | None = None,
+    ) -> list[list[float]]:
         out = []
         with torch.inference_mode():
             for text in texts:

@@ -58,5 +58,32 @@ def test_a_shutdown_stop_is_final() -> None:
     board = PageBoard()
     board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
     assert not board.releasable
+    # A later stop (a door, a stall) must not make the shutdown's stop liftable again.
     board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
-    assert board.releasable
+    assert not board.releasable and board.final
+    assert board.last is not None and board.last.reason == StopReason.SHUTDOWN
+    board.release_all_nowait()
+    assert board.level() == StopLevel.HARD
+
+
+def test_a_shutdown_written_while_a_release_runs_still_stands(pages: list[StopPage]) -> None:
+    """The stop thread releases (the car was admitted) while the trio thread writes the
+    shutdown: whatever the interleaving, every page ends stopped."""
+    board = PageBoard()
+    for page in pages:
+        board.add(page)
+    board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+    first = pages[0]
+    real = first.request_stop
+
+    def interleaved(level: StopLevel, reason: StopReason, now_ns: int | None = None) -> None:
+        real(level, reason, *(() if now_ns is None else (now_ns,)))
+        if level == StopLevel.RUN:  # the shutdown lands between the release's page writes
+            first.request_stop = real  # type: ignore[method-assign]
+            board.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
+
+    first.request_stop = interleaved  # type: ignore[method-assign]
+    board.release_all_nowait()
+    assert [page.level() for page in pages] == [StopLevel.HARD, StopLevel.HARD]
+    assert board.final and board.last is not None
+    assert board.last.reason == StopReason.SHUTDOWN

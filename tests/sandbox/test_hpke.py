@@ -24,8 +24,9 @@ KEY = H("ad2744de8e17f4ebba575b3f5f5a8fa1f69c2a07f6e7500bc60ca6e3e3ec1c91")
 BASE_NONCE = H("5c4d98150661b848853b547f")
 PT = H("4265617574792069732074727574682c20747275746820626561757479")
 AAD0 = H("436f756e742d30")
-CT0 = H("1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db"
-        "21993c62ce81883d2dd1b51a28")
+CT0 = H(
+    "1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db21993c62ce81883d2dd1b51a28"
+)
 
 KEM_SUITE = b"KEM" + (0x20).to_bytes(2, "big")
 HPKE_SUITE = b"HPKE" + (0x20).to_bytes(2, "big") + (1).to_bytes(2, "big") + (3).to_bytes(2, "big")
@@ -67,8 +68,11 @@ def _reference_schedule() -> tuple[bytes, bytes, bytes]:
 
 
 def test_vector_key_schedule_and_first_ciphertext() -> None:
-    pk_e = X25519PrivateKey.from_private_bytes(SK_E).public_key().public_bytes(
-        Encoding.Raw, PublicFormat.Raw)
+    pk_e = (
+        X25519PrivateKey.from_private_bytes(SK_E)
+        .public_key()
+        .public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
     assert pk_e == PK_E
     assert hpke.public_key_of(SK_R) == PK_R
     shared, key, nonce = _reference_schedule()

@@ -27,13 +27,16 @@ def test_blocking_round_trip_and_clean_end() -> None:
         assert recv_message(b) is None
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (struct.pack(">I", MAX_FRAME + 1), "exceeds"),
-    (struct.pack(">I", 10) + b"abc", "middle of a frame"),
-    (struct.pack(">I", 1) + b"\xff", "not valid CBOR"),
-    (struct.pack(">I", 4) + b"\x83\x01\x02\x03", "not a CBOR map"),
-    (struct.pack(">I", 2) + b"\xa0\x00"[:1] + b"", "middle of a frame"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (struct.pack(">I", MAX_FRAME + 1), "exceeds"),
+        (struct.pack(">I", 10) + b"abc", "middle of a frame"),
+        (struct.pack(">I", 1) + b"\xff", "not valid CBOR"),
+        (struct.pack(">I", 4) + b"\x83\x01\x02\x03", "not a CBOR map"),
+        (struct.pack(">I", 2) + b"\xa0\x00"[:1] + b"", "middle of a frame"),
+    ],
+)
 def test_bad_frames_are_refused(raw: bytes, message: str) -> None:
     a, b = socket.socketpair()
     with a, b:

@@ -26,8 +26,9 @@ async def test_sandboxed_minilm_and_decoder_match_in_process(node: SandboxConfig
     async with open_pool(config) as pool:
         job, key = seal_encode_job("e", ENCODER_NAME, pool.worker_public_key, texts)
         encoded = await pool.run_job(job)
-        job, key2 = seal_generate_job("g", DECODER_NAME, pool.worker_public_key, ["hello"],
-                                      max_new_tokens=6)
+        job, key2 = seal_generate_job(
+            "g", DECODER_NAME, pool.worker_public_key, ["hello"], max_new_tokens=6
+        )
         generated = await pool.run_job(job)
         stats = {s.model: s for s in pool.statistics()}
     assert encoded.ok and generated.ok, (encoded.reason, generated.reason)
@@ -40,4 +41,5 @@ async def test_sandboxed_minilm_and_decoder_match_in_process(node: SandboxConfig
         assert row == pytest.approx(want, abs=1e-5)
     decoder = load_model(DECODER_NAME, config.models_dir, "cpu", operator)
     assert open_output(generated, key2)["texts"] == [
-        decoder.generate("hello", max_new_tokens=6, check=no_check)]
+        decoder.generate("hello", max_new_tokens=6, check=no_check)
+    ]

@@ -35,8 +35,12 @@ class Night:
     curtailments: tuple[CurtailmentEvent, ...] = ()
 
     def config(self) -> BudgetConfig:
-        return BudgetConfig(nominal_compute_w=self.compute_w, host_baseline_w=self.baseline_w,
-                            departure_margin_s=self.margin_s, required_sensors=())
+        return BudgetConfig(
+            nominal_compute_w=self.compute_w,
+            host_baseline_w=self.baseline_w,
+            departure_margin_s=self.margin_s,
+            required_sensors=(),
+        )
 
     def departure(self) -> tuple[datetime, float] | None:
         from thermal.preferences import next_departure
@@ -82,10 +86,20 @@ def curtailments(draw: st.DrawFn) -> CurtailmentEvent:
     randomize = draw(st.sampled_from([0.0, 60.0, 900.0]))
     shift = draw(st.floats(-randomize, randomize)) if randomize else 0.0
     if draw(st.booleans()):
-        return CurtailmentEvent(start, float(duration), level=draw(st.integers(0, 3)),
-                                randomize_s=randomize, shift_s=shift)
-    return CurtailmentEvent(start, float(duration), import_limit_kw=draw(st.floats(0, 3)),
-                            randomize_s=randomize, shift_s=shift)
+        return CurtailmentEvent(
+            start,
+            float(duration),
+            level=draw(st.integers(0, 3)),
+            randomize_s=randomize,
+            shift_s=shift,
+        )
+    return CurtailmentEvent(
+        start,
+        float(duration),
+        import_limit_kw=draw(st.floats(0, 3)),
+        randomize_s=randomize,
+        shift_s=shift,
+    )
 
 
 @dataclass
@@ -100,14 +114,22 @@ class Trace:
 
 def vehicle(night: Night, soc: float, temps: Temperatures = MILD) -> VehicleReadings:
     return VehicleReadings(
-        soc_percent=min(100.0, max(0.0, soc)), capacity_kwh=night.capacity_kwh,
-        cable_connected=night.plugged, charger_delivering=night.plugged,
-        charge_power_kw=night.charge_kw if night.plugged else 0.0, temperatures=temps,
+        soc_percent=min(100.0, max(0.0, soc)),
+        capacity_kwh=night.capacity_kwh,
+        cable_connected=night.plugged,
+        charger_delivering=night.plugged,
+        charge_power_kw=night.charge_kw if night.plugged else 0.0,
+        temperatures=temps,
     )
 
 
-def simulate(night: Night, *, until: datetime | None = None, whole_minutes: bool = False,
-             budget: Budget | None = None) -> Trace:
+def simulate(
+    night: Night,
+    *,
+    until: datetime | None = None,
+    whole_minutes: bool = False,
+    budget: Budget | None = None,
+) -> Trace:
     """Step the car minute by minute: compute runs at the allowed power for the minute, or
     only for the runway when it is shorter (`whole_minutes` runs it for the whole minute)."""
     budget = budget or Budget(night.config())
@@ -118,8 +140,9 @@ def simulate(night: Night, *, until: datetime | None = None, whole_minutes: bool
     now = START
     while now < end:
         soc = energy / cap * 100.0
-        d = budget.evaluate(vehicle(night, soc), DeviceReadings(), night.prefs,
-                            BudgetClock(now), night.curtailments)
+        d = budget.evaluate(
+            vehicle(night, soc), DeviceReadings(), night.prefs, BudgetClock(now), night.curtailments
+        )
         step = min(60.0, (end - now).total_seconds())
         run = 0.0
         if d.allowed_w > 0:

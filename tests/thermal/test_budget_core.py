@@ -19,42 +19,70 @@ MILD = Temperatures(coolant=25.0, battery=22.0, cabin=21.0, ambient=15.0)
 NO_SCHEDULE = OwnerPreferences(departures=())
 
 
-def car(soc: float | None, *, plugged: bool = True, charge_kw: float = 7.2,
-        temps: Temperatures = MILD, capacity: float = 75.0) -> VehicleReadings:
+def car(
+    soc: float | None,
+    *,
+    plugged: bool = True,
+    charge_kw: float = 7.2,
+    temps: Temperatures = MILD,
+    capacity: float = 75.0,
+) -> VehicleReadings:
     return VehicleReadings(soc, capacity, plugged, plugged, charge_kw if plugged else 0.0, temps)
 
 
-def decide(budget: Budget, vehicle: VehicleReadings, prefs: OwnerPreferences = NO_SCHEDULE,
-           device: DeviceReadings | None = None, now: datetime = EVENING) -> BudgetDecision:
+def decide(
+    budget: Budget,
+    vehicle: VehicleReadings,
+    prefs: OwnerPreferences = NO_SCHEDULE,
+    device: DeviceReadings | None = None,
+    now: datetime = EVENING,
+) -> BudgetDecision:
     return budget.evaluate(vehicle, device or DeviceReadings(), prefs, BudgetClock(now))
 
 
 def test_on_battery_runway_is_the_energy_above_the_floor_over_the_load() -> None:
-    v = energy_runway(EnergyPicture(soc_percent=60, capacity_kwh=75, charge_kw=0,
-                                    load_kw=1.15, floor_percent=50))
+    v = energy_runway(
+        EnergyPicture(soc_percent=60, capacity_kwh=75, charge_kw=0, load_kw=1.15, floor_percent=50)
+    )
     assert v.limit == "floor"
     assert v.runway_s == pytest.approx(7.5 / 1.15 * 3600)
 
 
 def test_plugged_with_a_strong_charger_has_no_energy_limit() -> None:
-    v = energy_runway(EnergyPicture(60, 75, 7.2, 1.15, 50, departure_in_s=12 * 3600,
-                                    target_percent=80, margin_s=1800))
+    v = energy_runway(
+        EnergyPicture(
+            60, 75, 7.2, 1.15, 50, departure_in_s=12 * 3600, target_percent=80, margin_s=1800
+        )
+    )
     assert v == type(v)(math.inf, None, True)
 
 
 def test_departure_runway_is_the_spare_charging_time() -> None:
     # 40 -> 80 % of 75 kWh needs 30 kWh; 3.7 kW for 10 h gives 37 kWh: 7 kWh spare, at 1.15 kW.
-    v = energy_runway(EnergyPicture(40, 75, 3.7, 1.15, 20, departure_in_s=10.5 * 3600,
-                                    target_percent=80, margin_s=1800))
+    v = energy_runway(
+        EnergyPicture(
+            40, 75, 3.7, 1.15, 20, departure_in_s=10.5 * 3600, target_percent=80, margin_s=1800
+        )
+    )
     assert v.limit == "departure"
     assert v.runway_s == pytest.approx(7.0 / 1.15 * 3600)
 
 
 def test_of_several_departures_that_allow_nothing_the_soonest_is_named() -> None:
     # Unplugged below every target: each day's departure forbids compute; tomorrow's binds.
-    v = energy_runway(EnergyPicture(72, 75, 0.0, 1.15, 50, departure_in_s=12.5 * 3600,
-                                    target_percent=80, margin_s=1800,
-                                    later=((36.5 * 3600, 80.0), (60.5 * 3600, 80.0))))
+    v = energy_runway(
+        EnergyPicture(
+            72,
+            75,
+            0.0,
+            1.15,
+            50,
+            departure_in_s=12.5 * 3600,
+            target_percent=80,
+            margin_s=1800,
+            later=((36.5 * 3600, 80.0), (60.5 * 3600, 80.0)),
+        )
+    )
     assert (v.limit, v.runway_s, v.reachable_without_compute) == ("departure", 0.0, False)
     assert v.departure_in_s == 12.5 * 3600
 
@@ -62,13 +90,15 @@ def test_of_several_departures_that_allow_nothing_the_soonest_is_named() -> None
 def test_inside_the_margin_compute_cannot_eat_into_the_target() -> None:
     # 10 min to go (margin 15 min), exactly at the 21 % target, and compute draws more than
     # the 1.4 kW charger gives: only what the charger adds by the departure may be spent.
-    v = energy_runway(EnergyPicture(21, 20, 1.4, 1.616, 20, departure_in_s=600,
-                                    target_percent=21, margin_s=900))
+    v = energy_runway(
+        EnergyPicture(21, 20, 1.4, 1.616, 20, departure_in_s=600, target_percent=21, margin_s=900)
+    )
     assert v.limit == "departure" and v.departure_in_s == 600
     assert v.runway_s == pytest.approx(1.4 * 600 / 1.616)
     # Half a point above it, computing all ten minutes still leaves the target: no limit.
-    v = energy_runway(EnergyPicture(21.5, 20, 1.4, 1.616, 20, departure_in_s=600,
-                                    target_percent=21, margin_s=900))
+    v = energy_runway(
+        EnergyPicture(21.5, 20, 1.4, 1.616, 20, departure_in_s=600, target_percent=21, margin_s=900)
+    )
     assert v.limit == "floor"
 
 
@@ -141,15 +171,21 @@ def test_missing_required_vehicle_temperature_counts_as_hot_not_cold() -> None:
     assert d.allowed_w == 0 and d.binding == ("temperature:battery",)
     assert d.reasons == ("no battery temperature reading: counts as hot",)
     # A sensor that is not required and not there is ignored.
-    assert decide(Budget(BudgetConfig()), car(90, temps=Temperatures(battery=20, cabin=20))
-                  ).allowed_w == 1000
+    assert (
+        decide(Budget(BudgetConfig()), car(90, temps=Temperatures(battery=20, cabin=20))).allowed_w
+        == 1000
+    )
 
 
 def test_measured_draw_above_the_cap_shortens_the_runway() -> None:
     prefs = OwnerPreferences(departures=(), allow_compute_on_battery=True)
     nominal = decide(Budget(BudgetConfig()), car(60, plugged=False), prefs)
-    hungry = decide(Budget(BudgetConfig()), car(60, plugged=False), prefs,
-                    device=DeviceReadings(compute_w=2000.0))
+    hungry = decide(
+        Budget(BudgetConfig()),
+        car(60, plugged=False),
+        prefs,
+        device=DeviceReadings(compute_w=2000.0),
+    )
     assert hungry.runway_s == pytest.approx(nominal.runway_s * 1.15 / 2.15)
 
 
@@ -163,8 +199,9 @@ def test_nightly_compute_hours_cap() -> None:
 
 
 def test_reasons_list_every_limit_at_once() -> None:
-    d = decide(Budget(BudgetConfig()), car(30, plugged=False),
-               device=DeviceReadings(gpu_temp_c=95.0))
+    d = decide(
+        Budget(BudgetConfig()), car(30, plugged=False), device=DeviceReadings(gpu_temp_c=95.0)
+    )
     assert set(d.binding) == {"temperature:gpu", "on_battery", "floor"}
     assert len(d.reasons) == 3
 
@@ -188,9 +225,11 @@ def test_a_car_that_stays_past_its_departure_keeps_tomorrows_target() -> None:
     # 06:00, on battery at 75 % of 75 kWh, departures daily at 07:00 needing 60 %: today's
     # departure is met even computing all the way; tomorrow's is what stops compute, after
     # (56.25 - 45) kWh / 1.15 kW, well before the floor (18.75 kWh away) would.
-    prefs = OwnerPreferences(allow_compute_on_battery=True,
-                             departures=(Departure(EVERY_DAY, time(7, 0), 60.0),))
-    d = decide(Budget(BudgetConfig()), car(75, plugged=False), prefs,
-               now=datetime(2026, 11, 26, 6, 0))
+    prefs = OwnerPreferences(
+        allow_compute_on_battery=True, departures=(Departure(EVERY_DAY, time(7, 0), 60.0),)
+    )
+    d = decide(
+        Budget(BudgetConfig()), car(75, plugged=False), prefs, now=datetime(2026, 11, 26, 6, 0)
+    )
     assert d.runway_limit == "departure"
     assert d.runway_s == pytest.approx(11.25 / 1.15 * 3600)

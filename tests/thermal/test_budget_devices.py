@@ -144,8 +144,9 @@ def test_failing_counter_falls_back_to_estimate_and_says_so() -> None:
     nvml = FakeNvml()
     t = [0.0]
     estimate = EstimatedCounter(lambda: 500.0, clock=lambda: t[0])
-    meter = JobEnergyMeter(NvmlEnergyCounter(NvmlDevice(nvml, "h", 0)), estimate,
-                           clock=lambda: t[0])
+    meter = JobEnergyMeter(
+        NvmlEnergyCounter(NvmlDevice(nvml, "h", 0)), estimate, clock=lambda: t[0]
+    )
     meter.start("job")
     nvml.broken = True
     t[0] = 2.0
@@ -180,9 +181,16 @@ def test_rapl_counter_unwraps(tmp_path: Path) -> None:
 
 def test_vehicle_readings_from_vss() -> None:
     values: dict[str, Any] = {
-        vss.SOC: 64.5, vss.NET_CAPACITY: 75, vss.CABLE: True, vss.IS_CHARGING: True,
-        vss.CHARGE_POWER_KW: 7.2, vss.PACK_TEMP: 24.0, vss.PACK_TEMP_MAX: 27.0,
-        vss.COOLANT_TEMP: 30.0, vss.CABIN_TEMP: 21.0, vss.AMBIENT_TEMP: 999.0,
+        vss.SOC: 64.5,
+        vss.NET_CAPACITY: 75,
+        vss.CABLE: True,
+        vss.IS_CHARGING: True,
+        vss.CHARGE_POWER_KW: 7.2,
+        vss.PACK_TEMP: 24.0,
+        vss.PACK_TEMP_MAX: 27.0,
+        vss.COOLANT_TEMP: 30.0,
+        vss.CABIN_TEMP: 21.0,
+        vss.AMBIENT_TEMP: 999.0,
     }
     r = vehicle_readings_from(values.get)
     assert (r.soc_percent, r.capacity_kwh, r.charging, r.charge_power_kw) == (64.5, 75.0, True, 7.2)

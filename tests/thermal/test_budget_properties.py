@@ -68,15 +68,18 @@ def test_allowed_power_never_rises_when_a_temperature_rises(
     walk: tuple[str, TemperatureLimits, list[float]], nominal: float
 ) -> None:
     sensor, limits, temps = walk
-    config = dataclasses.replace(BudgetConfig(nominal_compute_w=nominal),
-                                 **{sensor: limits})  # type: ignore[arg-type]
+    config = dataclasses.replace(BudgetConfig(nominal_compute_w=nominal), **{sensor: limits})  # type: ignore[arg-type]
     budget = Budget(config)
-    night = Night(75.0, 90.0, True, 7.2, nominal, 150.0, 0.0,
-                  OwnerPreferences(departures=()), 1.0)
+    night = Night(75.0, 90.0, True, 7.2, nominal, 150.0, 0.0, OwnerPreferences(departures=()), 1.0)
     previous: tuple[float, float] | None = None
     for t in temps:
-        readings = vehicle(night, 90.0, dataclasses.replace(MILD, **{
-            s: (t if s == sensor else None) for s in SENSORS if s != "gpu"}))
+        readings = vehicle(
+            night,
+            90.0,
+            dataclasses.replace(
+                MILD, **{s: (t if s == sensor else None) for s in SENSORS if s != "gpu"}
+            ),
+        )
         device = DeviceReadings(gpu_temp_c=t if sensor == "gpu" else None)
         d = budget.evaluate(readings, device, night.prefs, BudgetClock(START))
         if previous is not None and t > previous[0]:
@@ -84,11 +87,17 @@ def test_allowed_power_never_rises_when_a_temperature_rises(
         previous = (t, d.allowed_w)
         # Fresh eyes agree: a hotter reading never allows more, latch or no latch.
         fresh = Budget(config).evaluate(readings, device, night.prefs, BudgetClock(START))
-        hotter_readings = vehicle(night, 90.0, dataclasses.replace(MILD, **{
-            s: (t + 1.0 if s == sensor else None) for s in SENSORS if s != "gpu"}))
+        hotter_readings = vehicle(
+            night,
+            90.0,
+            dataclasses.replace(
+                MILD, **{s: (t + 1.0 if s == sensor else None) for s in SENSORS if s != "gpu"}
+            ),
+        )
         hotter_device = DeviceReadings(gpu_temp_c=t + 1.0 if sensor == "gpu" else None)
-        hotter = Budget(config).evaluate(hotter_readings, hotter_device, night.prefs,
-                                         BudgetClock(START))
+        hotter = Budget(config).evaluate(
+            hotter_readings, hotter_device, night.prefs, BudgetClock(START)
+        )
         assert hotter.allowed_w <= fresh.allowed_w + 1e-9
 
 
@@ -97,47 +106,67 @@ def test_allowed_power_never_rises_when_a_temperature_rises(
 def test_curtailment_window_obeyed_from_first_to_last_second(
     night: Night, event: CurtailmentEvent
 ) -> None:
-    night = dataclasses.replace(night, plugged=True, soc=95.0, curtailments=(event,),
-                                prefs=OwnerPreferences(departures=()))
+    night = dataclasses.replace(
+        night, plugged=True, soc=95.0, curtailments=(event,), prefs=OwnerPreferences(departures=())
+    )
     config = night.config()
-    cap = event.cap_w(config.nominal_compute_w, config.host_baseline_w,
-                      config.curtail_level_fractions)
+    cap = event.cap_w(
+        config.nominal_compute_w, config.host_baseline_w, config.curtail_level_fractions
+    )
     budget = Budget(config)
     start, end = event.effective_start, event.effective_end
     seconds = int((end - start).total_seconds())
     moments = [start + timedelta(seconds=s) for s in range(seconds)]
     moments.append(end - timedelta(microseconds=1))
     for now in moments:
-        d = budget.evaluate(vehicle(night, 95.0), DeviceReadings(), night.prefs, BudgetClock(now),
-                            night.curtailments)
+        d = budget.evaluate(
+            vehicle(night, 95.0),
+            DeviceReadings(),
+            night.prefs,
+            BudgetClock(now),
+            night.curtailments,
+        )
         assert d.allowed_w <= cap + 1e-9, now
         if cap < config.nominal_compute_w:
             assert "curtailment" in d.binding
     # Outside the window the event does not bind (and before it, it ends the runway).
-    before = budget.evaluate(vehicle(night, 95.0), DeviceReadings(), night.prefs,
-                             BudgetClock(start - timedelta(seconds=1)), night.curtailments)
-    after = budget.evaluate(vehicle(night, 95.0), DeviceReadings(), night.prefs,
-                            BudgetClock(end), night.curtailments)
+    before = budget.evaluate(
+        vehicle(night, 95.0),
+        DeviceReadings(),
+        night.prefs,
+        BudgetClock(start - timedelta(seconds=1)),
+        night.curtailments,
+    )
+    after = budget.evaluate(
+        vehicle(night, 95.0), DeviceReadings(), night.prefs, BudgetClock(end), night.curtailments
+    )
     assert before.allowed_w == after.allowed_w == config.nominal_compute_w
     if cap < config.nominal_compute_w:
         assert before.runway_s <= 1.0 + 1e-6
         assert before.runway_limit == "curtailment"
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(nights())
 def test_runway_agrees_with_a_minute_by_minute_simulation(night: Night) -> None:
-    night = dataclasses.replace(night, prefs=dataclasses.replace(
-        night.prefs, allow_compute_on_battery=True))
-    first = Budget(night.config()).evaluate(vehicle(night, night.soc), DeviceReadings(),
-                                            night.prefs, BudgetClock(START))
+    night = dataclasses.replace(
+        night, prefs=dataclasses.replace(night.prefs, allow_compute_on_battery=True)
+    )
+    first = Budget(night.config()).evaluate(
+        vehicle(night, night.soc), DeviceReadings(), night.prefs, BudgetClock(START)
+    )
     runway = first.runway_s
     assume(first.allowed_w > 0 and 600.0 <= runway <= 30 * 3600.0)
     # The car computes whole minutes while the budget allows; the runway ends in the minute
     # where the budget says stop, or where less than a minute of runway is left.
-    trace = simulate(night, until=START + timedelta(seconds=runway + 1800.0),
-                     whole_minutes=True)
-    end = next(i * 60.0 + (d.runway_s if d.allowed_w > 0 else 0.0)
-               for i, d in enumerate(trace.decisions) if d.allowed_w == 0 or d.runway_s < 60.0)
+    trace = simulate(night, until=START + timedelta(seconds=runway + 1800.0), whole_minutes=True)
+    end = next(
+        i * 60.0 + (d.runway_s if d.allowed_w > 0 else 0.0)
+        for i, d in enumerate(trace.decisions)
+        if d.allowed_w == 0 or d.runway_s < 60.0
+    )
     assert math.isclose(end, runway, rel_tol=0.01), (end, runway, first.runway_limit)

@@ -46,14 +46,19 @@ class Recorder:
 
 
 def make_service(
-    tmp_path: Path, *, gpu: Callable[[], float] = lambda: 50.0,
+    tmp_path: Path,
+    *,
+    gpu: Callable[[], float] = lambda: 50.0,
     prefs: OwnerPreferences | None = None,
 ) -> tuple[BudgetService, Car, Recorder, float]:
     t0 = trio.current_time()
     car, rec = Car(), Recorder()
     service = BudgetService(
-        BudgetConfig(), car, store=PreferenceStore(tmp_path),
-        preferences=prefs or OwnerPreferences(departures=()), on_decision=rec,
+        BudgetConfig(),
+        car,
+        store=PreferenceStore(tmp_path),
+        preferences=prefs or OwnerPreferences(departures=()),
+        on_decision=rec,
         monitor=DeviceMonitor(temperature=gpu),
         wall_clock=lambda: BASE + timedelta(seconds=trio.current_time() - t0),
     )
@@ -68,7 +73,8 @@ async def test_scheduled_curtailment_obeyed_within_a_second_and_for_its_window(
         await nursery.start(service.run)
         assert service.decision is not None and service.decision.allowed_w == 1000
         event = service.add_curtailment(
-            CurtailmentEvent(BASE + timedelta(seconds=10.25), 600.0, level=3))
+            CurtailmentEvent(BASE + timedelta(seconds=10.25), 600.0, level=3)
+        )
         assert event.shift_s == 0
         samples: list[tuple[float, float]] = []
         for _ in range(700 * 4):
@@ -121,7 +127,8 @@ async def test_failing_temperature_source_stops_then_recovers(
         await trio.sleep(1.5)
         assert service.decision is not None and service.decision.allowed_w == 0
         assert service.decision.reasons == (
-            "gpu temperature source failed (custom: sensor bus timeout): counts as hot",)
+            "gpu temperature source failed (custom: sensor bus timeout): counts as hot",
+        )
         state.update(fail=False, temp=40.0)
         await trio.sleep(1.5)
         assert service.decision.allowed_w == 1000
@@ -221,8 +228,9 @@ async def test_a_device_read_that_hangs_counts_as_failed(
         return DeviceReadings(gpu_temp_c=50.0)
 
     monkeypatch.setattr(monitor, "read", wedged)
-    service = BudgetService(BudgetConfig(), Car(), preferences=OwnerPreferences(departures=()),
-                            monitor=monitor)
+    service = BudgetService(
+        BudgetConfig(), Car(), preferences=OwnerPreferences(departures=()), monitor=monitor
+    )
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             await nursery.start(service.run)

@@ -17,8 +17,9 @@ def screen_text(app: ParkmeshApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-async def wait_for(pilot: Pilot[None], what: Callable[[], bool], label: str,
-                   timeout: float = 5.0) -> None:
+async def wait_for(
+    pilot: Pilot[None], what: Callable[[], bool], label: str, timeout: float = 5.0
+) -> None:
     """Pause the app until `what()` holds; fail naming `label` after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -36,8 +37,11 @@ def run(bus: str, scenario: Callable[[ParkmeshApp, Pilot[None]], Awaitable[None]
     async def main() -> None:
         app = ParkmeshApp(bus)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.state.connected and app.state.ledger is not None,
-                           "the first connection")
+            await wait_for(
+                pilot,
+                lambda: app.state.connected and app.state.ledger is not None,
+                "the first connection",
+            )
             await scenario(app, pilot)
 
     asyncio.run(main())

@@ -15,9 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _modules_after(code: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys, json\n"
-                          "print(json.dumps(sorted(sys.modules)))"],
-                         cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     modules: list[str] = json.loads(out.stdout)
     return modules
 
@@ -25,27 +30,41 @@ def _modules_after(code: str) -> list[str]:
 def test_tui_imports_no_daemon_package():
     loaded = _modules_after("import tui.app")
     assert "textual" in loaded
-    daemon = [m for m in loaded if m.split(".")[0] in ("supervisor", "thermal", "sandbox",
-                                                       "uplink", "torch")]
+    daemon = [
+        m
+        for m in loaded
+        if m.split(".")[0] in ("supervisor", "thermal", "sandbox", "uplink", "torch")
+    ]
     assert daemon == []
 
 
 def test_daemon_side_imports_no_textual():
     loaded = _modules_after(
         "import supervisor.api.service, supervisor.api.client, supervisor.cli.status, "
-        "supervisor.cli.prefs, supervisor.cli.ledger, supervisor.cli.tui")
+        "supervisor.cli.prefs, supervisor.cli.ledger, supervisor.cli.tui"
+    )
     assert not [m for m in loaded if m.split(".")[0] in ("textual", "rich")]
 
 
 def test_tui_names_match_the_interface():
     assert (client.BUS_NAME, client.OBJECT_PATH, client.INTERFACE) == (
-        names.BUS_NAME, names.OBJECT_PATH, names.INTERFACE)
+        names.BUS_NAME,
+        names.OBJECT_PATH,
+        names.INTERFACE,
+    )
     assert client.INVALID_ARGS == names.ERROR_INVALID_ARGS
     assert client.BUS_ENV == "PARKMESH_BUS_ADDRESS"
     methods = interfaces()[names.INTERFACE].methods
     # Every call the TUI makes, with the signature it sends.
-    used = {"GetLog": "u", "LedgerRecent": "u", "LedgerStatement": "s", "SetPreference": "ss",
-            "Drain": "", "Resume": "", "TestStop": ""}
+    used = {
+        "GetLog": "u",
+        "LedgerRecent": "u",
+        "LedgerStatement": "s",
+        "SetPreference": "ss",
+        "Drain": "",
+        "Resume": "",
+        "TestStop": "",
+    }
     for method, signature in used.items():
         assert methods[method].in_signature == signature, method
     source = (REPO / "tui" / "app.py").read_text()
@@ -69,7 +88,8 @@ def test_plot_draws_points_floor_and_target():
 
 def test_entry_points_start():
     for argv in (["-m", "tui", "--help"], ["-m", "supervisor.cli", "tui", "--help"]):
-        out = subprocess.run([sys.executable, *argv], cwd=REPO, capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            [sys.executable, *argv], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 0, out.stderr
         assert "--bus" in out.stdout

@@ -28,8 +28,9 @@ def test_every_screen_shows_live_values(fake_daemon: FakeDaemonProcess):
     async def scenario(app: ParkmeshApp, pilot: Pilot[None]) -> None:
         await wait_text(pilot, "serving")
         await wait_text(pilot, "96.40 USD")
-        fake_daemon.send(json.dumps({"phase": "not eligible", "reasons": ["driver door open"],
-                                     "soc": 61.5}))
+        fake_daemon.send(
+            json.dumps({"phase": "not eligible", "reasons": ["driver door open"], "soc": 61.5})
+        )
         await wait_text(pilot, "driver door open")
         await wait_text(pilot, "61.5 %")
 
@@ -44,8 +45,15 @@ def test_every_screen_shows_live_values(fake_daemon: FakeDaemonProcess):
 
         await pilot.press("4")
         await wait_text(pilot, "seccomp+netns")
-        fake_daemon.send(json.dumps({"workers": [{"id": "w1", "model": "llama-tiny",
-                                                  "device": "cuda:0", "state": "warming"}]}))
+        fake_daemon.send(
+            json.dumps(
+                {
+                    "workers": [
+                        {"id": "w1", "model": "llama-tiny", "device": "cuda:0", "state": "warming"}
+                    ]
+                }
+            )
+        )
         await wait_text(pilot, "llama-tiny")
 
         await pilot.press("5")
@@ -134,8 +142,7 @@ def test_daemon_going_away_shows_a_banner_and_reconnects(fake_daemon: FakeDaemon
         again = FakeDaemonProcess(fake_daemon.bus)
         try:
             await wait_for(pilot, lambda: app.state.connected, "reconnection", timeout=8)
-            await wait_for(pilot, lambda: "not reachable" not in screen_text(app),
-                           "banner gone")
+            await wait_for(pilot, lambda: "not reachable" not in screen_text(app), "banner gone")
             assert "serving" in screen_text(app)
         finally:
             again.stop()

@@ -27,12 +27,20 @@ async def _loaded(pilot: Pilot[None]) -> None:
         raise AssertionError("the TUI did not load the fake daemon's data")
 
 
-@pytest.mark.parametrize(("key", "mode"), [
-    ("1", "overview"), ("2", "vehicle"), ("3", "budget"), ("4", "workers"), ("5", "jobs"),
-    ("6", "uplink"), ("7", "ledger"), ("8", "log"),
-])
-def test_screen_snapshot(fake_daemon: FakeDaemonProcess, snap_compare: Any, key: str,
-                         mode: str):
+@pytest.mark.parametrize(
+    ("key", "mode"),
+    [
+        ("1", "overview"),
+        ("2", "vehicle"),
+        ("3", "budget"),
+        ("4", "workers"),
+        ("5", "jobs"),
+        ("6", "uplink"),
+        ("7", "ledger"),
+        ("8", "log"),
+    ],
+)
+def test_screen_snapshot(fake_daemon: FakeDaemonProcess, snap_compare: Any, key: str, mode: str):
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         await pilot.press(key)

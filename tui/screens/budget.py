@@ -27,25 +27,37 @@ class BudgetScreen(DaemonScreen):
 
     def show_body(self, state: DaemonState) -> None:
         budget = state.get("BudgetJson") or {}
-        points = [(p["t_s"], p["soc_percent"]) for p in budget.get("projection") or []
-                  if "t_s" in p and "soc_percent" in p]
-        self.query_one(SocPlot).set_data(points, budget.get("floor_percent"),
-                                         budget.get("target_soc_percent"))
+        points = [
+            (p["t_s"], p["soc_percent"])
+            for p in budget.get("projection") or []
+            if "t_s" in p and "soc_percent" in p
+        ]
+        self.query_one(SocPlot).set_data(
+            points, budget.get("floor_percent"), budget.get("target_soc_percent")
+        )
         departure = str(budget.get("departure") or "—")[:16].replace("T", " ")
         curtailments = budget.get("curtailments") or []
-        self.query_one("#budget-limits", Facts).show_facts([
-            ("Charge", f"{number(budget.get('soc_percent'), ' %')} → floor "
-                       f"{number(budget.get('floor_percent'), ' %', 0)}"),
-            ("Departure", f"{departure}  target "
-                          f"{number(budget.get('target_soc_percent'), ' %', 0)}"),
-            ("Allowed", number(budget.get("allowed_power_w"), " W", 0)),
-            ("Runway", _runway(budget)),
-            ("Curtailed", f"{len(curtailments)} request(s)" if curtailments else "no"),
-        ])
+        self.query_one("#budget-limits", Facts).show_facts(
+            [
+                (
+                    "Charge",
+                    f"{number(budget.get('soc_percent'), ' %')} → floor "
+                    f"{number(budget.get('floor_percent'), ' %', 0)}",
+                ),
+                (
+                    "Departure",
+                    f"{departure}  target {number(budget.get('target_soc_percent'), ' %', 0)}",
+                ),
+                ("Allowed", number(budget.get("allowed_power_w"), " W", 0)),
+                ("Runway", _runway(budget)),
+                ("Curtailed", f"{len(curtailments)} request(s)" if curtailments else "no"),
+            ]
+        )
         temps = budget.get("temperatures_c") or {}
         self.query_one("#budget-temps", Facts).show_facts(
             [(name.capitalize(), number(v, " °C")) for name, v in sorted(temps.items())]
-            or [("Temperatures", "—")])
+            or [("Temperatures", "—")]
+        )
 
 
 def _runway(budget: dict[str, object]) -> str:

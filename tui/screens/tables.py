@@ -42,9 +42,15 @@ class WorkersScreen(_TableScreen):
 
     MODE = "workers"
     PROPERTY = "WorkersJson"
-    COLUMNS = (("Id", "id"), ("Model", "model"), ("Device", "device"), ("State", "state"),
-               ("Confinement", "confinement"), ("Stop ms", "last_stop_ms"),
-               ("MB", "memory_mb"))
+    COLUMNS = (
+        ("Id", "id"),
+        ("Model", "model"),
+        ("Device", "device"),
+        ("State", "state"),
+        ("Confinement", "confinement"),
+        ("Stop ms", "last_stop_ms"),
+        ("MB", "memory_mb"),
+    )
     EMPTY = "no workers running"
 
     def cell(self, row: dict[str, Any], key: str) -> str:
@@ -58,8 +64,14 @@ class JobsScreen(_TableScreen):
 
     MODE = "jobs"
     PROPERTY = "JobsJson"
-    COLUMNS = (("Job", "id"), ("Model", "model"), ("State", "state"), ("Worker", "worker"),
-               ("Started", "started"), ("Elapsed", "elapsed_s"))
+    COLUMNS = (
+        ("Job", "id"),
+        ("Model", "model"),
+        ("State", "state"),
+        ("Worker", "worker"),
+        ("Started", "started"),
+        ("Elapsed", "elapsed_s"),
+    )
     EMPTY = "no jobs running"
 
     def cell(self, row: dict[str, Any], key: str) -> str:

@@ -24,12 +24,19 @@ class UplinkScreen(DaemonScreen):
     def show_body(self, state: DaemonState) -> None:
         up = state.get("UplinkJson") or {}
         connected = up.get("connected")
-        link = (Text("connected", style="bold green") if connected
-                else Text("disconnected", style="bold red") if connected is False else DASH)
-        self.query_one(Facts).show_facts([
-            ("Link", link),
-            ("Broker", str(up.get("broker") or DASH)),
-            ("Tier", str(up.get("tier") or DASH)),
-            ("Round trip", number(up.get("rtt_ms"), " ms", 0)),
-            ("Outbox", str(up.get("outbox", DASH))),
-        ])
+        link = (
+            Text("connected", style="bold green")
+            if connected
+            else Text("disconnected", style="bold red")
+            if connected is False
+            else DASH
+        )
+        self.query_one(Facts).show_facts(
+            [
+                ("Link", link),
+                ("Broker", str(up.get("broker") or DASH)),
+                ("Tier", str(up.get("tier") or DASH)),
+                ("Round trip", number(up.get("rtt_ms"), " ms", 0)),
+                ("Outbox", str(up.get("outbox", DASH))),
+            ]
+        )

@@ -29,8 +29,13 @@ class VehicleScreen(DaemonScreen):
         for signal in state.get("VehicleJson") or []:
             path = str(signal["path"]).removeprefix("Vehicle.")
             stale = Text("STALE", style="bold red") if signal.get("stale") else Text("")
-            table.add_row(_short(path), value(signal.get("value")),
-                          number(signal.get("age_s"), " s", 1), stale, key=signal["path"])
+            table.add_row(
+                _short(path),
+                value(signal.get("value")),
+                number(signal.get("age_s"), " s", 1),
+                stale,
+                key=signal["path"],
+            )
 
 
 PATH_WIDTH = 44  # leaves room for value, age and the stale mark in 80 columns
@@ -40,4 +45,4 @@ def _short(path: str) -> str:
     """A VSS path that fits: leading components give way first (the leaf says most)."""
     if len(path) <= PATH_WIDTH:
         return path
-    return "…" + path[-(PATH_WIDTH - 1):].split(".", 1)[-1]
+    return "…" + path[-(PATH_WIDTH - 1) :].split(".", 1)[-1]

@@ -14,5 +14,6 @@ class ConnectionBanner(Static):
         """Show or hide the banner for `state`."""
         self.display = not state.connected
         if not state.connected:
-            self.update(f"⚠ parkmesh daemon not reachable on {state.bus} — reconnecting…\n"
-                        f"  {state.problem}")
+            self.update(
+                f"⚠ parkmesh daemon not reachable on {state.bus} — reconnecting…\n  {state.problem}"
+            )

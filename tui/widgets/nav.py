@@ -6,9 +6,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 SCREENS: tuple[tuple[str, str, str], ...] = (
-    ("1", "overview", "Overview"), ("2", "vehicle", "Vehicle"), ("3", "budget", "Budget"),
-    ("4", "workers", "Workers"), ("5", "jobs", "Jobs"), ("6", "uplink", "Uplink"),
-    ("7", "ledger", "Ledger"), ("8", "log", "Log"),
+    ("1", "overview", "Overview"),
+    ("2", "vehicle", "Vehicle"),
+    ("3", "budget", "Budget"),
+    ("4", "workers", "Workers"),
+    ("5", "jobs", "Jobs"),
+    ("6", "uplink", "Uplink"),
+    ("7", "ledger", "Ledger"),
+    ("8", "log", "Log"),
 )
 
 

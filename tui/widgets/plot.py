@@ -24,8 +24,9 @@ class SocPlot(Widget):
         self.floor: float | None = None
         self.target: float | None = None
 
-    def set_data(self, points: Sequence[tuple[float, float]], floor: float | None,
-                 target: float | None) -> None:
+    def set_data(
+        self, points: Sequence[tuple[float, float]], floor: float | None, target: float | None
+    ) -> None:
         """Plot `points`; draw `floor` and `target` (percent) when known."""
         self.points = [(float(t), float(s)) for t, s in points]
         self.floor, self.target = floor, target
@@ -36,8 +37,13 @@ class SocPlot(Widget):
         return draw(self.points, self.floor, self.target, width, height)
 
 
-def draw(points: Sequence[tuple[float, float]], floor: float | None, target: float | None,
-         width: int, height: int) -> Text:
+def draw(
+    points: Sequence[tuple[float, float]],
+    floor: float | None,
+    target: float | None,
+    width: int,
+    height: int,
+) -> Text:
     """The plot as text of `width` x `height` characters (pure; tested directly)."""
     rows, cols = height - 1, width - Y_LABEL - 1
     if not points:

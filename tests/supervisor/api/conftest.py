@@ -26,8 +26,7 @@ def facade(tmp_path: Path) -> FakeFacade:
 
 
 @pytest.fixture
-async def service(bus_address: str, facade: FakeFacade,
-                  nursery: trio.Nursery) -> ApiService:
+async def service(bus_address: str, facade: FakeFacade, nursery: trio.Nursery) -> ApiService:
     api: ApiService = await nursery.start(ApiService(facade, bus_address, poll_s=0.05).run)
     return api
 

@@ -37,8 +37,12 @@ class FakeDaemonProcess:
     def __init__(self, bus: str, ledger: Path | None = None) -> None:
         self.bus = bus
         extra = ["--ledger", str(ledger)] if ledger is not None else []
-        self.proc = subprocess.Popen([sys.executable, str(FAKE_DAEMON), "--bus", bus, *extra],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FAKE_DAEMON), "--bus", bus, *extra],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "ready":
             self.stop()
@@ -81,12 +85,22 @@ class RealDaemonProcess:
         gid = 65534 if os.geteuid() == 0 else os.getegid()
         provision_worker_key(base / "keys" / "worker.key", uid, gid)
         (base / "keys").chmod(0o755)
-        return (f'[sandbox]\nmodels_dir = "{demo_models_dir()}"\n'
-                f'worker_key = "{base / "keys" / "worker.key"}"\n'
-                f'scratch_dir = "{base / "scratch"}"\nworker_user = "{uid}"\nthreads = 1\n')
+        return (
+            f'[sandbox]\nmodels_dir = "{demo_models_dir()}"\n'
+            f'worker_key = "{base / "keys" / "worker.key"}"\n'
+            f'scratch_dir = "{base / "scratch"}"\nworker_user = "{uid}"\nthreads = 1\n'
+        )
 
-    def __init__(self, bus: str, state_dir: Path, *, speed: float = 2.0,
-                 settle_s: float = 0.5, timeout_s: float = 60.0, workers: bool = False) -> None:
+    def __init__(
+        self,
+        bus: str,
+        state_dir: Path,
+        *,
+        speed: float = 2.0,
+        settle_s: float = 0.5,
+        timeout_s: float = 60.0,
+        workers: bool = False,
+    ) -> None:
         import time
 
         from supervisor.api import client
@@ -105,7 +119,7 @@ class RealDaemonProcess:
         config.write_text(f"""
 [daemon]
 state_dir = "{state_dir}"
-runtime_dir = "{state_dir / 'run'}"
+runtime_dir = "{state_dir / "run"}"
 [vehicle]
 source = "scenario"
 [vehicle.scenario]
@@ -119,8 +133,11 @@ poll_s = 0.1
         self.log = (state_dir / "daemon.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor.cli", "run", "--config", str(config)],
-            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PARKMESH_BUS_ADDRESS": ""})
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PARKMESH_BUS_ADDRESS": ""},
+        )
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -129,8 +146,10 @@ poll_s = 0.1
             except client.DaemonUnreachable:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("parkmesh run did not serve its API:\n"
-                                       + (state_dir / "daemon.log").read_text()) from None
+                    raise RuntimeError(
+                        "parkmesh run did not serve its API:\n"
+                        + (state_dir / "daemon.log").read_text()
+                    ) from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

@@ -62,12 +62,18 @@ for method, *args in json.loads(sys.argv[1]):
 print(json.dumps(results))
 """
 
-CALLS = [["GetStatus"], ["Get", "org.parkmesh.Supervisor1", "Phase"], ["SetPreference",
-         "charge_floor_percent", "55"], ["Drain"], ["TestStop"]]
+CALLS = [
+    ["GetStatus"],
+    ["Get", "org.parkmesh.Supervisor1", "Phase"],
+    ["SetPreference", "charge_floor_percent", "55"],
+    ["Drain"],
+    ["TestStop"],
+]
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("dbus-daemon") is None,
-    reason="needs root, useradd and dbus-daemon to run callers as other users")
+    reason="needs root, useradd and dbus-daemon to run callers as other users",
+)
 
 
 def _ensure_users() -> None:
@@ -78,8 +84,18 @@ def _ensure_users() -> None:
             pwd.getpwnam(user)
         except KeyError:
             extra = ["-G", group] if group else []
-            subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                            *extra, user], check=True)
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "-s",
+                    "/usr/sbin/nologin",
+                    *extra,
+                    user,
+                ],
+                check=True,
+            )
 
 
 def _interpreter() -> str:
@@ -96,8 +112,12 @@ def _interpreter() -> str:
 def policy_bus() -> Iterator[str]:
     _ensure_users()
     with private_bus(SYSTEM_DEFAULTS, world=True) as address:
-        daemon = subprocess.Popen([sys.executable, str(FAKE_DAEMON), "--bus", address],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        daemon = subprocess.Popen(
+            [sys.executable, str(FAKE_DAEMON), "--bus", address],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert daemon.stdout is not None
             assert daemon.stdout.readline().strip() == "ready"
@@ -116,10 +136,21 @@ def _call_as(user: str, address: str) -> dict[str, str]:
         os.setuid(entry.pw_uid)
 
     site = next(p for p in sys.path if p.endswith("site-packages"))
-    env = {"PARKMESH_BUS_ADDRESS": address, "PYTHONPATH": f"{REPO}:{site}",
-           "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([_interpreter(), "-c", CALLER, json.dumps(CALLS)], env=env,
-                         preexec_fn=drop, capture_output=True, text=True, timeout=30, cwd="/")
+    env = {
+        "PARKMESH_BUS_ADDRESS": address,
+        "PYTHONPATH": f"{REPO}:{site}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [_interpreter(), "-c", CALLER, json.dumps(CALLS)],
+        env=env,
+        preexec_fn=drop,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd="/",
+    )
     assert out.returncode == 0, out.stderr
     result: dict[str, str] = json.loads(out.stdout)
     return result
@@ -133,9 +164,19 @@ def test_policy_separates_outsider_owner_and_technician(policy_bus: str):
     assert set(outsider.values()) == {DENIED}, outsider
 
     owner = _call_as("pm-owner", policy_bus)
-    assert owner == {"GetStatus": "ok", "Get": "ok", "SetPreference": "ok",
-                     "Drain": DENIED, "TestStop": DENIED}
+    assert owner == {
+        "GetStatus": "ok",
+        "Get": "ok",
+        "SetPreference": "ok",
+        "Drain": DENIED,
+        "TestStop": DENIED,
+    }
 
     tech = _call_as("pm-tech", policy_bus)
-    assert tech == {"GetStatus": "ok", "Get": "ok", "SetPreference": DENIED,
-                    "Drain": "ok", "TestStop": "ok"}
+    assert tech == {
+        "GetStatus": "ok",
+        "Get": "ok",
+        "SetPreference": DENIED,
+        "Drain": "ok",
+        "TestStop": "ok",
+    }

@@ -21,19 +21,28 @@ PROPS = OBJ.with_interface(names.PROPERTIES_INTERFACE)
 
 # Valid arguments for every method of org.parkmesh.Supervisor1.
 VALID_ARGS: dict[str, tuple[Any, ...]] = {
-    "SetPreference": ("charge_floor_percent", "55"), "AddCurtailment": ('{"max_power_w": 300}',),
-    "GetLog": (10,), "LedgerStatement": ("2026-11",), "LedgerYear": (2026,),
+    "SetPreference": ("charge_floor_percent", "55"),
+    "AddCurtailment": ('{"max_power_w": 300}',),
+    "GetLog": (10,),
+    "LedgerStatement": ("2026-11",),
+    "LedgerYear": (2026,),
     "LedgerRecent": (3,),
 }
 
 
-async def raw(bus: str, address: DBusAddress, member: str, signature: str | None = None,
-              body: tuple[Any, ...] = ()) -> Any:
+async def raw(
+    bus: str,
+    address: DBusAddress,
+    member: str,
+    signature: str | None = None,
+    body: tuple[Any, ...] = (),
+) -> Any:
     """Send one call with exactly this signature and return the reply message."""
     async with open_dbus_router(bus) as router:
         with trio.fail_after(5):
             return await router.send_and_get_reply(
-                new_method_call(address, member, signature, body))
+                new_method_call(address, member, signature, body)
+            )
 
 
 def error_of(reply: Any) -> tuple[str, str]:
@@ -42,17 +51,25 @@ def error_of(reply: Any) -> tuple[str, str]:
 
 
 async def test_introspection_is_the_xml_in_the_repo(bus_address: str, service: ApiService):
-    reply = await raw(bus_address, OBJ.with_interface(names.INTROSPECTABLE_INTERFACE),
-                      "Introspect")
+    reply = await raw(bus_address, OBJ.with_interface(names.INTROSPECTABLE_INTERFACE), "Introspect")
     assert reply.body[0] == interface_xml()
     served = parse_interfaces(reply.body[0])[names.INTERFACE]
-    assert set(served.methods) >= {"Drain", "Resume", "TestStop", "Explain", "GetPreferences",
-                                   "SetPreference", "GetBudget", "AddCurtailment"}
+    assert set(served.methods) >= {
+        "Drain",
+        "Resume",
+        "TestStop",
+        "Explain",
+        "GetPreferences",
+        "SetPreference",
+        "GetBudget",
+        "AddCurtailment",
+    }
     assert set(served.signals) == {"StateChanged", "Stopped", "JobFinished"}
 
 
-async def test_properties_have_the_declared_types(bus_address: str, service: ApiService,
-                                                  facade: FakeFacade):
+async def test_properties_have_the_declared_types(
+    bus_address: str, service: ApiService, facade: FakeFacade
+):
     reply = await raw(bus_address, PROPS, "GetAll", "s", (names.INTERFACE,))
     declared = interfaces()[names.INTERFACE].properties
     values = reply.body[0]
@@ -65,8 +82,9 @@ async def test_properties_have_the_declared_types(bus_address: str, service: Api
     assert stale == ["Vehicle.Cabin.Seat.Row1.DriverSide.OccupancyStatus"]
 
 
-async def test_every_method_answers_with_the_declared_signature(bus_address: str,
-                                                                service: ApiService):
+async def test_every_method_answers_with_the_declared_signature(
+    bus_address: str, service: ApiService
+):
     for name, method in interfaces()[names.INTERFACE].methods.items():
         args = VALID_ARGS.get(name, ())
         reply = await raw(bus_address, OBJ, name, method.in_signature or None, args)
@@ -74,12 +92,13 @@ async def test_every_method_answers_with_the_declared_signature(bus_address: str
         assert reply.header.fields.get(HeaderFields.signature, "") == method.out_signature, name
 
 
-async def test_actions_reach_the_facade(bus_address: str, service: ApiService,
-                                        facade: FakeFacade):
+async def test_actions_reach_the_facade(bus_address: str, service: ApiService, facade: FakeFacade):
     await trio.to_thread.run_sync(lambda: client.call("Drain", bus=bus_address))
     assert facade.draining
-    assert await trio.to_thread.run_sync(
-        lambda: client.get_property("Draining", bus=bus_address)) is True
+    assert (
+        await trio.to_thread.run_sync(lambda: client.get_property("Draining", bus=bus_address))
+        is True
+    )
     await trio.to_thread.run_sync(lambda: client.call("Resume", bus=bus_address))
     latency = await trio.to_thread.run_sync(lambda: client.call_json("TestStop", bus=bus_address))
     assert latency == 3.25
@@ -102,18 +121,22 @@ async def test_signals_follow_changes(bus_address: str, service: ApiService, fac
             await router.send_and_get_reply(new_method_call(OBJ, "TestStop"))
             with trio.fail_after(5):
                 while (msg := await signals.receive()).header.fields[
-                        HeaderFields.member] != "Stopped":
+                    HeaderFields.member
+                ] != "Stopped":
                     pass
             assert msg.body == ("test stop", 3.25)
 
 
-async def test_preferences_are_validated_and_applied(bus_address: str, service: ApiService,
-                                                     facade: FakeFacade):
+async def test_preferences_are_validated_and_applied(
+    bus_address: str, service: ApiService, facade: FakeFacade
+):
     def set_pref(name: str, value: str) -> Any:
         return client.call_json("SetPreference", name, value, bus=bus_address)
 
     assert await trio.to_thread.run_sync(set_pref, "charge_floor_percent", "60") == {
-        "name": "charge_floor_percent", "value": 60.0}
+        "name": "charge_floor_percent",
+        "value": 60.0,
+    }
     assert facade.prefs["charge_floor_percent"] == 60.0
     with pytest.raises(client.ApiCallError, match=r"^value: .*between 20 and 90") as bad:
         await trio.to_thread.run_sync(set_pref, "charge_floor_percent", "5")
@@ -123,20 +146,28 @@ async def test_preferences_are_validated_and_applied(bus_address: str, service: 
     assert facade.prefs["charge_floor_percent"] == 60.0
 
 
-@pytest.mark.parametrize(("member", "signature", "body", "message"), [
-    ("SetPreference", "i", (5,), "name: expected type 's', got 'i'"),
-    ("SetPreference", "s", ("charge_floor_percent",), "value: is missing"),
-    ("SetPreference", "ssu", ("a", "b", 1), "arguments: too many"),
-    ("GetLog", "s", ("ten",), "limit: expected type 'u', got 's'"),
-    ("LedgerStatement", "s", ("2026-13",), "month: expected YYYY-MM"),
-    ("LedgerYear", "u", (12,), "year: expected a year"),
-    ("LedgerRecent", "u", (0,), "limit: must be between 1 and 1000"),
-    ("AddCurtailment", "s", ("{nope",), "request_json: not JSON"),
-    ("AddCurtailment", "s", ("{}",), "request_json: max_power_w: is required"),
-])
+@pytest.mark.parametrize(
+    ("member", "signature", "body", "message"),
+    [
+        ("SetPreference", "i", (5,), "name: expected type 's', got 'i'"),
+        ("SetPreference", "s", ("charge_floor_percent",), "value: is missing"),
+        ("SetPreference", "ssu", ("a", "b", 1), "arguments: too many"),
+        ("GetLog", "s", ("ten",), "limit: expected type 'u', got 's'"),
+        ("LedgerStatement", "s", ("2026-13",), "month: expected YYYY-MM"),
+        ("LedgerYear", "u", (12,), "year: expected a year"),
+        ("LedgerRecent", "u", (0,), "limit: must be between 1 and 1000"),
+        ("AddCurtailment", "s", ("{nope",), "request_json: not JSON"),
+        ("AddCurtailment", "s", ("{}",), "request_json: max_power_w: is required"),
+    ],
+)
 async def test_bad_arguments_name_the_argument_and_the_service_goes_on(
-        bus_address: str, service: ApiService, member: str, signature: str,
-        body: tuple[Any, ...], message: str):
+    bus_address: str,
+    service: ApiService,
+    member: str,
+    signature: str,
+    body: tuple[Any, ...],
+    message: str,
+):
     reply = await raw(bus_address, OBJ, member, signature, body)
     name, text = error_of(reply)
     assert name == names.ERROR_INVALID_ARGS
@@ -147,8 +178,9 @@ async def test_bad_arguments_name_the_argument_and_the_service_goes_on(
 
 async def test_unknown_method_and_read_only_properties(bus_address: str, service: ApiService):
     assert error_of(await raw(bus_address, OBJ, "Explode"))[0] == names.ERROR_UNKNOWN_METHOD
-    name, _ = error_of(await raw(bus_address, PROPS, "Set", "ssv",
-                                 (names.INTERFACE, "Phase", ("s", "serving"))))
+    name, _ = error_of(
+        await raw(bus_address, PROPS, "Set", "ssv", (names.INTERFACE, "Phase", ("s", "serving")))
+    )
     assert name == names.ERROR_PROPERTY_READ_ONLY
     name, text = error_of(await raw(bus_address, PROPS, "Get", "ss", (names.INTERFACE, "Nope")))
     assert name == names.ERROR_UNKNOWN_PROPERTY and "Nope" in text
@@ -156,16 +188,19 @@ async def test_unknown_method_and_read_only_properties(bus_address: str, service
 
 async def test_ledger_queries(bus_address: str, service: ApiService):
     statement = await trio.to_thread.run_sync(
-        lambda: client.call_json("LedgerStatement", "2026-11", bus=bus_address))
+        lambda: client.call_json("LedgerStatement", "2026-11", bus=bus_address)
+    )
     assert statement["totals"]["jobs"] == 5
     assert statement["not_completed"]["preempted"]["jobs"] == 1
-    verify = await trio.to_thread.run_sync(lambda: client.call_json("LedgerVerify",
-                                                                    bus=bus_address))
+    verify = await trio.to_thread.run_sync(
+        lambda: client.call_json("LedgerVerify", bus=bus_address)
+    )
     assert verify == {"ok": True, "entries": 7, "bad_seq": None, "problem": ""}
 
 
-async def test_a_second_service_cannot_take_the_name(bus_address: str, service: ApiService,
-                                                     facade: FakeFacade):
+async def test_a_second_service_cannot_take_the_name(
+    bus_address: str, service: ApiService, facade: FakeFacade
+):
     with pytest.raises(ApiUnavailable, match="already owned"):
         await ApiService(facade, bus_address).run()
 
@@ -190,8 +225,9 @@ def test_runway_property_unknown_and_unlimited(facade: FakeFacade, monkeypatch: 
     base = facade.budget()
     monkeypatch.setattr(facade, "budget", lambda: {**base, "runway_s": None})
     assert property_values(facade)["RunwayS"] == ("d", float("inf"))
-    monkeypatch.setattr(facade, "budget", lambda: {k: v for k, v in base.items()
-                                                   if k != "runway_s"})
+    monkeypatch.setattr(
+        facade, "budget", lambda: {k: v for k, v in base.items() if k != "runway_s"}
+    )
     assert property_values(facade)["RunwayS"] == ("d", -1.0)
     monkeypatch.setattr(facade, "budget", lambda: {**base, "soc_percent": float("nan")})
     assert property_values(facade)["StateOfCharge"] == ("d", -1.0)
@@ -204,7 +240,9 @@ async def test_a_bus_that_refuses_the_name(facade: FakeFacade):
       <allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
       <allow own="*"/><deny own="org.parkmesh.Supervisor1"/>
     </policy>"""
-    with (private_bus(deny) as address,
-          pytest.raises(ApiUnavailable, match=r"cannot own org\.parkmesh\..*AccessDenied")):
+    with (
+        private_bus(deny) as address,
+        pytest.raises(ApiUnavailable, match=r"cannot own org\.parkmesh\..*AccessDenied"),
+    ):
         with trio.fail_after(5):
             await ApiService(facade, address).run()

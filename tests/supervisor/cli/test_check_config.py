@@ -49,7 +49,9 @@ def test_files_the_config_names_are_checked_too(
     assert f"{mapping}:" in err and "has no signal 'PM_doorFL'" in err
 
 
-def test_a_model_that_is_not_provisioned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_model_that_is_not_provisioned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "models.toml"
     path.write_text(f'[vehicle]\nsource = "scenario"\n[sandbox]\nmodels_dir = "{tmp_path}"\n')
     assert main(["check-config", str(path)]) == 2

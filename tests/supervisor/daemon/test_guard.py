@@ -29,7 +29,8 @@ def _gaps(service: Flaky) -> list[float]:
 
 
 async def test_a_service_that_keeps_failing_backs_off(
-    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(guard.random, "uniform", lambda a, b: 1.0)
@@ -39,11 +40,14 @@ async def test_a_service_that_keeps_failing_backs_off(
         await trio.sleep(200)
         nursery.cancel_scope.cancel()
     assert _gaps(service)[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
-    assert "uplink failed: ConnectionError: broker went away; starting it again in 1 s" in caplog.text
+    assert (
+        "uplink failed: ConnectionError: broker went away; starting it again in 1 s" in caplog.text
+    )
 
 
 async def test_a_healthy_run_resets_the_back_off(
-    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch,
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(guard.random, "uniform", lambda a, b: 1.0)
     service = Flaky([0, 0, 0, 120, 0])

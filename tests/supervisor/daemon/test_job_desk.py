@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from sandbox.jobs import seal_encode_job
 from sandbox.models.errors import ManifestError
 from supervisor.config.load import parse_config
 from supervisor.daemon.app import Supervisor
+from supervisor.daemon.job_books import RowNotWritten
 from supervisor.daemon.job_desk import JobDesk
 from supervisor.daemon.systemd import Notifier
 from supervisor.hotpath import HotPath
@@ -121,6 +123,26 @@ async def test_a_crashed_job_is_recorded_as_failed(desk: tuple[JobDesk, Supervis
     assert isinstance(crashed, JobFailure) and crashed.reason == FailureReason.CRASHED
     [entry] = _entries(sup)
     assert (entry.job_id, entry.outcome) == ("j-crash", "failed")
+
+
+async def test_a_result_whose_row_fails_is_not_answered_as_done(
+    desk: tuple[JobDesk, Supervisor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result without its ledger row would earn a receipt the ledger cannot take: the job
+    is answered crashed instead, and its marker makes the row at the next start."""
+    job_desk, sup = desk
+    _park(sup)
+
+    def disk_full(self: Ledger, entry: Entry) -> int | None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Ledger, "finish_job", disk_full)
+    with pytest.raises(RowNotWritten, match="j-full: the ledger row was not written"):
+        await job_desk.run_job(_job(job_desk, "j-full", "hello"))
+    monkeypatch.undo()
+    assert _entries(sup) == []
+    with Ledger(sup.ledger_path, readonly=True) as ledger:
+        assert [m.job_id for m in ledger.inflight()] == ["j-full"]
 
 
 async def test_receipts_only_for_jobs_this_car_ran(desk: tuple[JobDesk, Supervisor]) -> None:

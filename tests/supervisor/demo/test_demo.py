@@ -31,8 +31,17 @@ def test_demo_narrates_decisions_and_stop_latencies(
 ) -> None:
     kept = open_tmp / "car"
     proc = subprocess.run(
-        [sys.executable, "-m", "supervisor.cli", "demo", "--speed", "4", "--json",
-         "--keep", str(kept)],
+        [
+            sys.executable,
+            "-m",
+            "supervisor.cli",
+            "demo",
+            "--speed",
+            "4",
+            "--json",
+            "--keep",
+            str(kept),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -65,13 +74,26 @@ def test_demo_narrates_decisions_and_stop_latencies(
     assert record[-1]["jobs"] > 0
     # The kept ledger has one row per job the car ran, each with the energy it spent.
     with sqlite3.connect(kept / "ledger.sqlite") as db:
-        jobs = db.execute("SELECT job_id, energy_wh, energy_method FROM entries "
-                          "WHERE kind = 'job'").fetchall()
+        jobs = db.execute(
+            "SELECT job_id, energy_wh, energy_method FROM entries WHERE kind = 'job'"
+        ).fetchall()
     assert len(jobs) == len({job_id for job_id, _, _ in jobs}) >= record[-1]["jobs"]
     assert all(energy > 0 and method for _, energy, method in jobs), jobs
     verify = subprocess.run(
-        [sys.executable, "-m", "supervisor.cli", "ledger", "verify", "--ledger",
-         str(kept / "ledger.sqlite")], capture_output=True, text=True, env=clean_env, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "supervisor.cli",
+            "ledger",
+            "verify",
+            "--ledger",
+            str(kept / "ledger.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -79,7 +101,10 @@ def test_demo_keep_refuses_a_folder_with_files(clean_env: dict[str, str], tmp_pa
     (tmp_path / "ledger.sqlite").write_text("an owner's real ledger")
     proc = subprocess.run(
         [sys.executable, "-m", "supervisor.cli", "demo", "--keep", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env,
     )
     assert proc.returncode == 2
     assert proc.stdout.strip() == f"parkmesh: --keep {tmp_path}: must be a new or empty folder"
@@ -90,7 +115,10 @@ def test_demo_keep_refuses_a_folder_with_files(clean_env: dict[str, str], tmp_pa
 def test_ctrl_c_while_the_demo_starts_stops_it_cleanly(clean_env: dict[str, str]) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "supervisor.cli", "demo"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env,
     )
     try:
         assert proc.stdout is not None

@@ -142,3 +142,70 @@ async def test_loop_changes_take_effect_at_once_on_the_stop_thread(rig: Rig) -> 
     assert rig.hotpath.refresh_soft_stops().accepting
     rig.hotpath.policy.set_busy(True)
     assert rig.hotpath.refresh_soft_stops().phase == Phase.SERVING
+
+
+def _bare_hotpath() -> tuple[HotPath, PageBoard, StopPage]:
+    board, page = PageBoard(), StopPage.create("bare")
+    board.add(page)
+    return HotPath(VehicleState(), AdmissionPolicy(PolicyConfig(settle_s=0.0)), board), board, page
+
+
+async def test_a_stop_thread_that_dies_stops_the_workers() -> None:
+    """A body that raises (a driver bug): nobody reads the car any more, so work stops."""
+    from supervisor.preempt.stop_thread import run_stop_thread
+
+    hotpath, board, page = _bare_hotpath()
+    go = threading.Event()
+
+    def body(control) -> None:
+        control.started()
+        go.wait(5)
+        raise OSError("the CAN driver went away")
+
+    try:
+
+        async def serve_until_the_body_fails() -> None:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(run_stop_thread, hotpath, body)
+                assert page.level() == StopLevel.RUN
+                go.set()
+
+        with trio.fail_after(10), pytest.raises(ExceptionGroup) as raised:
+            await serve_until_the_body_fails()
+        assert raised.group_contains(OSError, match="went away")
+        assert page.level() == StopLevel.HARD
+        assert board.last is not None and board.last.level == StopLevel.HARD
+    finally:
+        page.close()
+
+
+async def test_a_wedged_stop_thread_is_noticed_by_the_policy_clock() -> None:
+    """A body stuck outside its wait (a blocking driver call): the loop's policy clock stops
+    the workers once the thread has not come round for STALL_S."""
+    from supervisor.policy_clock import STALL_S, PolicyClock
+    from supervisor.preempt.stop_thread import run_stop_thread
+
+    hotpath, _board, page = _bare_hotpath()
+    release = threading.Event()
+
+    def body(control) -> None:
+        control.started()
+        control.wait((), 0.05)  # one round: the heartbeat is fresh
+        release.wait(10)  # then wedged, never waiting on the control again
+        while not control.closing:
+            control.wait((), 0.05)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_stop_thread, hotpath, body)
+            await nursery.start(PolicyClock(hotpath).run)
+            started = time.monotonic()
+            with trio.fail_after(STALL_S + 3):
+                while page.level() != StopLevel.HARD:
+                    await trio.sleep(0.02)
+            assert time.monotonic() - started >= STALL_S - 0.3
+            release.set()
+            nursery.cancel_scope.cancel()
+    finally:
+        release.set()
+        page.close()
