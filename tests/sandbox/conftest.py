@@ -39,18 +39,7 @@ def node() -> Iterator[SandboxConfig]:
         gid = WORKER_UID if os.geteuid() == 0 else os.getegid()
         provision_worker_key(base / "keys" / "worker.key", uid, gid)
         (base / "keys").chmod(0o755)
-        yield SandboxConfig(
-            models_dir=base / "models",
-            models=("fake-encoder",),
-            worker_key=base / "keys" / "worker.key",
-            scratch_dir=base / "scratch",
-            worker_user=str(WORKER_UID),
-            restart_backoff_s=0.05,
-            restart_backoff_max_s=0.2,
-            start_timeout_s=60.0,
-            release_delay_s=30.0,
-            threads=1,
-        )
+        yield node_config(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -63,3 +52,20 @@ async def running_pool(config: SandboxConfig, **changes: Any) -> AsyncIterator[W
         await nursery.start(pool.run)
         yield pool
         nursery.cancel_scope.cancel()
+
+
+def node_config(base: Path) -> SandboxConfig:
+    """The `node` fixture's configuration for a node provisioned under `base` (also for the
+    tests that run a pool in a process of its own)."""
+    return SandboxConfig(
+        models_dir=base / "models",
+        models=("fake-encoder",),
+        worker_key=base / "keys" / "worker.key",
+        scratch_dir=base / "scratch",
+        worker_user=str(WORKER_UID),
+        restart_backoff_s=0.05,
+        restart_backoff_max_s=0.2,
+        start_timeout_s=60.0,
+        release_delay_s=30.0,
+        threads=1,
+    )

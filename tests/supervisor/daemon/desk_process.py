@@ -13,26 +13,9 @@ from pathlib import Path
 
 import trio
 
-from sandbox.config import SandboxConfig
 from supervisor.ledger import Ledger
-from tests.sandbox.conftest import WORKER_UID, running_pool
+from tests.sandbox.conftest import node_config, running_pool
 from tests.supervisor.daemon.test_job_desk import _job, _park, _supervisor
-
-
-def node_config(base: Path) -> SandboxConfig:
-    """The `node` fixture's configuration for a node already provisioned under `base`."""
-    return SandboxConfig(
-        models_dir=base / "models",
-        models=("fake-encoder",),
-        worker_key=base / "keys" / "worker.key",
-        scratch_dir=base / "scratch",
-        worker_user=str(WORKER_UID),
-        restart_backoff_s=0.05,
-        restart_backoff_max_s=0.2,
-        start_timeout_s=60.0,
-        release_delay_s=30.0,
-        threads=1,
-    )
 
 
 async def main(state_dir: Path, base: Path, job_id: str) -> None:
