@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
+
+if TYPE_CHECKING:
+    from .dispatcher.service import Dispatcher
 
 
 @asynccontextmanager
@@ -28,3 +31,13 @@ async def wait_until(
             return
         await trio.sleep(0.01)
     raise TimeoutError(f"timed out after {timeout_s} s waiting for {what or predicate}")
+
+
+async def seen_accepting(dispatcher: Dispatcher, *cars: str) -> None:
+    """Wait until the dispatcher has heard each of `cars` say it accepts jobs."""
+    await wait_until(
+        lambda: all(
+            c in dispatcher.core.nodes and dispatcher.core.nodes[c].accepting for c in cars
+        ),
+        what=f"{cars} accepting at the dispatcher",
+    )

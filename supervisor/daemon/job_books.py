@@ -22,8 +22,7 @@ import trio
 
 from supervisor.ledger import Entry, Ledger, LedgerError
 from supervisor.ledger.earnings import EarningsTally
-from supervisor.ledger.entries import now_iso
-from supervisor.ledger.inflight import Marker, iso_s
+from supervisor.ledger.inflight import Marker, job_entry
 from thermal.accounting import JobEnergy, JobEnergyMeter
 
 from .ledger_writer import LedgerWriter
@@ -159,18 +158,15 @@ class JobBooks:
                 the next start).
         """
         outcome = LEDGER_OUTCOMES.get(status, "failed")
-        entry = Entry(
-            kind="job",
-            recorded_at=now_iso(),
-            job_id=job_id,
-            request_id=job_id,
-            model=model,
-            started_at=iso_s(started),
-            ended_at=iso_s(max(started, ended)),
-            outcome=outcome,
-            energy_wh=round(energy.joules / 3600.0, 6) if energy else 0.0,
-            energy_method=LEDGER_METHODS.get(energy.method, "estimate") if energy else "estimate",
-            tariff_per_kwh=self.tariff,
+        entry = job_entry(
+            job_id,
+            model,
+            started,
+            ended,
+            outcome,
+            energy.joules if energy else 0.0,
+            LEDGER_METHODS.get(energy.method, "estimate") if energy else "estimate",
+            self.tariff,
         )
         try:
             seq = await self.writer.write(partial(Ledger.finish_job, entry=entry))

@@ -54,17 +54,43 @@ def marker_entry(marker: Marker, tariff_per_kwh: float, recorded_at: str | None 
     else:
         power = marker.power_w if math.isfinite(marker.power_w) else 0.0
         joules, method = max(0.0, power) * seconds, RECOVERED_METHOD
+    return job_entry(
+        marker.job_id,
+        marker.model,
+        marker.started_s,
+        marker.started_s + seconds,
+        "failed",
+        joules,
+        method,
+        tariff_per_kwh,
+        recorded_at,
+    )
+
+
+def job_entry(
+    job_id: str,
+    model: str,
+    started_s: float,
+    ended_s: float,
+    outcome: str,
+    energy_j: float,
+    energy_method: str,
+    tariff_per_kwh: float,
+    recorded_at: str | None = None,
+) -> Entry:
+    """A ``job`` row, as every path that writes one builds it (a finished job, a leftover
+    marker, a job interrupted before it had one): times in unix seconds, energy in joules."""
     return Entry(
         kind="job",
         recorded_at=recorded_at or now_iso(),
-        job_id=marker.job_id,
-        request_id=marker.job_id,
-        model=marker.model,
-        started_at=iso_s(marker.started_s),
-        ended_at=iso_s(marker.started_s + seconds),
-        outcome="failed",
-        energy_wh=round(joules / 3600.0, 6),
-        energy_method=method,
+        job_id=job_id,
+        request_id=job_id,
+        model=model,
+        started_at=iso_s(started_s),
+        ended_at=iso_s(max(started_s, ended_s)),
+        outcome=outcome,
+        energy_wh=round(energy_j / 3600.0, 6),
+        energy_method=energy_method,
         tariff_per_kwh=tariff_per_kwh,
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .earnings import CreditChange, EarningsSums, day_and_month
 from .entries import GENESIS_HASH, Entry, LedgerError, chain_hash, now_iso, parse_month, validate
-from .inflight import Marker, iso_s, marker_entry
+from .inflight import Marker, job_entry, marker_entry
 from .schema import COLUMNS, DERIVED, SCHEMA_VERSION, derived, ensure_schema, schema_version
 
 _SELECT = ", ".join(COLUMNS)
@@ -260,18 +260,8 @@ class Ledger:
                 self._db.execute("DELETE FROM inflight WHERE job_id = ?", (job_id,))
                 entry = marker_entry(Marker(*row), tariff_per_kwh)
             else:
-                entry = Entry(
-                    kind="job",
-                    recorded_at=now_iso(),
-                    job_id=job_id,
-                    request_id=job_id,
-                    model=model,
-                    started_at=iso_s(started_s),
-                    ended_at=iso_s(started_s),
-                    outcome="failed",
-                    energy_wh=0.0,
-                    energy_method="estimate",
-                    tariff_per_kwh=tariff_per_kwh,
+                entry = job_entry(
+                    job_id, model, started_s, started_s, "failed", 0.0, "estimate", tariff_per_kwh
                 )
             self._insert(entry)
         return entry

@@ -18,27 +18,17 @@ from uplink import pki
 from uplink.client import MqttClient, TlsFiles
 from uplink.dispatcher.core import DispatcherCore, Send
 from uplink.dispatcher.pricing import PriceList
-from uplink.dispatcher.service import Dispatcher
 from uplink.dispatcher.store import OutcomeStore
 from uplink.envelope import Signer
 from uplink.local_port import LocalPort
 from uplink.mesh import Mesh
 from uplink.messages import DISPATCHER_ID, Tier
 from uplink.node import NodeUplink
-from uplink.testing import running, wait_until
+from uplink.testing import running, seen_accepting, wait_until
 
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-async def seen_accepting(dispatcher: Dispatcher, *cars: str) -> None:
-    await wait_until(
-        lambda: all(
-            c in dispatcher.core.nodes and dispatcher.core.nodes[c].accepting for c in cars
-        ),
-        what=f"{cars} accepting at the dispatcher",
-    )
 
 
 async def test_job_round_trip(mesh: Mesh) -> None:

@@ -18,7 +18,7 @@ from uplink.mesh import Mesh
 from uplink.messages import DISPATCHER_ID, Direction
 from uplink.node import NodeUplink
 from uplink.replay import ReplayCache
-from uplink.testing import running, wait_until
+from uplink.testing import running, seen_accepting
 
 NOW = 1_800_000_000.0
 KEY = Ed25519PrivateKey.generate()
@@ -105,10 +105,7 @@ async def test_a_large_offer_is_opened_off_the_trio_thread(mesh: Mesh) -> None:
     client = mesh.client("alice")
     texts = [f"{i}" * 50_000 for i in range(4)]  # an offer of about 200 KB
     async with running(dispatcher, node, client):
-        await wait_until(
-            lambda: "car1" in dispatcher.core.nodes and dispatcher.core.nodes["car1"].accepting,
-            what="car1 accepting",
-        )
+        await seen_accepting(dispatcher, "car1")
         small = await client.submit("hash", ["small"], k=1)
         assert node.deliveries.opened_off_thread == 0
         out = await client.submit("hash", texts, k=1)

@@ -14,7 +14,7 @@ from uplink.local_port import LocalPort
 from uplink.mesh import Mesh
 from uplink.node import NodeUplink
 from uplink.store import NodeStore
-from uplink.testing import running, wait_until
+from uplink.testing import running, seen_accepting, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +26,7 @@ async def test_broker_restart_mid_job_delivers_the_result_once(
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
     async with running(dispatcher, node, client) as nursery:
-        await wait_until(
-            lambda: "car1" in dispatcher.core.nodes and dispatcher.core.nodes["car1"].accepting,
-            what="car1 accepting",
-        )
+        await seen_accepting(dispatcher, "car1")
         results = []
 
         async def submit() -> None:

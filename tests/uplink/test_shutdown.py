@@ -19,7 +19,7 @@ from uplink.local_port import LocalPort
 from uplink.mesh import Mesh
 from uplink.node import NodeUplink
 from uplink.store import NodeStore
-from uplink.testing import running, wait_until
+from uplink.testing import running, seen_accepting, wait_until
 
 
 async def test_stop_taking_jobs_then_wait_quiet_returns_after_the_answers_puback(
@@ -34,10 +34,7 @@ async def test_stop_taking_jobs_then_wait_quiet_returns_after_the_answers_puback
         dispatcher = mesh.dispatcher(["car1"], ["alice"])
         client = mesh.client("alice")
         async with running(dispatcher, node, client) as nursery:
-            await wait_until(
-                lambda: "car1" in dispatcher.core.nodes and dispatcher.core.nodes["car1"].accepting,
-                what="car1 accepting",
-            )
+            await seen_accepting(dispatcher, "car1")
 
             async def submit() -> None:
                 with contextlib.suppress(JobFailed):
