@@ -15,6 +15,9 @@ command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
 [ -e /usr/lib/x86_64-linux-gnu/libseccomp.so.2 ] || [ -e /usr/lib/aarch64-linux-gnu/libseccomp.so.2 ] \
     || ldconfig -p 2>/dev/null | grep -q libseccomp.so.2 || need+=(libseccomp2)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# The package's test verifies and rates its unit, and its maintainer scripts apply sysusers.d
+# and tmpfiles.d (tests/packaging/test_deb.py).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
     echo "dev-setup: installing ${need[*]}" >&2
     $SUDO apt-get update -q >/dev/null
@@ -31,6 +34,6 @@ fi
 if ! .venv/bin/python -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' 2>/dev/null; then
     .venv/bin/python -m pip install -q torch==2.13.0
 fi
-.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
+.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
 .venv/bin/python -c 'import supervisor, sandbox, thermal, uplink, tui' 
 echo "dev-setup: ready (.venv)" >&2

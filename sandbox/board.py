@@ -9,6 +9,7 @@ when the write began, and a page closed meanwhile (its worker died) is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,31 @@ class Stopper(Protocol):
     @property
     def releasable(self) -> bool:
         """Whether a stop that admission may lift is in force (a shutdown's is final)."""
+        ...
+
+
+class Interlock(Protocol):
+    """A second writer of hard stops in another process (the daemon's guardian): while it
+    holds one, the board releases nothing (`resync_nowait` when it lets go)."""
+
+    def holding(self) -> bool:
+        """Whether the other writer holds a hard stop now (one load of shared memory)."""
+        ...
+
+
+class PageObserver(Protocol):
+    """Told about the pages as workers come and go (on the pool's thread)."""
+
+    def page_added(self, page: StopPage) -> None:
+        """`page` is on the board."""
+        ...
+
+    def page_pid(self, page: StopPage, pid: int, freeze: bool) -> None:
+        """The worker of `page` runs as `pid`; `freeze`: it is stopped with SIGSTOP."""
+        ...
+
+    def page_removed(self, page: StopPage) -> None:
+        """`page` left the board (its worker is gone)."""
         ...
 
 
@@ -67,6 +93,23 @@ class PageBoard:
         self.hook_errors = 0
         # Set by the first shutdown stop, never cleared: from then on no release lifts it.
         self._final = False
+        self._interlock: Interlock | None = None
+        self._observers: tuple[PageObserver, ...] = ()
+        self.held_releases = 0  # releases not done because the interlock held a stop
+        self._release_held = False  # the latest release was held back: `resync_nowait` does it
+
+    def set_interlock(self, interlock: Interlock | None) -> None:
+        """Coordinate with another writer of hard stops (see `Interlock`)."""
+        self._interlock = interlock
+
+    def add_observer(self, observer: PageObserver) -> None:
+        """Tell `observer` about pages from now on (pages already here are not replayed)."""
+        self._observers = (*self._observers, observer)
+
+    def note_pid(self, page: StopPage, pid: int, freeze: bool) -> None:
+        """The worker of `page` runs as `pid` (the pool, once it is spawned)."""
+        for observer in self._observers:
+            observer.page_pid(page, pid, freeze)
 
     def add(self, page: StopPage) -> None:
         """Include `page` in every stop from now on. A page added while the board is stopped
@@ -77,10 +120,14 @@ class PageBoard:
         last = self.last
         if last is not None and last.level != StopLevel.RUN:
             page.request_stop(last.level, last.reason)
+        for observer in self._observers:
+            observer.page_added(page)
 
     def remove(self, page: StopPage) -> None:
         """Leave `page` out of later stops (its worker is gone)."""
         self._pages = tuple(p for p in self._pages if p is not page)
+        for observer in self._observers:
+            observer.page_removed(page)
 
     @contextmanager
     def register(self, page: StopPage) -> Iterator[StopPage]:
@@ -118,6 +165,7 @@ class PageBoard:
             # is what keeps every release away.
             level, reason = StopLevel.HARD, StopReason.SHUTDOWN
         # Record first, then take the pages: see `add`.
+        self._release_held = False
         self.last = StopRecord(now_ns, level, reason, len(self._pages))
         for page in self._pages:
             try:
@@ -140,6 +188,13 @@ class PageBoard:
         shutdown stop was written (from any thread, also while this release runs)."""
         if self._final:
             return
+        interlock = self._interlock
+        if interlock is not None and interlock.holding():
+            # The guardian holds a hard stop (it saw the car unsafe, perhaps before this
+            # process did): nothing runs until it lets go and this release is asked again.
+            self.held_releases += 1
+            self._release_held = True
+            return
         now_ns = time.monotonic_ns()
         self.last = StopRecord(now_ns, StopLevel.RUN, StopReason.NONE, len(self._pages))
         for page in self._pages:
@@ -147,6 +202,12 @@ class PageBoard:
                 page.request_stop(StopLevel.RUN, StopReason.NONE, now_ns)
             except ValueError:
                 continue
+        if interlock is not None and interlock.holding():
+            # The guardian stopped while the pages were written: its stop stands (it writes
+            # its hold before its pages, so one of the two sees the other).
+            for page in self._pages:
+                with contextlib.suppress(ValueError):
+                    page.request_stop(StopLevel.HARD, StopReason.VEHICLE, now_ns)
         if self.final:
             # A shutdown was written while this release ran: some of its pages may have been
             # set back to RUN after it. Write it again; it is final.
@@ -158,6 +219,28 @@ class PageBoard:
             except Exception:
                 self.hook_errors += 1
                 LOG.exception("after-release hook %r failed", hook)
+
+    def resync_nowait(self) -> None:
+        """The other writer (`Interlock`) let go: put this board's own level back on every
+        page. A release it held back is done now; a hard stop of this board's own stays (its
+        release comes later); otherwise the pages get this board's level and the
+        after-release hooks run (the pool continues every frozen worker). On the stop
+        thread."""
+        last = self.last
+        if last is None or last.level == StopLevel.RUN or self._release_held:
+            self._release_held = False
+            self.release_all_nowait()
+        elif last.level == StopLevel.SOFT:
+            now_ns = time.monotonic_ns()
+            for page in self._pages:
+                with contextlib.suppress(ValueError):
+                    page.request_stop(StopLevel.SOFT, last.reason, now_ns)
+            for hook in self._after_release:
+                try:
+                    hook()
+                except Exception:
+                    self.hook_errors += 1
+                    LOG.exception("after-release hook %r failed", hook)
 
     def level(self) -> StopLevel:
         """The level of the latest write (RUN before any)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from supervisor.config.sections import setting
+from supervisor.config.sections import Problem, setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +52,19 @@ class SandboxConfig:
         30.0,
         doc="workers exit (memory released) after a hard stop lasting this long",
         min=0.0,
+        max=86400.0,
     )
     restart_backoff_s: float = setting(
-        1.0, doc="first delay before restarting a crashed worker (doubles per crash)", min=0.0
+        1.0,
+        doc="first delay before restarting a crashed worker (doubles per crash)",
+        min=0.0,
+        max=3600.0,
     )
     restart_backoff_max_s: float = setting(
-        60.0, doc="longest delay before restarting a crashed worker", min=0.0
+        60.0, doc="longest delay before restarting a crashed worker", min=0.0, max=3600.0
     )
     start_timeout_s: float = setting(
-        180.0, doc="a worker that is not ready within this time is killed", min=1.0
+        180.0, doc="a worker that is not ready within this time is killed", min=1.0, max=3600.0
     )
     threads: int = setting(0, doc="torch threads per worker (0 = one per core)", min=0)
     micro_batch: int = setting(
@@ -68,3 +73,20 @@ class SandboxConfig:
     step_rows: int = setting(
         0, doc="tokens per encoder feed-forward product (0 = all at once)", min=0
     )
+
+    def config_problems(self) -> Iterator[Problem]:
+        """Model names that are not plain folder names of `models_dir`, or listed twice, and
+        back-offs out of order (placed in the file by the parser)."""
+        for name in self.models:
+            # Each name is a folder of models_dir: "../x" would load from outside it.
+            if not name or name in (".", "..") or "/" in name or "\0" in name:
+                yield "models", f"model {name!r} must be a folder name inside models_dir"
+        duplicates = sorted({name for name in self.models if self.models.count(name) > 1})
+        if duplicates:
+            yield "models", f"lists {', '.join(map(repr, duplicates))} more than once"
+        if self.restart_backoff_max_s < self.restart_backoff_s:
+            yield (
+                "restart_backoff_max_s",
+                f"must not be below restart_backoff_s ({self.restart_backoff_s:g}), "
+                f"not {self.restart_backoff_max_s:g}",
+            )

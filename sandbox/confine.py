@@ -4,18 +4,22 @@
    pool starts the worker with ``close_fds`` and ``pass_fds``, a clean environment and
    ``/dev/null`` for stdin and stdout).
 2. `set_parent_death_signal`: SIGKILL when the supervisor dies (set again after the uid drop,
-   because changing credentials clears it).
+   because changing credentials clears it; the seccomp filter then forbids changing it).
 3. `limit_core_dumps`: a crash must not write job data to disk.
-4. `new_network_namespace`: only a down loopback, no route out (as root directly; otherwise in a
-   new user namespace where the kernel allows unprivileged ones).
-5. `drop_user`: to the worker user, with no supplementary groups.
-6. `check_readable`: the model's files are readable by the worker user itself; a file that
+4. `new_network_namespace`: only a down loopback, no route out, and a private System V IPC
+   namespace (as root directly; otherwise in a new user namespace where the kernel allows
+   unprivileged ones).
+5. Landlock (`sandbox.landlock`, while still single-threaded): only the Python installation,
+   the models, the key (read only), scratch and a few system paths can be opened.
+6. `drop_user`: to the worker user, with no supplementary groups.
+7. `check_readable`: the model's files are readable by the worker user itself; a file that
    is not fails the start with its path and the user named, rather than a job later.
-7. (the worker loads torch, the weights and its key, and warms up)
-8. `install_seccomp`: a deny-list filter with thread sync; see `SECCOMP_DENY`.
+8. (the worker loads torch, the weights and its key, and warms up)
+9. `sandbox.syscalls.install_seccomp`: a deny-list filter with thread sync.
 
 Each step returns a `Step`; a step the kernel refuses has ``applied=False`` and its errno in
-``detail``, and the worker reports it in its status.
+``detail``, and the worker reports it in its status (Landlock instead fails the start: see
+`sandbox.landlock`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import errno
 import os
 import resource
 import signal
-import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,43 +40,12 @@ PR_SET_KEEPCAPS: Final = 8
 CAP_DAC_READ_SEARCH: Final = 2
 CLONE_NEWNET: Final = 0x40000000
 CLONE_NEWUSER: Final = 0x10000000
+CLONE_NEWIPC: Final = 0x08000000
 CLONE_THREAD: Final = 0x00010000
 O_CREAT: Final = 0o100
 O_TMPFILE_BIT: Final = 0o20000000
 
 _libc = ctypes.CDLL(None, use_errno=True)
-
-# Denied outright with EPERM once the worker serves. Names unknown on this architecture (fork
-# and open on arm64, say) are skipped: they cannot be called there.
-# fmt: off
-SECCOMP_DENY: Final = (
-    # new programs and processes (clone is allowed with thread flags only, below)
-    "execve", "execveat", "fork", "vfork",
-    # other processes' memory and signals
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "pidfd_send_signal",
-    "kcmp", "tkill",
-    # file systems and namespaces
-    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
-    # privileges
-    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
-    "setfsgid", "setgroups", "capset",
-    # kernel surfaces an inference worker never needs
-    "bpf", "keyctl", "add_key", "request_key", "perf_event_open", "userfaultfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
-    "init_module", "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at",
-    "iopl", "ioperm", "swapon", "swapoff", "reboot", "acct", "quotactl", "syslog",
-    # talking to anybody but the supervisor: no connect/bind/listen/accept, no addressed sends
-    "connect", "bind", "listen", "accept", "accept4", "sendmsg", "sendmmsg",
-    # creating or changing files (nothing is written after start-up; the scratch dir is for
-    # the libraries' start-up only)
-    "creat", "mknod", "mknodat", "link", "linkat", "symlink", "symlinkat", "rename",
-    "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod",
-    "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "truncate",
-)
-# fmt: on
-# Answered with ENOSYS so the C library falls back to a call the filter can inspect.
-SECCOMP_ENOSYS: Final = ("clone3", "openat2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +105,19 @@ def limit_core_dumps() -> Step:
 
 
 def new_network_namespace() -> Step:
-    """Move into a fresh network namespace (must run before any thread is started)."""
-    if _libc.unshare(CLONE_NEWNET) == 0:
-        return Step("netns", True, "new network namespace (as root)")
+    """Move into fresh network and IPC namespaces (must run before any thread is started): no
+    route out, and no System V shared memory, semaphores or queues shared with a sibling."""
+    if _libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0:
+        return Step("netns", True, "new network and IPC namespaces (as root)")
     first = ctypes.get_errno()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        return Step("netns", True, "new user + network namespace (unprivileged)")
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == 0:
+        return Step("netns", True, "new user, network and IPC namespaces (unprivileged)")
     second = ctypes.get_errno()
     return Step(
         "netns",
         False,
-        f"refused: CLONE_NEWNET {_errno_text(first)}; with CLONE_NEWUSER {_errno_text(second)}",
+        f"refused: CLONE_NEWNET|CLONE_NEWIPC {_errno_text(first)}; with CLONE_NEWUSER"
+        f" {_errno_text(second)}",
     )
 
 
@@ -309,55 +283,3 @@ def drop_capabilities() -> Step:
     with open("/proc/self/status") as f:
         eff = next((line.split()[1] for line in f if line.startswith("CapEff:")), "?")
     return Step("capabilities", eff.strip("0") == "", f"CapEff {eff}")
-
-
-def install_seccomp() -> Step:
-    """Install the deny-list filter on every thread (TSYNC). Call after the weights are loaded.
-
-    Unconditional denials are `SECCOMP_DENY` (EPERM) and `SECCOMP_ENOSYS` (ENOSYS). Conditional:
-    ``clone`` without CLONE_THREAD, ``socket`` of any family but AF_UNIX, ``open``/``openat``
-    creating a file (O_CREAT or O_TMPFILE), ``kill``/``tgkill`` of another process, and
-    ``sendto`` with a destination address all fail with EPERM.
-    """
-    try:
-        import pyseccomp as sc
-    except (ImportError, RuntimeError) as exc:
-        return Step("seccomp", False, f"libseccomp unavailable: {exc}")
-    eperm = sc.ERRNO(errno.EPERM)
-    pid = os.getpid()
-    arch = sc.system_arch()
-    skipped: list[str] = []
-
-    def known(name: str) -> bool:
-        try:
-            ok = int(sc.resolve_syscall(arch, name)) >= 0
-        except (OSError, ValueError):
-            ok = False
-        if not ok:
-            skipped.append(name)
-        return ok
-
-    try:
-        f = sc.SyscallFilter(sc.ALLOW)
-        f.set_attr(sc.Attr.CTL_TSYNC, 1)
-        for name in SECCOMP_DENY:
-            if known(name):
-                f.add_rule(eperm, name)
-        for name in SECCOMP_ENOSYS:
-            if known(name):
-                f.add_rule(sc.ERRNO(errno.ENOSYS), name)
-        f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
-        f.add_rule(eperm, "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
-        if known("open"):
-            f.add_rule(eperm, "open", sc.Arg(1, sc.MASKED_EQ, O_CREAT, O_CREAT))
-            f.add_rule(eperm, "open", sc.Arg(1, sc.MASKED_EQ, O_TMPFILE_BIT, O_TMPFILE_BIT))
-        f.add_rule(eperm, "openat", sc.Arg(2, sc.MASKED_EQ, O_CREAT, O_CREAT))
-        f.add_rule(eperm, "openat", sc.Arg(2, sc.MASKED_EQ, O_TMPFILE_BIT, O_TMPFILE_BIT))
-        f.add_rule(eperm, "kill", sc.Arg(0, sc.NE, pid))
-        f.add_rule(eperm, "tgkill", sc.Arg(0, sc.NE, pid))
-        f.add_rule(eperm, "sendto", sc.Arg(4, sc.NE, 0))
-        f.load()
-    except OSError as exc:
-        return Step("seccomp", False, f"refused by the kernel: {exc}")
-    note = f"; not on this architecture: {', '.join(skipped)}" if skipped else ""
-    return Step("seccomp", True, f"deny-list with TSYNC, {len(SECCOMP_DENY)} calls denied{note}")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import trio
 
-from sandbox.stop_page import PageSnapshot
+from sandbox.stop_page import PageSnapshot, StopLevel
 
 if TYPE_CHECKING:
     from sandbox.handle import WorkerHandle
@@ -36,13 +36,15 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 POLL_S: Final = 50e-6
 
-Via = Literal["ack", "freeze", "kill", "exited"]
+Via = Literal["ack", "freeze", "kill", "exited", "released"]
 
 
 @dataclass(frozen=True, slots=True)
 class StopSample:
     """How one busy worker stopped: through its own ack, frozen, killed at the deadline by the
-    confirmer, or exited before it was confirmed (it died, or the pool ended it)."""
+    confirmer, exited before it was confirmed (it died, or the pool ended it), or released:
+    the stop was lifted before it was confirmed (a door open for a moment), so there is
+    nothing left to confirm and nobody to kill."""
 
     model: str
     latency_ms: float
@@ -58,6 +60,8 @@ def _confirm(handle: WorkerHandle, requested_ns: int) -> StopSample | None:
         return StopSample(model, (time.monotonic_ns() - requested_ns) / 1e6, "exited")
     if snap.acknowledged:
         return StopSample(model, (snap.ack_ns - requested_ns) / 1e6, "ack")
+    if snap.level != StopLevel.HARD:
+        return StopSample(model, (time.monotonic_ns() - requested_ns) / 1e6, "released")
     if handle.frozen and handle.frozen_confirmed():
         now = time.monotonic_ns()
         handle.page.acknowledge(snap.generation, now)

@@ -126,11 +126,14 @@ def _thread_works() -> str:
 
 
 def try_escapes(targets: dict[str, Any]) -> tuple[list[Attempt], list[Attempt]]:
-    """Run every attempt; `targets` may name a ``unix_socket`` path and a ``supervisor_pid``.
+    """Run every attempt; `targets` may name a ``unix_socket`` path and a ``supervisor_pid``,
+    and the targets of `sandbox.reach.try_reach` (a sibling, files, the daemon's state).
 
     Returns the attempts ``[{name, denied, detail}, ...]`` (each should be denied) and the
     controls (what must still work, such as starting a thread; ``denied`` should be False).
     """
+    from sandbox.reach import controls, try_reach
+
     parent = int(targets.get("supervisor_pid") or os.getppid())
     unix_path = str(targets.get("unix_socket") or "/run/systemd/journal/socket")
     outside = f"/tmp/parkmesh-escape-{os.getpid()}"
@@ -155,8 +158,9 @@ def try_escapes(targets: dict[str, Any]) -> tuple[list[Attempt], list[Attempt]]:
         _check("io_uring_setup", _syscall("io_uring_setup", 1, 0)),
         _check("perf_event_open", _syscall("perf_event_open", 0, 0, -1, -1, 0)),
     ]
+    attempts += try_reach(targets)
     control = _outcome("threads_still_work", _thread_works)
-    return attempts, [control]
+    return attempts, [control, *controls(targets)]
 
 
 def _unshare() -> str:

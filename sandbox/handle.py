@@ -62,6 +62,7 @@ class StartSpec:
     step_rows: int = 0
     loader: str = "sandbox.models.registry:load_model"
     netns: bool = True
+    landlock: bool = True
     seccomp: bool = True
 
     def to_wire(self) -> dict[str, Any]:
@@ -80,6 +81,7 @@ class StartSpec:
             "step_rows": self.step_rows,
             "loader": self.loader,
             "netns": self.netns,
+            "landlock": self.landlock,
             "seccomp": self.seccomp,
             "parent_pid": os.getpid(),
         }

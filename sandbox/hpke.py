@@ -1,7 +1,7 @@
 """HPKE (RFC 9180) base mode for private jobs: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
 ChaCha20-Poly1305.
 
-The installed `cryptography` (>= 46) implements HPKE (``cryptography.hazmat.primitives.hpke``),
+The installed `cryptography` (>= 47) implements HPKE (``cryptography.hazmat.primitives.hpke``),
 so this module only fixes the suite, the key encoding (raw 32-byte X25519 keys) and the error
 type; the tests check the library against the RFC 9180 A.2 test vectors. A sealed message is
 ``enc || ciphertext`` (32 bytes of encapsulated key, then the AEAD output), single-shot

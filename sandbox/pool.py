@@ -90,7 +90,7 @@ class WorkerPool:
         self.board.add_after_stop(self._after_stop)
         # Thawed by the thread that released (the stop thread), in order with its freezes;
         # the lifecycle task's thaw is only a backstop.
-        self.board.add_after_release(self._thaw_nowait)
+        self.board.add_after_release(self._thaw_all_nowait)
 
     @property
     def worker_public_key(self) -> bytes:
@@ -165,6 +165,9 @@ class WorkerPool:
                             nursery.cancel_scope.cancel()
                         else:
                             slot.handle, slot.released, slot.starting = handle, False, None
+                            # Only a ready worker is frozen on a stop (one still loading
+                            # computes no job): its pid goes to the board's observers now.
+                            self.board.note_pid(handle.page, handle.pid or 0, self.freeze)
                             if not handle.page.snapshot().acknowledged:
                                 handle.page.acknowledge(handle.page.generation())  # idle
                             LOG.info(
@@ -388,6 +391,15 @@ class WorkerPool:
                 handle.thaw_nowait()
                 if self.level() == StopLevel.HARD and handle.busy_id is not None:
                     handle.freeze_nowait()  # a stop came in meanwhile: its freeze stands
+
+    def _thaw_all_nowait(self) -> None:
+        """After a release: continue every worker in freeze mode, also those this pool did
+        not freeze itself (the daemon's guardian freezes from its own process); a SIGCONT
+        to a running worker does nothing."""
+        if self.freeze:
+            for handle in self._handles():
+                handle.frozen = handle.frozen or handle.returncode is None
+        self._thaw_nowait()
 
     def _stops_confirmed(self, samples: dict[WorkerHandle, StopSample]) -> None:
         """The confirmer's results, on the trio thread: record, report the killed, answer

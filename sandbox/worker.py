@@ -2,7 +2,8 @@
 
 The pool starts the process with a clean environment, only the socket and the stop page open,
 and sends a ``start`` message (`sandbox.spawn.StartSpec` as a map). The worker confines itself in
-the order of `sandbox.confine` (parent-death signal, no core dumps, network namespace, user drop),
+the order of `sandbox.confine` (parent-death signal, no core dumps, network and IPC
+namespaces, Landlock while still single-threaded, user drop),
 loads the model and its HPKE key, warms up, installs its seccomp filter, and answers ``ready``
 with its confinement status. Then it serves jobs one at a time until told to exit or its socket
 closes.
@@ -37,7 +38,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from sandbox import confine, hpke
+from sandbox import confine, hpke, landlock, syscalls
 from sandbox.jobs import (
     JobInputError,
     Request,
@@ -64,6 +65,7 @@ PRELOAD = (
     "tokenizers",
     "secrets",
     "sandbox.escapes",
+    "sandbox.reach",
     "sandbox.keys",
     "pyseccomp",
 )
@@ -250,10 +252,24 @@ def _failed(job_id: Any, reason: str, detail: str, started: float) -> dict[str, 
     }
 
 
+def _landlock_rules(spec: dict[str, Any]) -> list[landlock.Rule]:
+    """What this worker may open (`sandbox.landlock.worker_rules`): the GPU's device nodes
+    only for a worker that runs on it."""
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    return landlock.worker_rules(
+        python=landlock.python_roots(prefixes, sys.path),
+        models_dir=Path(spec["models_dir"]),
+        worker_key=Path(spec["worker_key"]),
+        scratch=Path(spec["scratch"]),
+        devices=landlock.nvidia_devices() if str(spec["device"]).startswith("cuda") else (),
+    )
+
+
 def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
     """Confine, load and warm up; returns the worker ready to serve.
 
     Raises:
+        landlock.LandlockError: the kernel cannot confine the worker's files (fail closed).
         Exception: any failure; `main` reports it as ``fatal`` and exits.
     """
     parent = int(spec["parent_pid"])
@@ -266,6 +282,16 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
         steps.append(confine.new_network_namespace())
     else:
         steps.append(confine.Step("netns", False, "disabled by configuration"))
+    # Libraries that want a temporary directory (torch's import asks for one) get scratch,
+    # the only writable place. Landlock only covers threads started after it: this is the
+    # last single-threaded moment.
+    os.environ["TMPDIR"] = str(spec["scratch"])
+    with contextlib.suppress(ImportError, RuntimeError):  # runs ldconfig: a program, so now
+        importlib.import_module("pyseccomp")
+    if spec.get("landlock", True):
+        steps.append(confine.Step("landlock", True, landlock.restrict(_landlock_rules(spec))))
+    else:
+        steps.append(confine.Step("landlock", False, "disabled by configuration"))
     # Code comes from the installation (trusted) and is imported before the uid drop, because
     # the interpreter's own files may be readable only by root; data is read after the drop.
     import torch
@@ -310,7 +336,7 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
     if os.getuid() != 0:
         steps.append(confine.drop_capabilities())
     if spec.get("seccomp", True):
-        steps.append(confine.install_seccomp())
+        steps.append(syscalls.install_seccomp())
     else:
         steps.append(confine.Step("seccomp", False, "disabled by configuration"))
     # A product after the filter proves the thread pool and allocator still work; a sealed

@@ -7,11 +7,11 @@ Owner preferences (floor, departures, ...) are not here: they live in the state 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from supervisor.config.errors import ConfigError
-from supervisor.config.sections import setting
+from supervisor.config.sections import Problem, setting
 
 # The temperature sensors the budget knows, in the order reasons list them.
 SENSORS: tuple[str, ...] = ("gpu", "coolant", "battery", "cabin", "ambient")
@@ -45,11 +45,10 @@ class TemperatureLimits:
     stop_c: float = _stop(90.0)
     hysteresis_c: float = _hysteresis(5.0)
 
-    def __post_init__(self) -> None:
+    def config_problems(self) -> Iterator[Problem]:
+        """Thresholds that contradict each other (the parser places them in the file)."""
         if not self.warn_c < self.stop_c:
-            raise ConfigError(
-                f"must be below stop_c ({self.stop_c:g}), not {self.warn_c:g}", key="warn_c"
-            )
+            yield "warn_c", f"must be below stop_c ({self.stop_c:g}), not {self.warn_c:g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,21 +145,17 @@ class BudgetConfig:
     cabin: CabinLimits = setting(factory=CabinLimits, doc="cabin air limits")
     ambient: AmbientLimits = setting(factory=AmbientLimits, doc="outside air limits")
 
-    def __post_init__(self) -> None:
+    def config_problems(self) -> Iterator[Problem]:
+        """Unknown sensors and curtailment shares out of order (placed in the file by the
+        parser)."""
         for name in self.required_sensors:
             if name not in SENSORS:
-                raise ConfigError(
-                    f"unknown sensor {name!r} (known: {', '.join(SENSORS)})", key="required_sensors"
-                )
+                yield "required_sensors", f"unknown sensor {name!r} (known: {', '.join(SENSORS)})"
         fractions = self.curtail_level_fractions
         if len(fractions) != 4 or any(not 0.0 <= f <= 1.0 for f in fractions):
-            raise ConfigError(
-                "must be four shares between 0 and 1 (levels 0..3)", key="curtail_level_fractions"
-            )
-        if any(b > a for a, b in itertools.pairwise(fractions)):
-            raise ConfigError(
-                "a higher level may not allow more power", key="curtail_level_fractions"
-            )
+            yield "curtail_level_fractions", "must be four shares between 0 and 1 (levels 0..3)"
+        elif any(b > a for a, b in itertools.pairwise(fractions)):
+            yield "curtail_level_fractions", "a higher level may not allow more power"
 
     def limits(self, sensor: str) -> TemperatureLimits:
         """The thresholds of `sensor` (one of `SENSORS`)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,10 +131,13 @@ class CurtailmentEvent:
 
         Keys: ``level`` or ``import_limit_kw``; ``duration_s`` (null: open-ended); ``start``
         (ISO 8601; "0001-01-01" or absent means now) or ``start_in_s``; ``randomize_s``; ``id``.
-        The shift is not drawn here; call `randomized`.
+        The shift is not drawn here; call `randomized`. The start must fall within a year of
+        `now` (a window further off is a mistake, and its arithmetic would overflow), the id is
+        short printable text.
 
         Raises:
-            ValueError: naming the bad key.
+            ValueError: naming the bad key; values are quoted short (at most about 120
+                characters, control characters escaped), whatever their size.
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a curtailment must be an object, not {type(data).__name__}")
@@ -148,23 +152,16 @@ class CurtailmentEvent:
         }
         for key in data:
             if key not in known:
-                raise ValueError(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
-        start = now
-        if data.get("start") not in (None, "0001-01-01", "0001-01-01T00:00:00Z"):
-            try:
-                start = datetime.fromisoformat(str(data["start"]))
-            except ValueError:
-                raise ValueError(f"start must be an ISO 8601 time, not {data['start']!r}") from None
-            if (start.tzinfo is None) != (now.tzinfo is None):
-                start = (
-                    start.replace(tzinfo=now.tzinfo)
-                    if start.tzinfo is None
-                    else start.astimezone(now.tzinfo).replace(tzinfo=now.tzinfo)
-                )
+                raise ValueError(f"unknown key {_shown(key)} (known: {', '.join(sorted(known))})")
+        start = _start(data.get("start"), now)
         offset = _number(data, "start_in_s", 0.0)
         if abs(offset) > MAX_WINDOW_S:
             raise ValueError(f"start_in_s must be within a year, not {offset!r}")
-        start += timedelta(seconds=offset)
+        start += timedelta(seconds=offset)  # cannot overflow: 2000 <= year <= 9997
+        if abs((start - now).total_seconds()) > MAX_WINDOW_S:
+            raise ValueError(
+                f"start must be within a year of now ({now.isoformat()}), not {start.isoformat()}"
+            )
         duration = data.get("duration_s")
         return cls(
             start=start,
@@ -176,12 +173,19 @@ class CurtailmentEvent:
                 else _number(data, "import_limit_kw", 0.0)
             ),
             randomize_s=_number(data, "randomize_s", 0.0),
-            event_id=str(data.get("id") or ""),
+            event_id=_event_id(data.get("id")),
         )
 
 
 # Longer windows, shifts and start offsets are mistakes (and would overflow datetime).
 MAX_WINDOW_S = 366 * 24 * 3600.0
+# An event id goes into reasons, logs and replies: a utility's ids are short.
+MAX_ID_CHARS = 64
+# Longer start texts are not ISO 8601 times (the longest, with fractions and zone, is ~32).
+_MAX_START_CHARS = 64
+# A refused value is quoted with at most this many characters of its repr.
+_SHOWN_CHARS = 120
+_NOW_STARTS = (None, "0001-01-01", "0001-01-01T00:00:00Z")
 
 
 def prune(events: Iterable[CurtailmentEvent], now: datetime) -> tuple[CurtailmentEvent, ...]:
@@ -202,9 +206,70 @@ def next_boundary(events: Iterable[CurtailmentEvent], now: datetime) -> datetime
 
 def _number(data: Mapping[str, Any], key: str, default: float) -> float:
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{key} must be a number, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise ValueError(f"{key} must be a number, not {_shown(value)}")
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float: 10**400
+        return False
+
+
+def _start(value: Any, now: datetime) -> datetime:
+    """The requested start, in `now`'s kind (aware in its zone, or naive); `now` when absent.
+
+    Raises:
+        ValueError: not an ISO 8601 time, or not a date between 2000 and 9997.
+    """
+    if value in _NOW_STARTS:
+        return now
+    if not isinstance(value, str) or len(value) > _MAX_START_CHARS:
+        raise ValueError(f"start must be an ISO 8601 time, not {_shown(value)}")
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"start must be an ISO 8601 time, not {_shown(value)}") from None
+    # Checked before the zone is changed: near year 1 or 9999 that change overflows.
+    if not 2000 <= start.year <= datetime.max.year - 2:
+        raise ValueError(f"start must be a real date, not {start.isoformat()}")
+    if (start.tzinfo is None) != (now.tzinfo is None):
+        start = (
+            start.replace(tzinfo=now.tzinfo)
+            if start.tzinfo is None
+            else start.astimezone(now.tzinfo).replace(tzinfo=now.tzinfo)
+        )
+    return start
+
+
+def _event_id(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"id must be text, not {_shown(value)}")
+    text = str(value) if isinstance(value, str) or abs(value) < 10**MAX_ID_CHARS else ""
+    if not text or len(text) > MAX_ID_CHARS or not text.isprintable():
+        raise ValueError(
+            f"id must be printable text of at most {MAX_ID_CHARS} characters, not {_shown(value)}"
+        )
+    return text
+
+
+def _shown(value: Any) -> str:
+    """A short repr of a refused value: escaped, at most `_SHOWN_CHARS`, with its length."""
+    if isinstance(value, str):
+        text, length = repr(value[:_SHOWN_CHARS]), len(value)
+    else:
+        r = reprlib.Repr()
+        r.maxlevel, r.maxstring, r.maxother = 2, _SHOWN_CHARS, _SHOWN_CHARS
+        text = r.repr(value)
+        length = len(text)
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    if length <= _SHOWN_CHARS and len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}...[cut, {length} chars in all]"
 
 
 def _level(data: Mapping[str, Any]) -> int:

@@ -36,6 +36,9 @@ from .sensors import DeviceMonitor
 DEVICE_TIMEOUT_S = 2.0
 # Wake a hair after a window boundary so that `now` is inside (or past) the window, s.
 BOUNDARY_EPSILON_S = 0.001
+# Curtailment windows held at once: an operator needs a few; a bound keeps a client from
+# growing the list without end.
+MAX_CURTAILMENTS = 64
 
 DecisionListener = Callable[[BudgetDecision], None]
 
@@ -120,7 +123,10 @@ class BudgetService:
         Returns the event as accepted, with its shift.
         """
         accepted = event.randomized(self.rng)
-        self.curtailments = (*prune(self.curtailments, self.wall_clock()), accepted)
+        kept = prune(self.curtailments, self.wall_clock())
+        if len(kept) >= MAX_CURTAILMENTS:
+            raise ValueError(f"request_json: at most {MAX_CURTAILMENTS} curtailments at once")
+        self.curtailments = (*kept, accepted)
         self.evaluate_now()
         self._wake.set()
         return accepted

@@ -7,10 +7,12 @@ Wire form (protocol version 1, see ``docs/protocol.md``)::
                 "iat": issued (unix s), "exp": expires (unix s), "b": {body}}
 
 The signature covers the exact bytes of ``m`` (no re-encoding, so no canonical-form pitfalls).
-`Opener.open` checks, in this order: size, CBOR, envelope shape, version, message shape, type
-and direction, sender key, signature, recipient, expiry, body, replay; the first failure raises
-the matching `uplink.errors.EnvelopeError` subclass. Everything here is synchronous and pure
-apart from the replay cache it updates.
+`Opener.open` checks, in this order: size, the outer map (strict CBOR, ``m`` kept as raw
+bytes), version, the signature when the possible senders are known (a node's), the message
+(strict CBOR, `uplink.cbor_strict`), its shape and ids, type and direction, sender key and
+signature otherwise, recipient, expiry, body, replay; the first failure raises the matching
+`uplink.errors.EnvelopeError` subclass, and nothing else escapes. Everything here is
+synchronous and pure apart from the replay cache it updates.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,8 +28,11 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import cbor_strict
+from .cbor_strict import CborError
 from .errors import (
     BadSignature,
+    EnvelopeError,
     Expired,
     MalformedMessage,
     UnknownSender,
@@ -35,11 +40,12 @@ from .errors import (
     UnknownVersion,
     WrongRecipient,
 )
-from .messages import VERSION, Direction, check_body, direction_of
+from .messages import SCHEMAS, VERSION, Direction, check_body, direction_of
 from .replay import ReplayCache
+from .untrusted import MAX_ID_CHARS, is_plain_id, shown
 
 MAX_BYTES: Final = 16 * 1024 * 1024  # a job is a few KB to a few MB; leave room for both ways
-MAX_DEPTH: Final = 16
+_OUTER_KEYS: Final = frozenset({"v", "m", "s"})
 BROADCAST: Final = "*"
 
 KeyLookup = Callable[[str], bytes | None]
@@ -97,6 +103,8 @@ class Signer:
         check_body(msg_type, body)
         if not ttl_s > 0:
             raise ValueError(f"ttl_s must be positive, not {ttl_s}")
+        if msg_id is not None and not is_plain_id(msg_id):
+            raise ValueError(f"message id must be 1..{MAX_ID_CHARS} printable characters")
         issued = self._clock() if now is None else now
         inner = {
             "v": VERSION,
@@ -124,6 +132,8 @@ class Opener:
             (the dispatcher deduplicates node answers by job id).
         max_ttl_s: the longest lifetime accepted (bounds the replay cache).
         skew_s: how far in the future ``iat`` may lie (clock skew between peers).
+        senders: where only these few senders may write (a node hears only the
+            dispatcher), their keys verify the signature before ``m`` is decoded at all.
     """
 
     def __init__(
@@ -136,8 +146,10 @@ class Opener:
         max_ttl_s: float = 7 * 86400.0,
         skew_s: float = 60.0,
         clock: Callable[[], float] = time.time,
+        senders: Sequence[str] = (),
     ) -> None:
         self.me = me
+        self._senders = tuple(senders)
         self._keys = keys
         self._directions = frozenset(directions)
         self.replay = replay
@@ -145,35 +157,67 @@ class Opener:
         self.skew_s = skew_s
         self._clock = clock
 
-    def open(self, data: bytes, now: float | None = None) -> Message:
-        """Verify and decode `data`; raises an `EnvelopeError` subclass naming the problem."""
+    def open(self, data: bytes | bytearray | memoryview, now: float | None = None) -> Message:
+        """Verify and decode `data`; raises an `EnvelopeError` subclass naming the problem.
+
+        No other exception escapes: whatever else a hostile input provokes is refused as a
+        `MalformedMessage` too (the uplink must outlive any message, retained ones included).
+        """
+        try:
+            return self._open(data, now)
+        except EnvelopeError:
+            raise
+        except Exception as exc:
+            raise MalformedMessage(
+                f"could not be opened ({type(exc).__name__}: {shown(str(exc))})"
+            ) from None
+
+    def _open(self, data: bytes | bytearray | memoryview, now: float | None) -> Message:
+        """`open` without its last net.
+
+        With `senders` set, the signature is checked over the raw bytes of ``m`` before
+        anything inside ``m`` is decoded: an unsigned message costs a parse of the three-key
+        outer map and one Ed25519 verification (which releases the GIL), nothing more. Only
+        then is ``m`` decoded, with the strict profile of `uplink.cbor_strict`.
+        """
         now = self._clock() if now is None else now
-        outer = _decode(data, "envelope")
-        if not isinstance(outer, dict) or set(outer) != {"v", "m", "s"}:
-            raise MalformedMessage("envelope must be a map with exactly the keys v, m, s")
-        if outer["v"] != VERSION:
+        size = len(data)
+        if size > MAX_BYTES:
+            raise MalformedMessage(f"envelope has {size} bytes, more than the {MAX_BYTES} allowed")
+        try:
+            outer = cbor_strict.loads_map_bytes(data, _OUTER_KEYS)
+        except CborError as exc:
+            raise MalformedMessage(f"envelope: {exc}") from None
+        if not _is_version(outer["v"]):
             raise UnknownVersion(
-                f"envelope version {outer['v']!r} is not supported (this node speaks {VERSION})"
+                f"envelope version {shown(outer['v'])} is not supported"
+                f" (this node speaks {VERSION})"
             )
         m, sig = outer["m"], outer["s"]
-        if not isinstance(m, bytes) or not isinstance(sig, bytes) or len(sig) != 64:
+        if not isinstance(m, memoryview) or not isinstance(sig, memoryview) or len(sig) != 64:
             raise MalformedMessage("envelope m must be bytes and s a 64-byte signature")
-        inner = _decode(m, "message")
+        signed_by = self._verify_first(m, sig) if self._senders else None
+        try:
+            inner = cbor_strict.loads(m)
+        except CborError as exc:
+            raise MalformedMessage(f"message: {exc}") from None
         msg = _shape(inner)
         if direction_of(msg.type) not in self._directions:
             raise UnknownType(
                 f"message type {msg.type!r} is not accepted here ({direction_of(msg.type)})"
             )
-        raw_key = self._keys(msg.src)
-        if raw_key is None:
-            raise UnknownSender(f"no public key is pinned for sender {msg.src!r}")
-        try:
-            Ed25519PublicKey.from_public_bytes(raw_key).verify(sig, m)
-        except InvalidSignature:
-            raise BadSignature(
-                f"{msg.type} {msg.id!r}: signature does not verify under the "
-                f"pinned key of {msg.src!r}"
-            ) from None
+        if signed_by is not None:
+            if msg.src != signed_by:
+                raise BadSignature(f"{msg.type} {msg.id!r}: signed by {signed_by!r}, not its src")
+        else:
+            raw_key = self._keys(msg.src)
+            if raw_key is None:
+                raise UnknownSender(f"no public key is pinned for sender {shown(msg.src)}")
+            if not _verifies(raw_key, sig, m):
+                raise BadSignature(
+                    f"{msg.type} {msg.id!r}: signature does not verify under the "
+                    f"pinned key of {msg.src!r}"
+                )
         if msg.to not in (self.me, BROADCAST):
             raise WrongRecipient(
                 f"{msg.type} {msg.id!r} is addressed to {msg.to!r}, not {self.me!r}"
@@ -192,57 +236,60 @@ class Opener:
             self.replay.check_and_add(msg.src, msg.id, msg.exp, now)
         return msg
 
+    def _verify_first(self, m: memoryview, sig: memoryview) -> str:
+        """The one of `senders` whose pinned key verifies `sig` over `m`; raises otherwise."""
+        pinned_any = False
+        for sender in self._senders:
+            raw_key = self._keys(sender)
+            if raw_key is None:
+                continue
+            pinned_any = True
+            if _verifies(raw_key, sig, m):
+                return sender
+        if not pinned_any:
+            raise UnknownSender(f"no public key is pinned for {', '.join(self._senders)}")
+        raise BadSignature(
+            f"signature does not verify under the pinned key of {', '.join(self._senders)}"
+        )
+
+
+def _verifies(raw_key: bytes, sig: memoryview, m: memoryview) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(raw_key).verify(sig, m)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _is_version(value: Any) -> bool:
+    # `True == 1` in Python: a boolean is not a version number.
+    return type(value) is int and value == VERSION
+
 
 def peek_type(data: bytes) -> str | None:
-    """The claimed type of an envelope without verifying it (for logs only), or None."""
+    """The claimed type of an envelope without verifying it (for logs only), or None.
+
+    Bounded like `Opener.open` (strict profile); the text is cut to 40 characters.
+    """
     try:
-        outer = cbor2.loads(data)
-        inner = cbor2.loads(outer["m"])
-        t = inner["t"]
-    except Exception:
+        outer = cbor_strict.loads_map_bytes(data, _OUTER_KEYS)
+        inner = cbor_strict.loads(outer["m"]) if isinstance(outer["m"], memoryview) else None
+        t = inner.get("t") if isinstance(inner, dict) else None
+    except CborError:
         return None
-    return t if isinstance(t, str) else None
-
-
-def _decode(data: bytes, what: str) -> Any:
-    if not isinstance(data, bytes | bytearray):
-        raise MalformedMessage(f"{what} must be bytes, not {type(data).__name__}")
-    if len(data) > MAX_BYTES:
-        raise MalformedMessage(f"{what} has {len(data)} bytes, more than the {MAX_BYTES} allowed")
-    try:
-        value = cbor2.loads(bytes(data))
-    except Exception as exc:  # cbor2 raises several types (CBORDecodeError, ValueError, ...)
-        raise MalformedMessage(f"{what} is not valid CBOR: {exc}") from None
-    _check_plain(value, what, 0)
-    return value
-
-
-def _check_plain(value: Any, what: str, depth: int) -> None:
-    """Refuse CBOR tags (dates, bignums...) and deep nesting: only plain data is protocol."""
-    if depth > MAX_DEPTH:
-        raise MalformedMessage(f"{what} nests deeper than {MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise MalformedMessage(f"{what} has a map key that is not text: {k!r}")
-            _check_plain(v, what, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _check_plain(v, what, depth + 1)
-    elif not isinstance(value, str | bytes | int | float | bool) and value is not None:
-        raise MalformedMessage(
-            f"{what} contains a {type(value).__name__} (CBOR tags are not part of the protocol)"
-        )
+    return t[:40] if isinstance(t, str) else None
 
 
 def _shape(inner: Any) -> Message:
     if not isinstance(inner, dict):
         raise MalformedMessage("message must be a map")
-    if inner.get("v") != VERSION:
-        raise UnknownVersion(f"message version {inner.get('v')!r} is not supported")
+    if not _is_version(inner.get("v")):
+        raise UnknownVersion(f"message version {shown(inner.get('v'))} is not supported")
     for key, types in (("t", str), ("id", str), ("src", str), ("to", str), ("b", dict)):
         if not isinstance(inner.get(key), types):
             raise MalformedMessage(f"message field {key!r} is missing or not {types.__name__}")
+    if inner["t"] not in SCHEMAS:
+        raise UnknownType(f"unknown message type {shown(inner['t'])}")
     for key in ("iat", "exp"):
         value = inner.get(key)
         if (
@@ -251,8 +298,12 @@ def _shape(inner: Any) -> Message:
             or not math.isfinite(value)
         ):
             raise MalformedMessage(f"message field {key!r} must be a finite number")
-    if not inner["id"] or len(inner["id"]) > 200:
-        raise MalformedMessage("message id must be 1 to 200 characters")
+    for key in ("id", "src", "to"):
+        if not is_plain_id(inner[key]):
+            raise MalformedMessage(
+                f"message field {key!r} must be 1 to {MAX_ID_CHARS} printable characters,"
+                f" not {shown(inner[key])}"
+            )
     return Message(
         inner["t"],
         inner["id"],

@@ -3,9 +3,9 @@
 `Deliveries` sits between the MQTT client (manual acknowledgement) and the node's handlers;
 `deliver` does all of the following for one message:
 
-* **Opening.** A payload above `OFF_THREAD_BYTES` is decoded and verified (CBOR, Ed25519) in a
-  worker thread (`trio.to_thread.run_sync`): an offer of a few MB takes 13-22 ms to open, and
-  the trio thread also carries the door and gear frames. The codec's `Opener` is pure apart
+* **Opening.** A payload above `OFF_THREAD_BYTES` is verified and decoded (Ed25519, strict
+  CBOR) in a worker thread (`trio.to_thread.run_sync`): an offer of a few MB takes tens of ms
+  to open, which the loop must not spend (docs/stop-path.md). The codec's `Opener` is pure apart
   from the replay cache, so the node's `Opener` has none: `admit` checks and fills the cache
   afterwards, on the trio thread, in the order messages arrived.
 * **Admission.** A message is `NEW` (apply it), a replay (`admit` raises `Replayed`: its id
@@ -43,7 +43,7 @@ from .replay import ReplayCache
 
 LOG = logging.getLogger("parkmesh.uplink")
 
-OFF_THREAD_BYTES: Final = 64 * 1024
+OFF_THREAD_BYTES: Final = 16 * 1024
 
 Key = tuple[str, str]
 
@@ -119,7 +119,11 @@ class Deliveries:
             if isinstance(exc, Replayed) and inbound.dup:
                 LOG.info("redelivery on %s, handled before: %s", inbound.topic, exc)
             else:
-                LOG.warning("refused message on %s (%s): %s", inbound.topic, exc.code, exc)
+                # The text is the codec's: untrusted parts in it are already bounded
+                # (`uplink.untrusted.shown`); the cut is a last bound on the log line.
+                LOG.warning(
+                    "refused message on %s (%s): %s", inbound.topic, exc.code, str(exc)[:400]
+                )
             self._ack(inbound)
             return None
         if admission is Admission.IN_PROGRESS:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .errors import BadBody, UnknownType
+from .untrusted import MAX_ID_CHARS, MAX_JOB_ID_CHARS, is_plain_id, shown
 
 VERSION: Final = 1
 DISPATCHER_ID: Final = "dispatcher"
@@ -169,18 +170,29 @@ SCHEMAS: Final[Mapping[str, tuple[Direction, Schema]]] = {
 }
 
 
+# Fields that name a job, a receipt or a control: bounded ids (see `check_body`).
+_ID_FIELDS: Final[Mapping[str, int]] = {
+    "job": MAX_JOB_ID_CHARS,
+    "receipt": MAX_ID_CHARS,
+    "ref": MAX_ID_CHARS,
+    "id": MAX_JOB_ID_CHARS,
+}
+
+
 def direction_of(msg_type: str) -> Direction:
     """The direction of `msg_type`; raises `UnknownType` for a type version 1 does not have."""
     try:
         return SCHEMAS[msg_type][0]
     except KeyError:
-        raise UnknownType(f"unknown message type {msg_type!r}") from None
+        raise UnknownType(f"unknown message type {shown(msg_type)}") from None
 
 
 def check_body(msg_type: str, body: Mapping[str, Any]) -> None:
     """Raise `BadBody` unless `body` has every required field of `msg_type` with its type.
 
-    Unknown extra fields are allowed (a newer peer may add some); numbers must be finite.
+    Unknown extra fields are allowed (a newer peer may add some); numbers must be finite;
+    a job id is 1..`MAX_JOB_ID_CHARS` printable characters, so that every id derived from it
+    (``<job>:job_result``) stays within the protocol's limit.
     """
     direction_of(msg_type)
     for name, (types, required) in SCHEMAS[msg_type][1].items():
@@ -197,11 +209,19 @@ def check_body(msg_type: str, body: Mapping[str, Any]) -> None:
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise BadBody(f"{msg_type}: field {name!r} must be finite, not {value}")
+        if name in _ID_FIELDS and not is_plain_id(str(value), _ID_FIELDS[name]):
+            raise BadBody(
+                f"{msg_type}: field {name!r} must be 1..{_ID_FIELDS[name]} printable"
+                f" characters, not {shown(value)}"
+            )
     if msg_type in ("offer", "quote") and body["tier"] not in tuple(Tier):
-        raise BadBody(f"{msg_type}: tier {body['tier']!r} is not one of {[t.value for t in Tier]}")
+        raise BadBody(
+            f"{msg_type}: tier {shown(body['tier'])} is not one of {[t.value for t in Tier]}"
+        )
     if msg_type == "failure" and body["reason"] not in tuple(FailureReason):
         raise BadBody(
-            f"failure: reason {body['reason']!r} is not one of {[r.value for r in FailureReason]}"
+            f"failure: reason {shown(body['reason'])} is not one of"
+            f" {[r.value for r in FailureReason]}"
         )
     if msg_type == "receipt":
         _check_receipt(body)
@@ -209,14 +229,11 @@ def check_body(msg_type: str, body: Mapping[str, Any]) -> None:
 
 def _check_receipt(body: Mapping[str, Any]) -> None:
     """A receipt names its job and itself, and carries a credit >= 0 in an ISO 4217 code."""
-    for name in ("job", "receipt"):
-        if not 1 <= len(body[name]) <= 200:
-            raise BadBody(f"receipt: field {name!r} must be 1..200 characters")
     if body["credit"] < 0:
         raise BadBody(f"receipt: credit must be >= 0, not {body['credit']}")
     if not is_currency(body["currency"]):
         raise BadBody(
-            f"receipt: currency {body['currency']!r} is not an ISO 4217 code (3 capitals)"
+            f"receipt: currency {shown(body['currency'])} is not an ISO 4217 code (3 capitals)"
         )
 
 

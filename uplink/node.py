@@ -97,6 +97,9 @@ class NodeUplink:
             directions=(Direction.TO_NODE,),
             replay=None,  # checked by `deliveries`, on the trio thread, after opening
             clock=clock,
+            # Only the dispatcher writes to a car: its key checks a message before any of it
+            # is decoded (an unsigned message costs one verification, nothing more).
+            senders=(DISPATCHER_ID,),
         )
         self.flags = NodeFlags()
         self.refused: Counter[str] = Counter()

@@ -2,13 +2,20 @@
 
 `Dispatcher.handle` takes a jeepney method-call `Message` and returns the reply message
 (a method return or an error). It checks the call's signature against ``interface.xml`` first,
-so a bad call is answered with ``org.parkmesh.Error.InvalidArgs`` naming the argument and never
-reaches the facade. It never raises for a bad call; the service keeps serving.
+and each method's arguments (`arguments`), so a bad call is answered with
+``org.parkmesh.Error.InvalidArgs`` naming the argument and never reaches the facade. A value
+the facade refuses is InvalidArgs too. It never raises for a bad call; the service keeps
+serving.
+
+Bounds: errors quote values short (`bounds.shown`) and are at most `bounds.MAX_ERROR_CHARS`
+long; a refused call is logged in one line without a traceback (only a failure of the daemon
+itself logs one). Every reply stays well under the bus's message limit: JSON replies are cut to
+`bounds.MAX_REPLY_BYTES` and say so (`jsontext.fit_json`), GetLog's lines to
+`bounds.MAX_LOG_REPLY_BYTES` with a first line saying how many older lines were left out.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,9 +28,27 @@ from supervisor.ledger import Ledger, LedgerError
 from supervisor.ledger.statement import statement, year_summary
 
 from . import names
+from .arguments import (
+    ApiError,
+    check_month,
+    check_preference,
+    check_request_json,
+    check_signature,
+    invalid,
+    value_error,
+)
+from .bounds import (
+    MAX_ERROR_CHARS,
+    MAX_LOG_REPLY_BYTES,
+    MAX_REPLY_BYTES,
+    cut_text,
+    fit_lines,
+    shown,
+)
 from .facade import PreferenceError, SupervisorFacade
-from .properties import compute_json, compute_properties, compute_status_json, to_json
-from .spec import Method, interface_xml, interfaces, split_signature
+from .jsontext import fit_json
+from .properties import compute_json, compute_properties, compute_status_json
+from .spec import Method, interface_xml, interfaces
 
 LOG = logging.getLogger("parkmesh.api")
 
@@ -31,20 +56,10 @@ Body = tuple[Any, ...]
 Handler = Callable[[Body], Awaitable[Body]]
 
 MAX_RECENT = 1000  # ledger rows one LedgerRecent call may return
+# A GetLog line longer than this is cut (the daemon's log ring keeps shorter ones anyway).
+MAX_LOG_LINE_CHARS = 16 * 2**10
 
-
-class ApiError(Exception):
-    """Answer the call with the DBus error `name` and `message`."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
-        self.message = message
-
-
-def invalid(argument: str, message: str) -> ApiError:
-    """An InvalidArgs error whose text starts with the argument's name."""
-    return ApiError(names.ERROR_INVALID_ARGS, f"{argument}: {message}")
+__all__ = ["ApiError", "Dispatcher", "invalid"]
 
 
 class Dispatcher:
@@ -99,13 +114,14 @@ class Dispatcher:
             if path != names.OBJECT_PATH:
                 raise ApiError(
                     "org.freedesktop.DBus.Error.UnknownObject",
-                    f"no object at {path}; the API is at {names.OBJECT_PATH}",
+                    f"no object at {shown(path)}; the API is at {names.OBJECT_PATH}",
                 )
             method, handler = self._lookup(iface, member)
-            _check_args(method, fields.get(HeaderFields.signature, ""), msg.body)
+            check_signature(method, fields.get(HeaderFields.signature, ""))
             body = await handler(msg.body)
             return new_method_return(msg, method.out_signature or None, body)
         except ApiError as exc:
+            # The caller's mistake: one bounded line, no traceback.
             self.errors += 1
             LOG.info("DBus call %s.%s refused: %s", iface, member, exc.message)
             return new_error(msg, exc.name, "s", (exc.message,))
@@ -113,7 +129,8 @@ class Dispatcher:
             # A failing facade action must not take the API down: report it to the caller.
             self.errors += 1
             LOG.exception("DBus call %s.%s failed", iface, member)
-            return new_error(msg, names.ERROR_FAILED, "s", (f"{member} failed: {exc}",))
+            text = cut_text(f"{member} failed: {exc}", MAX_ERROR_CHARS)
+            return new_error(msg, names.ERROR_FAILED, "s", (text,))
 
     def _lookup(self, iface: str | None, member: str) -> tuple[Method, Handler]:
         specs = interfaces()
@@ -121,7 +138,9 @@ class Dispatcher:
             iface = next((i for i in specs if (i, member) in self._handlers), names.INTERFACE)
         handler = self._handlers.get((iface, member))
         if handler is None or iface not in specs or member not in specs[iface].methods:
-            raise ApiError(names.ERROR_UNKNOWN_METHOD, f"no method {member} on {iface}")
+            raise ApiError(
+                names.ERROR_UNKNOWN_METHOD, f"no method {shown(member)} on {shown(iface)}"
+            )
         return specs[iface].methods[member], handler
 
     # -- standard interfaces -----------------------------------------------------------------
@@ -141,7 +160,9 @@ class Dispatcher:
         iface, name = body
         values = await self._properties(iface)
         if name not in values:
-            raise ApiError(names.ERROR_UNKNOWN_PROPERTY, f"property_name: no property {name!r}")
+            raise ApiError(
+                names.ERROR_UNKNOWN_PROPERTY, f"property_name: no property {shown(name)}"
+            )
         return (values[name],)
 
     async def _get_all(self, body: Body) -> Body:
@@ -150,12 +171,12 @@ class Dispatcher:
     async def _set(self, body: Body) -> Body:
         raise ApiError(
             names.ERROR_PROPERTY_READ_ONLY,
-            f"property_name: {body[1]!r} is read-only; use SetPreference",
+            f"property_name: {shown(body[1])} is read-only; use SetPreference",
         )
 
     async def _properties(self, iface: str) -> dict[str, tuple[str, Any]]:
         if iface not in ("", names.INTERFACE):
-            raise invalid("interface_name", f"no properties on {iface!r}")
+            raise invalid("interface_name", f"no properties on {shown(iface)}")
         # The JSON is built in a worker thread: a poller must not hold up the loop.
         return await compute_properties(self.facade, self.encoder)
 
@@ -179,69 +200,67 @@ class Dispatcher:
         return (await compute_status_json(self.facade, self.encoder),)
 
     async def _preferences(self, body: Body) -> Body:
-        return (to_json(self.facade.preferences()),)
+        return (fit_json(self.facade.preferences(), MAX_REPLY_BYTES),)
 
     async def _set_preference(self, body: Body) -> Body:
         name, value = body
-        known = self.facade.preferences()
-        if name not in known:
-            raise invalid("name", f"no preference {name!r} (known: {', '.join(sorted(known))})")
+        check_preference(name, value, self.facade.preferences())
         try:
             # Returns once the preference is durable on disk (written in a worker thread).
             applied = await self.facade.set_preference(name, value)
         except PreferenceError as exc:
-            raise invalid(exc.argument, str(exc)) from None
+            raise value_error(exc.argument, "", exc, value) from None
         except KeyError:
-            raise invalid("name", f"no preference {name!r}") from None
-        except ValueError as exc:
-            raise invalid("value", _prefixed(name, str(exc))) from None
-        return (to_json({"name": name, "value": applied}),)
+            raise invalid("name", f"no preference {shown(name)}") from None
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            raise value_error("value", name, exc, value) from None
+        return (fit_json({"name": name, "value": applied}, MAX_REPLY_BYTES),)
 
     async def _budget(self, body: Body) -> Body:
         return (await compute_json(self.facade.budget(), self.encoder),)
 
     async def _add_curtailment(self, body: Body) -> Body:
         (text,) = body
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise invalid("request_json", f"not JSON: {exc}") from None
+        check_request_json(text)
         try:
             accepted = self.facade.add_curtailment(text)
-        except ValueError as exc:
-            raise invalid("request_json", _prefixed("request_json", str(exc), strip=True)) from None
-        return (to_json(accepted),)
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            # The request's values were refused (a date out of range is an OverflowError).
+            raise value_error("request_json", "", exc, text) from None
+        return (fit_json(accepted, MAX_REPLY_BYTES),)
 
     async def _log(self, body: Body) -> Body:
         (limit,) = body
-        return (list(self.facade.log_lines(min(int(limit), self.log_limit))),)
+        lines = self.facade.log_lines(min(int(limit), self.log_limit))
+        return (fit_lines(lines, MAX_LOG_REPLY_BYTES, line_chars=MAX_LOG_LINE_CHARS),)
 
     async def _ledger_statement(self, body: Body) -> Body:
         (month,) = body
-        return (to_json(await self._ledger(lambda led: statement(led, month), "month")),)
+        check_month(month)
+        result = await self._ledger(lambda led: statement(led, month), "month")
+        return (fit_json(result, MAX_REPLY_BYTES),)
 
     async def _ledger_year(self, body: Body) -> Body:
         (year,) = body
-        return (to_json(await self._ledger(lambda led: year_summary(led, int(year)), "year")),)
+        result = await self._ledger(lambda led: year_summary(led, int(year)), "year")
+        return (fit_json(result, MAX_REPLY_BYTES),)
 
     async def _ledger_verify(self, body: Body) -> Body:
         result = await self._ledger(lambda led: led.verify(), "")
-        return (
-            to_json(
-                {
-                    "ok": result.ok,
-                    "entries": result.entries,
-                    "bad_seq": result.bad_seq,
-                    "problem": result.problem,
-                }
-            ),
-        )
+        summary = {
+            "ok": result.ok,
+            "entries": result.entries,
+            "bad_seq": result.bad_seq,
+            "problem": result.problem,
+        }
+        return (fit_json(summary, MAX_REPLY_BYTES),)
 
     async def _ledger_recent(self, body: Body) -> Body:
         (limit,) = body
         if not 1 <= limit <= MAX_RECENT:
             raise invalid("limit", f"must be between 1 and {MAX_RECENT}, not {limit}")
-        return (to_json(await self._ledger(lambda led: led.recent(int(limit)), "limit")),)
+        result = await self._ledger(lambda led: led.recent(int(limit)), "limit")
+        return (fit_json(result, MAX_REPLY_BYTES),)
 
     async def _ledger(self, query: Callable[[Ledger], Any], argument: str) -> Any:
         path = self.facade.ledger_path()
@@ -262,20 +281,6 @@ class Dispatcher:
             raise invalid(argument or text.split(":")[0], text.split(": ", 1)[-1]) from None
 
 
-def _check_args(method: Method, signature: str, body: Body) -> None:
-    """Raise InvalidArgs naming the first argument that is missing or of the wrong type."""
-    if signature == method.in_signature:
-        return
-    got = split_signature(signature)
-    for i, arg in enumerate(method.inputs):
-        if i >= len(got):
-            raise invalid(arg.name, f"is missing (expected type '{arg.type}')")
-        if got[i] != arg.type:
-            raise invalid(arg.name, f"expected type '{arg.type}', got '{got[i]}'")
-    expected = ", ".join(f"{a.name}: {a.type}" for a in method.inputs) or "none"
-    raise invalid("arguments", f"too many (expected {expected}; got signature '{signature}')")
-
-
 def _read_machine_id() -> str:
     for candidate in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
         try:
@@ -283,10 +288,3 @@ def _read_machine_id() -> str:
         except OSError:
             continue
     return ""
-
-
-def _prefixed(name: str, text: str, *, strip: bool = False) -> str:
-    """`text` led by ``name:`` once (the facade's own errors may name the field already)."""
-    if text.startswith(f"{name}: "):
-        return text[len(name) + 2 :] if strip else text
-    return text if strip else f"{name}: {text}"

@@ -1,7 +1,10 @@
 """The interface's properties, computed from the facade's snapshots.
 
 Typed where DBus types fit (phase, reasons, numbers); JSON text for the structured parts.
-Unknown numbers are -1.0 so the property keeps its type; an unlimited runway is +inf.
+Unknown numbers are -1.0 so the property keeps its type; an unlimited runway is +inf. Each
+JSON property is cut beyond `MAX_PROPERTY_BYTES` and then says so (`jsontext.fit_json`), and text
+properties are kept to DBus-safe text of bounded length, so that GetAll stays well under the bus's
+message limit whatever the daemon holds.
 
 Two halves, so that nothing heavy runs on the daemon's loop: `gather_properties` asks the
 facade for its snapshots (cheap, on the loop, where the daemon's state lives) and
@@ -11,59 +14,22 @@ data, run in a worker thread by `compute_properties` and `compute_status_json`).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import trio
 
+from .bounds import MAX_REPLY_BYTES, dbus_text
 from .facade import SignalView, SupervisorFacade
+from .jsontext import fit_json
 
 UNKNOWN = -1.0
-
-
-def to_json(value: Any) -> str:
-    """Compact, key-sorted JSON (stable text, so unchanged values compare equal).
-
-    JSON has no NaN or infinity: such numbers become null. The text is the same as one
-    ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` would give, but built element by
-    element, so that a worker thread building a large one hands the GIL back to the loop every
-    switch interval (one C-level ``json.dumps`` of a large value holds it throughout).
-    """
-    return _encode(_clean(value), 0)
-
-
-# Containers with more items than this, or nearer the top than `_SPLIT_DEPTH`, are encoded
-# item by item; smaller ones deeper down in one call (a worker's row, a signal).
-_SPLIT_ITEMS = 16
-_SPLIT_DEPTH = 2
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), default=_default, allow_nan=False
-    )
-
-
-def _encode(value: Any, depth: int) -> str:
-    if isinstance(value, dict) and (depth < _SPLIT_DEPTH or len(value) > _SPLIT_ITEMS):
-        # `_clean` made every key a str, so this order is json's sort_keys order.
-        items = (_dumps(k) + ":" + _encode(value[k], depth + 1) for k in sorted(value))
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list) and (depth < _SPLIT_DEPTH or len(value) > _SPLIT_ITEMS):
-        return "[" + ",".join(_encode(v, depth + 1) for v in value) + "]"
-    return _dumps(value)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
+# Each JSON property is cut (saying so) beyond this, so that GetAll, which carries all seven,
+# stays under `MAX_REPLY_BYTES`; text properties beyond `MAX_TEXT_CHARS`.
+MAX_PROPERTY_BYTES = 512 * 2**10
+MAX_TEXT_CHARS = 16 * 2**10
+MAX_REASONS = 64
 
 
 def signal_dict(signal: SignalView) -> dict[str, Any]:
@@ -96,24 +62,28 @@ def encode_properties(gathered: Mapping[str, Any]) -> dict[str, tuple[str, Any]]
     """Every property of ``org.parkmesh.Supervisor1`` as (signature, value), from
     `gather_properties`. Pure: safe in a worker thread."""
     state, budget, last_stop = gathered["state"], gathered["budget"], gathered["last_stop"]
+    limit = MAX_PROPERTY_BYTES
     return {
-        "Phase": ("s", state.phase),
-        "Reasons": ("as", list(state.reasons)),
+        "Phase": ("s", dbus_text(state.phase, MAX_TEXT_CHARS)),
+        "Reasons": (
+            "as",
+            [dbus_text(r, MAX_TEXT_CHARS // 16) for r in state.reasons[:MAX_REASONS]],
+        ),
         "HardStop": ("b", state.hard),
         "Draining": ("b", state.draining),
-        "Explanation": ("s", state.explanation),
+        "Explanation": ("s", dbus_text(state.explanation, MAX_TEXT_CHARS)),
         "StateOfCharge": ("d", _number(budget, "soc_percent")),
         "AllowedPowerW": ("d", _number(budget, "allowed_power_w")),
         "RunwayS": ("d", _runway(budget)),
         "LastStopMs": ("d", UNKNOWN if last_stop is None else float(last_stop)),
         "LogSerial": ("t", max(int(gathered["log_serial"]), 0)),
-        "VehicleJson": ("s", to_json([signal_dict(s) for s in gathered["vehicle"]])),
-        "BudgetJson": ("s", to_json(budget)),
-        "WorkersJson": ("s", to_json(gathered["workers"])),
-        "UplinkJson": ("s", to_json(gathered["uplink"])),
-        "JobsJson": ("s", to_json(gathered["jobs"])),
-        "EarningsJson": ("s", to_json(gathered["earnings"])),
-        "LoopJson": ("s", to_json(gathered["loop"])),
+        "VehicleJson": ("s", fit_json([signal_dict(s) for s in gathered["vehicle"]], limit)),
+        "BudgetJson": ("s", fit_json(budget, limit)),
+        "WorkersJson": ("s", fit_json(gathered["workers"], limit)),
+        "UplinkJson": ("s", fit_json(gathered["uplink"], limit)),
+        "JobsJson": ("s", fit_json(gathered["jobs"], limit)),
+        "EarningsJson": ("s", fit_json(gathered["earnings"], limit)),
+        "LoopJson": ("s", fit_json(gathered["loop"], limit)),
     }
 
 
@@ -161,16 +131,18 @@ def status(facade: SupervisorFacade) -> dict[str, Any]:
 async def compute_status_json(
     facade: SupervisorFacade, limiter: trio.CapacityLimiter | None = None
 ) -> str:
-    """`status` as JSON text, encoded in a worker thread (the snapshots are taken here).
+    """`status` as JSON text (cut to `MAX_REPLY_BYTES`, saying so), encoded in a worker thread
+    (the snapshots are taken here).
 
     Cancellation: as `compute_properties`.
     """
-    return await trio.to_thread.run_sync(to_json, status(facade), limiter=limiter)
+    return await trio.to_thread.run_sync(fit_json, status(facade), MAX_REPLY_BYTES, limiter=limiter)
 
 
 async def compute_json(value: Any, limiter: trio.CapacityLimiter | None = None) -> str:
-    """`to_json` of a snapshot (already taken on the loop), in a worker thread."""
-    return await trio.to_thread.run_sync(to_json, value, limiter=limiter)
+    """`fit_json` of a snapshot (already taken on the loop) to `MAX_REPLY_BYTES`, in a worker
+    thread."""
+    return await trio.to_thread.run_sync(fit_json, value, MAX_REPLY_BYTES, limiter=limiter)
 
 
 def _number(mapping: Mapping[str, Any], key: str) -> float:
@@ -192,11 +164,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)

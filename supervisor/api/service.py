@@ -9,11 +9,12 @@ StateChanged for what changed; the facade's Stopped and JobFinished events go ou
 from __future__ import annotations
 
 import logging
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 import trio
-from jeepney import DBusAddress, HeaderFields, MessageFlag, MessageType, new_signal
+from jeepney import DBusAddress, HeaderFields, MessageFlag, MessageType, new_error, new_signal
 from jeepney.bus_messages import message_bus
 from jeepney.io.trio import DBusConnection, open_dbus_connection
 
@@ -159,7 +160,14 @@ class ApiService:
         async with self._limiter:
             reply = await self.dispatcher.handle(msg)
         if not msg.header.flags & MessageFlag.no_reply_expected:
-            await conn.send(reply)
+            try:
+                await conn.send(reply)
+            except (ValueError, TypeError, UnicodeError, OverflowError, struct.error) as exc:
+                # jeepney serialises before it writes, so nothing was sent: a reply that cannot
+                # be encoded (a daemon bug) is answered with an error, and the API goes on.
+                LOG.error("DBus reply to %s cannot be sent: %s", _member(msg), exc)
+                text = f"{_member(msg)} failed: its reply cannot be encoded"
+                await conn.send(new_error(msg, names.ERROR_FAILED, "s", (text,)))
         self._poke.set()  # an action may have changed the state: compare now
 
     async def _poll_properties(self, conn: DBusConnection) -> None:
@@ -225,3 +233,7 @@ class ApiService:
             # A snapshot bug must not silence the API: keep the last values and say so.
             LOG.exception("computing the API properties failed")
             return self._last
+
+
+def _member(msg: Any) -> str:
+    return str(msg.header.fields.get(HeaderFields.member, "?"))[:255]

@@ -219,4 +219,5 @@ def measure_throughput(count: int, seed: int) -> dict[str, Any]:
 def measure_model3_throughput(dbc: Path, count: int, seed: int) -> int:
     """The same for a Tesla Model 3 stream through the shipped Model 3 mapping."""
     decoder = FrameDecoder.load(dbc, DATA_DIR / "model3_mapping.toml")
-    return round(_throughput(decoder, model3_stream(dbc, decoder.frame_ids, count, seed)))
+    frame_ids = frozenset(can_id.frame_id for can_id in decoder.frame_ids)
+    return round(_throughput(decoder, model3_stream(dbc, frame_ids, count, seed)))

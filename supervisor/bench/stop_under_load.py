@@ -10,9 +10,11 @@ worker, by the pool's confirmer for a frozen worker, or by the pool for an idle 
 
 Scenarios: ``idle`` (nothing else happens) and ``busy``: jobs flowing back to back through
 the job desk (metered, recorded in a ledger of `--rows` rows) and the worker;
-large uplink-like messages (the CBOR decodes and the Ed25519 verification of `uplink.envelope`'s
-``Opener.open`` for an offer of `--message-mib` MiB) on the trio loop at random moments, every
-20-100 ms, so around the door moments; and the
+large uplink messages: a reference dispatcher in another process (`offer_sender`) sends the
+daemon's real uplink, over the bench's own mosquitto (TLS, loopback), signed offers of
+`--message-mib` MiB every 20-100 ms, so around the door moments; the daemon receives each
+one (paho), verifies and decodes it whole (`uplink.inbound`, off the loop) and declines it
+(a model it does not serve); and the
 daemon's DBus-property views (state, vehicle, workers) built on the loop every 20 ms, as a
 polling DBus client makes it do. ``--loads`` picks among them, and ``scans`` (a thread reading
 every ledger row in a loop, as the job desk's old rescans did) can be added. The loop's longest
@@ -27,6 +29,7 @@ import json
 import logging
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,18 +38,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import cbor2
 import trio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
 
 from sandbox.jobs import seal_encode_job
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.config.schema import Config
 from supervisor.policy import PolicyConfig
 from supervisor.vehicle.config import CanConfig, VehicleConfig
+from uplink.broker import Mosquitto
+from uplink.mesh import Mesh
 from uplink.messages import Tier
 from uplink.node_port import Job, JobFailure
 
@@ -57,6 +57,8 @@ ENCODER = "all-MiniLM-L6-v2"
 # The door stays open long enough for the slowest acknowledgement to land before the release.
 OPEN_MS = 25.0
 GAP_MS = (15.0, 40.0)
+MESSAGE_GAP_MS = (20.0, 100.0)
+CAR = "bench-car"
 LOADS = ("jobs", "scans", "messages", "properties")
 # `scans` (a thread reading every ledger row in a loop, as the job desk's old rescans did) is
 # not in the default busy scenario: the daemon no longer does it; it shows what such a thread
@@ -201,23 +203,29 @@ class AckWatch:
 
 
 def _pair(
-    sent: list[int], stops: list[tuple[int, int, int]], acks: list[tuple[int, int, int]]
-) -> tuple[list[float], list[float]]:
-    """Sent frame -> first stop written after it -> its page's first acknowledgement of it.
+    sent: list[int],
+    stops: list[tuple[int, int, int]],
+    guardian_stops: list[int],
+    acks: list[tuple[int, int, int]],
+) -> tuple[list[float], list[float], collections.Counter[str]]:
+    """Sent frame -> first stop written after it (by the daemon's board or by the guardian,
+    whichever came first) -> the first acknowledgement after that.
 
-    Returns (frame to flag, frame to idle) in ms.
+    Returns (frame to flag, frame to idle) in ms, and which writer was first how often.
     """
-    flags, idles = [], []
+    flags, idles, first = [], [], collections.Counter[str]()
     for sent_ns in sent:
-        stop = next((s for s in stops if s[2] >= sent_ns), None)
-        if stop is None:
+        daemon = next((s[2] for s in stops if s[2] >= sent_ns), None)
+        guardian = next((t for t in guardian_stops if t >= sent_ns), None)
+        written = min((t for t in (daemon, guardian) if t is not None), default=None)
+        if written is None:
             continue
-        page, generation, written = stop
+        first["guardian" if written == guardian else "daemon"] += 1
         flags.append((written - sent_ns) / 1e6)
-        ack = next((t for p, g, t in acks if p == page and g >= generation and t >= written), None)
+        ack = next((t for _p, _g, t in acks if t >= written), None)
         if ack is not None:
             idles.append((ack - sent_ns) / 1e6)
-    return flags, idles
+    return flags, idles, first
 
 
 def _figures(latencies: list[float]) -> dict[str, Any]:
@@ -234,16 +242,35 @@ def _figures(latencies: list[float]) -> dict[str, Any]:
 async def measure(
     trials: int, rows: int, message_mib: float, seed: int, loads: tuple[str, ...] = DEFAULT_LOADS
 ) -> dict[str, Any]:
-    """Start the daemon, run the idle then the busy scenario; returns the JSON figures."""
-    from sandbox.session import load_sandbox_config
-    from supervisor.daemon.app import Supervisor
-    from supervisor.daemon.systemd import Notifier
+    """Start a broker and the daemon, run the idle then the busy scenario; returns the JSON
+    figures."""
     from supervisor.ledger import LEDGER_FILE
 
     rng = random.Random(seed)
     port = rng.randrange(40000, 60000)
     state = Path(tempfile.mkdtemp(prefix="parkmesh-bench-"))
     await trio.to_thread.run_sync(_prepare_ledger, state / LEDGER_FILE, rows)
+    (state / "broker").mkdir()
+    with Mosquitto(state / "broker") as broker:
+        mesh = Mesh.create(state / "mesh", broker, prefix="bench")
+        return await _measure(state, port, mesh, trials, rows, message_mib, rng, loads)
+
+
+async def _measure(
+    state: Path,
+    port: int,
+    mesh: Mesh,
+    trials: int,
+    rows: int,
+    message_mib: float,
+    rng: random.Random,
+    loads: tuple[str, ...],
+) -> dict[str, Any]:
+    from sandbox.session import load_sandbox_config
+    from supervisor.daemon.app import Supervisor
+    from supervisor.daemon.systemd import Notifier
+    from supervisor.ledger import LEDGER_FILE
+
     sandbox = load_sandbox_config(None, models=(ENCODER,))
     config = Config(
         daemon=DaemonConfig(state_dir=state, runtime_dir=state),
@@ -259,9 +286,9 @@ async def measure(
         ),
         policy=PolicyConfig(settle_s=0.0),
         sandbox=sandbox,
+        uplink=mesh.node_config(CAR, state_file=state / "uplink.sqlite3"),
     )
     instrument = LongestStep()
-    offer = await trio.to_thread.run_sync(large_offer, message_mib)
     sup = Supervisor(config, notifier=Notifier({}))
     stops: list[tuple[int, int, int]] = []
     kills = _KillLog()
@@ -284,19 +311,34 @@ async def measure(
             for scenario in ("idle", "busy"):
                 stops.clear()
                 watch.acks.clear()
+                if sup.guardian is not None:
+                    sup.guardian.stop_times.clear()
+                    sup.guardian.ack_times.clear()
                 trio.lowlevel.add_instrument(instrument)
                 instrument.longest_ms = 0.0
                 async with trio.open_nursery() as load:
                     if scenario == "busy":
-                        _start_load(load, sup, state / LEDGER_FILE, offer, rng, loads)
+                        _start_load(load, sup, state / LEDGER_FILE, mesh, message_mib, rng, loads)
                     sent = await _send_doors(port, trials, rng.randrange(1 << 30))
                     load.cancel_scope.cancel()
                 trio.lowlevel.remove_instrument(instrument)
-                flags, idles = _pair(sent, stops, watch.acks)
+                guardian = sup.guardian
+                flags, idles, first = _pair(
+                    sent,
+                    stops,
+                    sorted(guardian.stop_times) if guardian is not None else [],
+                    sorted(
+                        [*watch.acks, *((0, 0, t) for t in guardian.ack_times)]
+                        if guardian is not None
+                        else watch.acks,
+                        key=lambda a: a[2],
+                    ),
+                )
                 result[scenario] = {
                     **_figures(idles),
                     "sent": len(sent),
                     "frame_to_flag": _figures(flags),
+                    "flag_written_first_by": dict(first),
                     "kills": kills.take(),
                     "loop_longest_step_ms": round(instrument.longest_ms, 3),
                     "loop_longest_step_task": instrument.task,
@@ -307,6 +349,8 @@ async def measure(
     result["loads"] = list(loads)
     result["ledger_rows"] = rows
     result["message_mib"] = message_mib
+    if sup.uplink is not None:
+        result["messages_opened"] = sup.uplink.deliveries.opened_off_thread
     return result
 
 
@@ -329,24 +373,12 @@ async def _send_doors(port: int, trials: int, seed: int) -> list[int]:
     return [int(line) for line in proc.stdout.split()]
 
 
-def large_offer(message_mib: float) -> tuple[bytes, Ed25519PublicKey]:
-    """An offer as `uplink.envelope` carries it (a signed inner message holding the sealed
-    input of `message_mib` MiB), and the key that verifies it."""
-    key = Ed25519PrivateKey.generate()
-    inner = cbor2.dumps(
-        {"t": "offer", "b": {"input": bytes(int(message_mib * 2**20))}}, canonical=True
-    )
-    return (
-        cbor2.dumps({"v": 1, "m": inner, "s": key.sign(inner)}, canonical=True),
-        key.public_key(),
-    )
-
-
 def _start_load(
     nursery: trio.Nursery,
     sup: Any,
     ledger: Path,
-    offer: tuple[bytes, Ed25519PublicKey],
+    mesh: Mesh,
+    message_mib: float,
     rng: random.Random,
     loads: tuple[str, ...],
 ) -> None:
@@ -376,15 +408,23 @@ def _start_load(
             if isinstance(result, JobFailure):
                 await trio.sleep(0.005)
 
-    envelope, public = offer
-
-    async def messages() -> None:  # opening large offers on the loop, at random moments
-        while True:
-            await trio.sleep(rng.uniform(0.02, 0.1))
-            # What `uplink.envelope.Opener.open` does with the bytes: copy, two decodes, verify.
-            outer = cbor2.loads(bytes(envelope))
-            cbor2.loads(outer["m"])
-            public.verify(outer["s"], outer["m"])
+    async def messages() -> None:  # large offers from a dispatcher in another process
+        args = [str(mesh.root), CAR, str(message_mib), *map(str, MESSAGE_GAP_MS)]
+        proc = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "supervisor.bench.offer_sender", *args, str(rng.random())[2:9]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # its count; the bench's own stdout is the JSON
+        )
+        try:
+            await proc.wait()
+        finally:
+            with trio.CancelScope(shield=True):
+                assert proc.stdin is not None
+                await proc.stdin.aclose()  # the sender's signal to end
+                with trio.move_on_after(10):
+                    await proc.wait()
+                if proc.returncode is None:
+                    proc.kill()
 
     async def properties() -> None:  # a DBus client polling the daemon's properties
         while True:

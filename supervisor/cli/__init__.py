@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sandbox.cli",
     "uplink.cli",
     "uplink.sim.cli",
+    "supervisor.cli.fleet",
     "supervisor.cli.status",
     "supervisor.cli.prefs",
     "supervisor.cli.ledger",
@@ -50,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
     except ConfigError as exc:
-        print(f"parkmesh: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"parkmesh: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -43,6 +43,8 @@ def _replay(args: argparse.Namespace) -> int:
                 "unknown_ids": stats.unknown_ids,
                 "malformed": stats.malformed,
                 "unmapped_values": stats.unmapped_values,
+                "out_of_range": stats.out_of_range,
+                "ignored": stats.ignored,
                 "missing": sorted(decoder.mapping.paths - set(values)),
             }
         )

@@ -5,3 +5,4 @@ that each subsystem's section module can import `supervisor.config.sections` wit
 """
 
 from .errors import ConfigError as ConfigError
+from .errors import ConfigErrors as ConfigErrors

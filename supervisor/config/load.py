@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -11,17 +12,23 @@ from .sections import SectionParser
 
 DEFAULT_PATH = Path("/etc/parkmesh/parkmesh.toml")
 
+# tomllib ends its messages with the place: "... (at line 3, column 7)".
+_AT_LINE = re.compile(r"\(at line (\d+), column \d+\)$")
+
 
 def parse_config(text: str, file: Path | str | None = None) -> Config:
     """Parse and validate a configuration text.
 
     Raises:
-        ConfigError: naming the file, line and key of the first problem.
+        ConfigError: naming the file, line, table and key of the problem; `ConfigErrors`
+            (one line per problem) when there are several.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+        at = _AT_LINE.search(str(exc))
+        line = int(at.group(1)) if at else None
+        raise ConfigError(f"not valid TOML: {exc}", file=file, line=line) from None
     return SectionParser(file, text).parse(Config, doc, "")
 
 
@@ -29,7 +36,7 @@ def load_config(path: Path | None) -> Config:
     """Load the configuration file at `path`; None gives the built-in defaults.
 
     Raises:
-        ConfigError: the file cannot be read or is invalid.
+        ConfigError: the file cannot be read or is invalid (every problem listed).
     """
     if path is None:
         return Config()

@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -24,23 +25,28 @@ from sandbox.models.manifest import MANIFEST_NAME
 from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
 from supervisor.api.service import ApiService
+from supervisor.config.check import check_config
 from supervisor.config.errors import ConfigError
+from supervisor.config.load import load_config
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
 from supervisor.ledger import LEDGER_FILE
 from supervisor.policy import AdmissionPolicy, Decision
 from supervisor.policy_clock import PolicyClock
+from supervisor.preempt.guardian.link import GuardianLink
 from supervisor.vehicle.state import VehicleState
 from thermal.prefstore import PreferenceStore
 from thermal.service import BudgetService, local_now
 from uplink.node import NodeUplink
 
+from .allocator import keep_large_blocks_mapped
 from .budget_link import BudgetLink
 from .facade import DaemonFacade
 from .guard import keep_running
 from .instance_lock import hold_instance_lock
 from .job_desk import JobDesk
 from .log_ring import LogRing
+from .reload import apply_reload
 from .sources import VehicleSource, build_source, on_stop_thread
 from .stop_watch import StopReport, StopWatch
 from .systemd import Notifier
@@ -53,6 +59,8 @@ DECISION_BUFFER = 256
 
 # How much longer than the pool's own stop deadline the stop watch waits.
 STOP_WATCH_MARGIN_MS = 20.0
+# Sources of a real vehicle bus, which the guardian process reads too.
+GUARDED_SOURCES = ("can", "dbus")
 
 # The policy is re-evaluated at least every 0.25 s; this long without one means it is stuck.
 STALL_S = 2.0
@@ -98,8 +106,11 @@ class Supervisor:
         notifier: Notifier | None = None,
         source: Callable[[HotPath], VehicleSource] | None = None,
         wall_clock: Callable[[], datetime] | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        # The file `systemctl reload` (SIGHUP) re-reads; None: nothing to re-read.
+        self.config_path = config_path
         self.notifier = notifier or Notifier()
         self.board = PageBoard()
         self.hotpath = HotPath(VehicleState(), AdmissionPolicy(config.policy), self.board)
@@ -110,6 +121,18 @@ class Supervisor:
             (source or (lambda hp: build_source(config, hp)))(self.hotpath),
             self.hotpath,
             config.daemon.realtime_priority,
+        )
+        # A real vehicle bus is also read by the guardian process, which writes its hard
+        # stops whatever this process's GIL is doing (docs/stop-path.md).
+        self.guardian = (
+            GuardianLink(
+                config,
+                self.board,
+                # On the stop thread, in order with its own writes.
+                lambda: self.hotpath.handoff.call(self.board.resync_nowait, lambda: None),
+            )
+            if config.vehicle.source in GUARDED_SOURCES
+            else None
         )
         self.budget_link = BudgetLink(self.hotpath)
         self.budget = BudgetService(
@@ -170,18 +193,26 @@ class Supervisor:
 
     async def _serve(self, task_status: trio.TaskStatus[Supervisor]) -> None:
         logging.getLogger().addHandler(self.log_ring)
+        keep_large_blocks_mapped()
         # The trio loop stays at normal priority: the stop thread and the pool's confirmer
         # take daemon.realtime_priority for themselves.
         ready = False
         try:
             # The receiver stays open until every service has finished its shielded clean-up,
             # so that a second Ctrl-C cannot interrupt it.
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            with (
+                trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
+                # Opened from the start: SIGHUP's default action would end the daemon.
+                trio.open_signal_receiver(signal.SIGHUP) as hups,
+            ):
                 async with trio.open_nursery() as nursery:
                     # Signals are acted on from the start: a SIGTERM while the workers are
                     # still loading stops the daemon at once instead of after start-up.
                     nursery.start_soon(self._stop_on_signal, signals, nursery)
+                    nursery.start_soon(self._reload_on_signal, hups)
                     await nursery.start(self.source.run)
+                    if self.guardian is not None:
+                        await nursery.start(self.guardian.run)
                     await nursery.start(PolicyClock(self.hotpath).run)
                     await nursery.start(self.budget.run)
                     await nursery.start(self._report_decisions)
@@ -221,6 +252,22 @@ class Supervisor:
         if uplink.enabled:
             node = self.uplink = NodeUplink(uplink, self.job_desk)
             await nursery.start(keep_running, "uplink", lambda: node.run)
+
+    async def _reload_on_signal(self, hups: AsyncIterator[int]) -> None:
+        """On each SIGHUP (``systemctl reload``): re-read the file, apply what can change live
+        and log what needs a restart (`reload.apply_reload`). A file that does not load or
+        check changes nothing: the error is logged and the daemon carries on."""
+        async for _ in hups:
+            if self.config_path is None:
+                LOG.warning("SIGHUP: the daemon was started without a file to re-read")
+                continue
+            try:
+                new = load_config(self.config_path)
+                check_config(new, self.config_path)
+            except ConfigError as exc:
+                LOG.error("reload refused, nothing changed: %s", exc)
+                continue
+            apply_reload(self, new)
 
     async def _stop_on_signal(self, signals: AsyncIterator[int], nursery: trio.Nursery) -> None:
         """Shut the daemon down on the first SIGTERM or SIGINT."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from sandbox.stop_page import StopLevel, StopReason
+from supervisor.api.bounds import shown
 from supervisor.api.facade import (
     ApiEvent,
     JobFinished,
@@ -208,7 +209,7 @@ class DaemonFacade:
         """
         if name not in PREFERENCE_NAMES:
             raise PreferenceError(
-                "name", f"unknown preference {name!r} (known: {', '.join(PREFERENCE_NAMES)})"
+                "name", f"unknown preference {shown(name)} (known: {', '.join(PREFERENCE_NAMES)})"
             )
         budget = self.sup.budget
         async with self._preference_lock:
@@ -220,7 +221,7 @@ class DaemonFacade:
                 await budget.store.persist(prefs)
             # The store finds these preferences already on disk and does not write again.
             budget.set_preferences(prefs)
-        LOG.info("owner preference %s set to %s", name, value)
+        LOG.info("owner preference %s set to %s", name, shown(value))
         return prefs.to_json()[name]
 
     def add_curtailment(self, request_json: str) -> JsonMap:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from supervisor.config.sections import setting
+from supervisor.config.iso4217 import currency_problem
+from supervisor.config.sections import Problem, setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +20,9 @@ class LedgerConfig:
         max=10.0,
     )
     currency: str = setting("USD", doc="ISO 4217 code of the tariff and of the credits")
+
+    def config_problems(self) -> Iterator[Problem]:
+        """A currency that is not an ISO 4217 code in use (placed in the file by the parser)."""
+        problem = currency_problem(self.currency)
+        if problem:
+            yield "currency", problem

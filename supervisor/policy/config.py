@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from supervisor.config.sections import setting
+from supervisor.config.sections import Problem, setting
 from supervisor.vehicle import vss
 
 # Signals without which the policy cannot know the car is parked and closed: if any is unknown
@@ -18,6 +19,17 @@ DEFAULT_REQUIRED: tuple[str, ...] = (
     vss.SPEED,
     vss.DRIVER_SEAT,
     vss.SOC,
+)
+
+# The signals of the hard-stop rules that every car has: a `required_signals` without one of
+# them would let work go on while that signal is unknown, so the parser refuses such a list.
+HARD_STOP_REQUIRED: tuple[str, ...] = (
+    *vss.DOORS,
+    vss.TRUNK_REAR,
+    vss.TRUNK_FRONT,
+    vss.GEAR,
+    vss.SPEED,
+    vss.DRIVER_SEAT,
 )
 
 # The low-voltage power states an operator may declare safe: never ON or START (the car is
@@ -44,3 +56,18 @@ class PolicyConfig:
         doc="low-voltage power states (Vehicle.LowVoltageSystemState) in which the car may"
         " compute; any other state, unknown ones included, stops work",
     )
+
+    def config_problems(self) -> Iterator[Problem]:
+        """Required signals that are not VSS paths parkmesh knows, or that leave out a
+        hard-stop signal (placed in the file by the parser)."""
+        for path in self.required_signals:
+            try:
+                vss.lookup(path)
+            except KeyError as exc:
+                yield "required_signals", str(exc.args[0])
+        missing = [path for path in HARD_STOP_REQUIRED if path not in self.required_signals]
+        if missing:
+            yield (
+                "required_signals",
+                f"must list every hard-stop signal; missing: {', '.join(missing)}",
+            )

@@ -8,6 +8,11 @@ without one (virtual, tests only) are read with a short timeout (`VIRTUAL_POLL_S
 fails is a failed source, decided on the same thread: work stops at once, and the bus is
 reopened with back-off until it reads again.
 
+A frame is the mapped message only if both its id and its id kind (11-bit standard, 29-bit
+extended, as the DBC declares the message) match: the receive filters (``kernel_filters``) say
+the kind, and the decoder checks it again for buses opened without them. Per frame the thread
+decodes, feeds and only then logs what the decoder queued (a malformed frame, once per message).
+
 Test and bench traffic on udp_multicast stays on the machine: the bus is opened with a hop
 limit (IPv4 TTL) of 0 (`LOOPBACK_HOP_LIMIT`), python-can's default being 1 (the local network).
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Final
 
 import can
@@ -25,7 +30,7 @@ import trio
 from supervisor.hotpath import HotPath
 from supervisor.preempt.stop_thread import StopThreadControl, run_stop_thread
 
-from .can_decoder import FrameDecoder
+from .can_decoder import CanId, FrameDecoder
 from .config import CanConfig
 
 LOG = logging.getLogger(__name__)
@@ -41,6 +46,9 @@ READ_TIMEOUT_S: Final = 0.1
 VIRTUAL_POLL_S: Final = 0.002
 # udp_multicast: multicast hop limit / IPv4 TTL 0, so frames never leave the host.
 LOOPBACK_HOP_LIMIT: Final = 0
+# Receive-filter masks: every bit of an 11-bit or a 29-bit id must match.
+STANDARD_MASK: Final = 0x7FF
+EXTENDED_MASK: Final = 0x1FFFFFFF
 
 
 def declare_signals(hotpath: HotPath, decoder: FrameDecoder) -> None:
@@ -57,8 +65,22 @@ def bus_options(config: CanConfig) -> dict[str, Any]:
     return {}
 
 
-def open_bus(config: CanConfig, frame_ids: frozenset[int], **extra: Any) -> can.BusABC:
-    """Open the configured python-can bus with receive filters for `frame_ids`.
+def can_filters(frame_ids: Collection[CanId]) -> list[can.typechecking.CanFilter]:
+    """python-can receive filters passing exactly `frame_ids`: each id with its own kind (from
+    the DBC), so that a 29-bit frame numbered like a mapped 11-bit one is not let through."""
+    return [
+        {
+            "can_id": can_id.frame_id,
+            "can_mask": EXTENDED_MASK if can_id.extended else STANDARD_MASK,
+            "extended": can_id.extended,
+        }
+        for can_id in sorted(frame_ids)
+    ]
+
+
+def open_bus(config: CanConfig, frame_ids: Collection[CanId], **extra: Any) -> can.BusABC:
+    """Open the configured python-can bus with receive filters for `frame_ids`
+    (`FrameDecoder.frame_ids`) where ``kernel_filters`` is on.
 
     `extra` overrides `bus_options` (tests pass their own port).
     Raises:
@@ -71,14 +93,7 @@ def open_bus(config: CanConfig, frame_ids: frozenset[int], **extra: Any) -> can.
         **extra,
     }
     if config.kernel_filters and frame_ids:
-        kwargs["can_filters"] = [
-            {
-                "can_id": fid,
-                "can_mask": 0x1FFFFFFF if fid > 0x7FF else 0x7FF,
-                "extended": fid > 0x7FF,
-            }
-            for fid in sorted(frame_ids)
-        ]
+        kwargs["can_filters"] = can_filters(frame_ids)
     return can.Bus(**kwargs)
 
 
@@ -155,7 +170,8 @@ class CanSource:
             fd = bus.fileno()
         except NotImplementedError:
             fd = -1
-        feed, decode = self.hotpath.feed, self.decoder.decode
+        decoder = self.decoder
+        feed, decode = self.hotpath.feed, decoder.decode_message
         while not control.closing:
             if fd >= 0:
                 if not control.wait((fd,), READ_TIMEOUT_S):
@@ -168,8 +184,8 @@ class CanSource:
             while (msg := bus.recv(timeout=timeout)) is not None:
                 timeout = 0.0
                 received_ns = time.monotonic_ns()
-                if msg.is_error_frame or msg.is_remote_frame:
-                    continue
-                updates = decode(msg.arbitration_id, msg.data, received_ns / 1e9)
+                updates = decode(msg, received_ns / 1e9)
                 if updates:
                     feed(updates, received_ns)
+                if decoder.problems:  # the stop is written: now the log line may wait
+                    decoder.log_problems()

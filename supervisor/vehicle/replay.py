@@ -41,7 +41,9 @@ def decode_log(
 ) -> Iterator[tuple[float, list[SignalUpdate]]]:
     """Decode each frame of a log, yielding (recorded timestamp, updates)."""
     for msg in messages:
-        yield msg.timestamp, decoder.decode(msg.arbitration_id, msg.data, msg.timestamp)
+        updates = decoder.decode_message(msg, msg.timestamp)
+        decoder.log_problems()
+        yield msg.timestamp, updates
 
 
 class ReplaySource:
@@ -99,8 +101,9 @@ class ReplaySource:
             if self.speed > 0:
                 await trio.sleep_until(start + (msg.timestamp - first) / self.speed)
             received_ns = time.monotonic_ns()
-            updates = self.decoder.decode(msg.arbitration_id, msg.data, received_ns / 1e9)
+            updates = self.decoder.decode_message(msg, received_ns / 1e9)
             if updates:
                 self.hotpath.feed(updates, received_ns)
+            self.decoder.log_problems()
             if self.speed == 0:
                 await trio.lowlevel.checkpoint()

@@ -26,11 +26,15 @@ def test_budget_section_parses_with_nested_limits() -> None:
         ("[budget]\ndevice_temperature = 'lava'\n", "budget.device_temperature", "must be one of"),
         ("[budget.battery]\nhysteresis_c = -1\n", "budget.battery.hysteresis_c", "at least 0"),
         ("[budget]\nwatts = 3\n", "budget.watts", "unknown key"),
-        ("[budget.gpu]\nwarn_c = 95\n", "warn_c", r"must be below stop_c \(90\)"),
-        ("[budget]\nrequired_sensors = ['tyres']\n", "required_sensors", "unknown sensor 'tyres'"),
+        ("[budget.gpu]\nwarn_c = 95\n", "budget.gpu.warn_c", r"must be below stop_c \(90\)"),
+        (
+            "[budget]\nrequired_sensors = ['tyres']\n",
+            "budget.required_sensors",
+            "unknown sensor 'tyres'",
+        ),
         (
             "[budget]\ncurtail_level_fractions = [1.0, 0.5, 0.75, 0.0]\n",
-            "curtail_level_fractions",
+            "budget.curtail_level_fractions",
             "higher level may not allow more",
         ),
     ],

@@ -130,17 +130,21 @@ def test_uplink_config_cross_checks_name_the_key(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from supervisor.config.errors import ConfigError
+    from uplink import pki
     from uplink.config import UplinkConfig, check_uplink
 
-    for name in ("ca", "cert", "key"):
-        (tmp_path / name).write_text("x")
+    # Real PEM files: the check loads them as the TLS client will.
+    ca = pki.make_ca(tmp_path / "pki")
+    node = pki.issue(ca, tmp_path / "pki", "car1")
     good = UplinkConfig(
         enabled=True,
         node_id="car1",
         dispatcher_public_key="ab" * 32,
-        ca_file=tmp_path / "ca",
-        cert_file=tmp_path / "cert",
-        key_file=tmp_path / "key",
+        ca_file=ca.cert,
+        cert_file=node.cert,
+        key_file=node.key,
+        signing_key_file=tmp_path / "state" / "node.ed25519",
+        state_file=tmp_path / "state" / "uplink.sqlite3",
     )
     check_uplink(good)
     cases: list[tuple[dict[str, Any], str]] = [

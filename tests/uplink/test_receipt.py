@@ -73,7 +73,6 @@ def test_receipt_round_trip() -> None:
         ({"credit": None}, "missing field 'credit'"),
         ({"credit": "0.1"}, "'credit' must be a number"),
         ({"credit": -0.5}, "credit must be >= 0"),
-        ({"credit": math.nan}, "must be finite"),
         ({"credit": True}, "not a boolean"),
         ({"currency": "eur"}, "ISO 4217"),
         ({"currency": "EURO"}, "ISO 4217"),
@@ -84,6 +83,12 @@ def test_receipt_round_trip() -> None:
 def test_bad_receipt_body_is_refused(change: dict[str, object], match: str) -> None:
     body = {k: v for k, v in {**RECEIPT, **change}.items() if v is not None}
     with pytest.raises(errors.BadBody, match=match):
+        opener().open(unchecked(body))
+
+
+def test_a_nan_credit_is_refused() -> None:
+    body = {**RECEIPT, "credit": math.nan}
+    with pytest.raises(errors.MalformedMessage, match="not finite"):
         opener().open(unchecked(body))
 
 

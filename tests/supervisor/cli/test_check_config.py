@@ -23,11 +23,11 @@ def test_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_a_bad_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[policy]\nsettle_s = 1\nsoc_floor_percent = 10\n")
-    assert main(["check-config", str(path)]) == 2
+    assert main(["check-config", str(path)]) == 78
     assert capsys.readouterr().err.strip() == (
-        f"parkmesh: {path}:3: policy.soc_floor_percent: must be at least 20.0, not 10.0"
+        f"parkmesh: {path}:3: [policy] policy.soc_floor_percent: must be at least 20.0, not 10.0"
     )
-    assert main(["check-config", "--json", str(path)]) == 2
+    assert main(["check-config", "--json", str(path)]) == 78
     result = json.loads(capsys.readouterr().out)
     assert result["ok"] is False and result["line"] == 3
     assert result["key"] == "policy.soc_floor_percent"
@@ -44,7 +44,7 @@ def test_files_the_config_names_are_checked_too(
     )
     path = tmp_path / "parkmesh.toml"
     path.write_text(f'[vehicle]\nsource = "can"\n[vehicle.can]\nmapping = "{mapping}"\n')
-    assert main(["check-config", str(path)]) == 2
+    assert main(["check-config", str(path)]) == 78
     err = capsys.readouterr().err
     assert f"{mapping}:" in err and "has no signal 'PM_doorFL'" in err
 
@@ -54,9 +54,9 @@ def test_a_model_that_is_not_provisioned(
 ) -> None:
     path = tmp_path / "models.toml"
     path.write_text(f'[vehicle]\nsource = "scenario"\n[sandbox]\nmodels_dir = "{tmp_path}"\n')
-    assert main(["check-config", str(path)]) == 2
+    assert main(["check-config", str(path)]) == 78
     err = capsys.readouterr().err
-    assert "sandbox.models: model 'all-MiniLM-L6-v2' is not provisioned in" in err
+    assert "[sandbox] sandbox.models: model 'all-MiniLM-L6-v2' is not provisioned in" in err
 
 
 def test_the_daemon_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
@@ -68,9 +68,10 @@ def test_the_daemon_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78
     assert proc.stderr.strip() == (
-        f"parkmesh: {path}:4: daemon.shutdown_grace_s: must be a number, not the string 'soon'"
+        f"parkmesh: {path}:4: [daemon] daemon.shutdown_grace_s: must be a number, "
+        "not the string 'soon'"
     )
 
 

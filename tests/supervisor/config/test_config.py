@@ -82,8 +82,16 @@ def test_the_shipped_default_file_is_valid_and_documents_every_key() -> None:
             "must be a string, not the number 3",
         ),
         ("[daemon]\nlog_level = true\n", 2, "daemon.log_level", "must be one of"),
-        ("[polcy]\nsettle_s = 1\n", 1, "polcy", "unknown key (known keys: "),
-        ("[policy]\nsettle = 1\n", 2, "policy.settle", "unknown key"),
+        ("[polcy]\nsettle_s = 1\n", 1, "polcy", "unknown section (did you mean 'policy'?"),
+        ("[policy]\nsettle = 1\n", 2, "policy.settle", "unknown key (did you mean 'settle_s'?"),
+        ("[budget]\ngpu.warn_c = 95\n", 2, "budget.gpu.warn_c", "must be below stop_c (90)"),
+        (
+            "[budget.gpu]\nstop_c = 70\n",
+            1,
+            "budget.gpu.warn_c",
+            "must be below stop_c (70), not 80",
+        ),
+        ("[ledger]\ncurrency = 'usd'\n", 2, "ledger.currency", "capitals: 'USD', not 'usd'"),
         ("policy = 3\n", 1, "policy", "must be a table, not the number 3"),
     ],
 )
@@ -93,12 +101,15 @@ def test_errors_name_the_file_line_and_key(text: str, line: int, key: str, messa
     error = info.value
     assert (error.line, error.key) == (line, key)
     assert message in error.detail
-    assert str(error).startswith(f"/etc/parkmesh/parkmesh.toml:{line}: {key}: ")
+    section = key.rpartition(".")[0]
+    table = f"[{section}] " if section else ""
+    assert str(error) == f"/etc/parkmesh/parkmesh.toml:{line}: {table}{key}: {error.detail}"
 
 
 def test_invalid_toml_and_unreadable_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        parse_config("[policy\n", "x.toml")
+    with pytest.raises(ConfigError, match=r"^x\.toml:2: not valid TOML") as info:
+        parse_config("[policy]\n[policy\n", "x.toml")
+    assert info.value.line == 2
     with pytest.raises(ConfigError, match="cannot read: No such file or directory"):
         load_config(tmp_path / "missing.toml")
     binary = tmp_path / "binary.toml"

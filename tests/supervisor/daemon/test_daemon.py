@@ -97,6 +97,11 @@ def test_systemd_lifecycle(
         assert any(m == "WATCHDOG=1" for m in after), "the watchdog is pinged while healthy"
         assert "STATUS=eligible" in after
         assert any(m.startswith("STATUS=stopping: driver door open") for m in after)
+        # `systemctl reload`: the file is re-read; what changed live and what waits is logged.
+        config.write_text(config.read_text().replace("settle_s = 0.3", "settle_s = 0.4"))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)  # the reload is logged on stderr, read once the daemon has ended
+        assert proc.poll() is None, "SIGHUP must not end the daemon"
         proc.send_signal(signal.SIGTERM)
         assert "STOPPING=1\nSTATUS=stopping" in _messages(sock, "STOPPING=1", timeout=5)
         assert proc.wait(timeout=10) == 0
@@ -110,3 +115,11 @@ def test_systemd_lifecycle(
     assert stderr.count("stopping: driver door open") == 1
     assert stderr.count("INFO    parkmesh: eligible") == 1
     assert "received SIGTERM: stopping" in stderr
+    assert "configuration reloaded:" in stderr and "policy.settle_s" in stderr
+    # What the daemon wrote is its own and its group's: nothing for other users (umask 027),
+    # whatever the umask it was started with.
+    ours = ("parked.toml", "parkmesh.toml", "notify")  # the test's own files
+    made = [p for p in tmp_path.rglob("*") if p.name not in ours]
+    assert made, "the daemon left no state file to look at"
+    for made_path in made:
+        assert made_path.stat().st_mode & 0o007 == 0, f"{made_path} is open to other users"

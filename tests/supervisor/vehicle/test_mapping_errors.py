@@ -10,7 +10,7 @@ import pytest
 from supervisor.config.errors import ConfigError
 from supervisor.policy import AdmissionPolicy, PolicyConfig
 from supervisor.vehicle import vss
-from supervisor.vehicle.can_decoder import FrameDecoder, load_dbc
+from supervisor.vehicle.can_decoder import CanId, FrameDecoder, load_dbc
 from supervisor.vehicle.config import DATA_DIR
 from supervisor.vehicle.dbus_mapping import load_dbus_mapping
 from supervisor.vehicle.state import SignalUpdate
@@ -38,7 +38,7 @@ def load(tmp_path: Path, text: str) -> FrameDecoder:
 
 
 def test_a_good_mapping_loads(tmp_path: Path) -> None:
-    assert load(tmp_path, GOOD_ENTRY).frame_ids == frozenset({256})
+    assert load(tmp_path, GOOD_ENTRY).frame_ids == frozenset({CanId(256, extended=False)})
 
 
 def test_mapping_naming_a_missing_signal(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_dbc_that_fails_to_load(tmp_path: Path) -> None:
 
 def test_dbus_mapping_errors(tmp_path: Path) -> None:
     good = (DATA_DIR / "dbus_gateway_mapping.toml").read_text()
-    assert len(load_dbus_mapping(write(tmp_path, good)).entries) == 13
+    assert len(load_dbus_mapping(write(tmp_path, good)).entries) == good.count("[[signal]]")
     with pytest.raises(ConfigError, match="not a valid DBus object_path"):
         load_dbus_mapping(
             write(tmp_path, good.replace('"/org/parkmesh/VehicleGateway1"', '"bad"', 1))
@@ -192,7 +192,7 @@ def test_a_map_cannot_make_an_unknown_reading_safe(
 def test_an_unsafe_default_is_allowed(tmp_path: Path) -> None:
     # Unlisted readings may be mapped to the unsafe side: an unknown latch counts as open.
     entry = GOOD_ENTRY.replace("OPEN = true }", "OPEN = true }\ndefault = true")
-    assert load(tmp_path, entry).frame_ids == frozenset({256})
+    assert load(tmp_path, entry).frame_ids == frozenset({CanId(256, extended=False)})
 
 
 def test_an_unmapped_raw_seat_value_is_unknown_and_stops_work(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""The guardian process on a real CAN bus: it stops the workers while the daemon cannot run.
+
+The test process plays the daemon: a real `GuardianLink` starts a real guardian, which reads a
+real udp_multicast bus (loopback, hop limit 0) fed by the reference car in another process,
+and guards one real "worker" process (a busy Python loop) through its stop page. The test
+then holds its own GIL in one long C call, as a multi-MiB copy does in the daemon, while the
+door opens: the page must be written, the worker frozen and confirmed, during the hold.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+import trio
+
+from sandbox import freeze
+from sandbox.board import PageBoard
+from sandbox.stop_page import StopLevel, StopPage, StopReason
+from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING
+from supervisor.config.daemon_config import DaemonConfig
+from supervisor.config.schema import Config
+from supervisor.policy import PolicyConfig
+from supervisor.preempt.guardian.link import GuardianLink
+from supervisor.vehicle.config import CanConfig, VehicleConfig
+
+GROUP = "239.74.163.4"
+_ports = itertools.count(48000 + (os.getpid() % 500) * 10)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
+
+
+@dataclass
+class Rig:
+    port: int
+    board: PageBoard
+    link: GuardianLink
+    page: StopPage
+    worker: subprocess.Popen[bytes]
+
+    def car(self, open_ms: float, gap_ms: float) -> subprocess.Popen[str]:
+        """The reference car: parked and closed, the driver door open for `open_ms` every
+        `gap_ms` (twice; the test kills it when done). Prints each opening's send time."""
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "supervisor.bench.signal_sender", GROUP, str(self.port)),
+                *("2", "7", str(open_ms), str(gap_ms), str(gap_ms)),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+
+@pytest.fixture
+async def rig(tmp_path: object) -> AsyncIterator[Rig]:
+    port = next(_ports)
+    config = Config(
+        daemon=DaemonConfig(realtime_priority=10),
+        vehicle=VehicleConfig(
+            source="can",
+            can=CanConfig(
+                interface="udp_multicast",
+                channel=GROUP,
+                dbc=REFERENCE_DBC,
+                mapping=REFERENCE_MAPPING,
+                port=port,
+            ),
+        ),
+        policy=PolicyConfig(settle_s=0.0),
+    )
+    board, page = PageBoard(), StopPage.create("worker")
+    link = GuardianLink(config, board, board.resync_nowait)
+    worker = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # noqa: ASYNC220
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(link.run)
+            with board.register(page):
+                board.note_pid(page, worker.pid, True)
+                yield Rig(port, board, link, page, worker)
+            nursery.cancel_scope.cancel()
+    finally:
+        worker.kill()
+        worker.wait()
+        page.close()
+
+
+def stop_car(car: subprocess.Popen[str]) -> None:
+    car.kill()
+    car.wait()
+    if car.stdout is not None:
+        car.stdout.close()
+
+
+async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll `condition` every 10 ms; fail naming `what` after `timeout` s."""
+    with trio.move_on_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+        return
+    pytest.fail(f"timed out waiting for {what}")
+
+
+async def test_the_guardian_stops_and_freezes_while_this_process_holds_its_gil(rig: Rig) -> None:
+    car = rig.car(open_ms=300, gap_ms=3000)
+    assert car.stdout is not None
+    try:
+        # The guardian holds from its start (unknown is unsafe) until the car is seen safe.
+        assert rig.link.holding()
+        await wait_for(lambda: not rig.link.holding(), "the guardian to see the car parked")
+        rig.board.resync_nowait()  # as the daemon does on "free"
+        assert rig.page.level() == StopLevel.RUN
+        numbers = [random.random() for _ in range(1_500_000)]
+        started = time.monotonic_ns()
+        while time.monotonic_ns() - started < 6e9 and rig.page.level() != StopLevel.HARD:
+            sorted(numbers)  # one C call holding the GIL for about a second
+        sorted(numbers)  # and once more: the freeze is confirmed meanwhile too
+        held_until = time.monotonic_ns()
+        snap = rig.page.snapshot()
+        sent_ns = int(car.stdout.readline())
+        assert snap.level == StopLevel.HARD
+        assert started <= sent_ns <= snap.requested_ns <= held_until
+        assert (snap.requested_ns - sent_ns) / 1e6 < 20, "the guardian wrote the stop late"
+        # Frozen and confirmed by the guardian during the hold: every thread stopped, acknowledged.
+        assert freeze.all_threads_stopped(rig.worker.pid)
+        assert snap.acknowledged and snap.ack_ns <= held_until
+        # The door closes: the guardian lets go; the daemon's resync releases and continues it.
+        await wait_for(lambda: not rig.link.holding(), "the guardian to let go")
+        await wait_for(lambda: rig.page.level() == StopLevel.RUN, "the resync")
+        rig.worker.send_signal(signal.SIGCONT)  # what the pool's after-release hook does
+        await wait_for(lambda: not freeze.all_threads_stopped(rig.worker.pid), "it to run")
+    finally:
+        stop_car(car)
+
+
+async def test_a_dead_guardian_stops_the_workers_and_is_replaced(rig: Rig) -> None:
+    car = rig.car(open_ms=1, gap_ms=20000)  # parked and closed throughout
+    try:
+        await wait_for(lambda: not rig.link.holding(), "the guardian to see the car parked")
+        rig.board.resync_nowait()
+        assert rig.page.level() == StopLevel.RUN
+        first = rig.link.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        await wait_for(lambda: rig.page.level() == StopLevel.HARD, "the fail-safe stop")
+        last = rig.board.last
+        assert last is not None and last.reason == StopReason.VEHICLE
+        assert rig.link.holding()  # nothing is released until a new guardian sees the car
+        rig.board.release_all_nowait()
+        assert rig.page.level() == StopLevel.HARD
+        await wait_for(lambda: rig.link.starts == 2 and not rig.link.holding(), "a new guardian")
+        assert rig.link.pid not in (None, first)
+    finally:
+        stop_car(car)
