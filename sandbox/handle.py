@@ -231,6 +231,7 @@ class WorkerHandle:
         job_id = message.get("id")
         if job_id == self.busy_id:
             self.busy_id = None
+            self.page.mark_busy(False)
             self.idle.set()
         pending = self._pending.pop(job_id, None) if isinstance(job_id, int) else None
         if pending is None:
@@ -285,6 +286,7 @@ class WorkerHandle:
         pending = _Pending(job, time.perf_counter(), trio.Event())
         self._pending[job_id] = pending
         self.busy_id = job_id
+        self.page.mark_busy(True)  # before the job goes out: a stop from now on freezes it
         self.idle = trio.Event()
         try:
             await self._stream.send({"t": "job", "id": job_id, "sealed": job.sealed})

@@ -15,6 +15,9 @@ Layout (little endian, 64 bytes, fields 8-byte aligned so each store is a single
    32  i64  ack_ns          CLOCK_MONOTONIC when the worker was idle for that generation
    40  u64  heartbeat       bumped by the worker between steps (liveness)
    48  u64  hard_generation generation of the latest HARD request (written before `generation`)
+   56  u64  busy            nonzero while the supervisor has a job out to the worker (the pool
+                            writes it; the guardian reads it: a busy worker is frozen on a
+                            hard stop, an idle one acknowledged on its behalf)
 
 `hard_generation` lets a worker tell, with one load, whether a hard stop happened since its job
 began, even when the page was set back to RUN meanwhile (a frozen worker thawed after a release).
@@ -154,6 +157,14 @@ class StopPage:
         """Record that the worker is idle for `generation` (time first, generation last)."""
         _I64.pack_into(self._buf, 32, time.monotonic_ns() if now_ns is None else now_ns)
         _U64.pack_into(self._buf, 24, generation)
+
+    def mark_busy(self, busy: bool) -> None:
+        """The supervisor has a job out to the worker (True) or none (False)."""
+        _U64.pack_into(self._buf, 56, int(busy))
+
+    def busy(self) -> bool:
+        """Whether the supervisor has a job out to the worker."""
+        return bool(_U64.unpack_from(self._buf, 56)[0])
 
     def beat(self) -> None:
         """Bump the heartbeat counter (the worker is alive between steps)."""

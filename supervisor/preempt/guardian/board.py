@@ -3,9 +3,10 @@
 `GuardianBoard` is the `Stopper` of the guardian's hot path (`supervisor.preempt.guardian.
 process`). It acts only on hard stops, and only to stop: it writes HARD on every worker's
 stop page, freezes the workers the pool runs in freeze mode (SIGSTOP, their threads raised to
-real time so that each reaches its stop at once) and confirms each frozen one idle once every
-thread shows ``T`` in /proc, writing the acknowledgement on its page. It never lets a worker
-run: admission stays the daemon's.
+real time so that each reaches its stop at once) when it has a job out (the page's ``busy``
+word, written by the pool) and confirms each frozen one idle once every thread shows ``T`` in
+/proc, writing the acknowledgement on its page; an idle one is acknowledged at once. It never
+lets a worker run: admission stays the daemon's.
 
 A status page (the `StopPage` layout, its own memfd) carries the guardian's intent: it writes
 HARD there before any worker page, and RUN when the car is safe again; the daemon's board
@@ -36,7 +37,7 @@ from supervisor.daemon.realtime import enter_realtime
 
 LOG = logging.getLogger(__name__)
 
-CONFIRM_POLL_S: Final = 50e-6
+CONFIRM_POLL_S: Final = 100e-6
 # How long the guardian confirms frozen workers; the daemon's confirmer kills late ones.
 CONFIRM_FOR_S: Final = 0.05
 
@@ -55,8 +56,8 @@ class Guarded:
 
 class GuardianBoard:
     """See the module docstring. `on_stop(ns)` and `on_free()` are called on the stop thread
-    after a hard stop and when it lets go; `on_ack(ns)` on the confirmer's thread for each
-    frozen worker it confirmed."""
+    after a hard stop and when it lets go; `on_ack(ns)` for each acknowledgement it wrote (an
+    idle worker's on the stop thread, a frozen one's on the confirmer's)."""
 
     def __init__(
         self,
@@ -141,7 +142,15 @@ class GuardianBoard:
             with contextlib.suppress(ValueError):  # unmapped: removed meanwhile
                 worker.page.request_stop(StopLevel.HARD, reason, now_ns)
         for worker in workers:
-            if worker.freeze and worker.pid:
+            try:
+                busy = worker.page.busy()
+                if not busy:  # no job out to it: idle, as the pool acknowledges it too
+                    acked_ns = time.monotonic_ns()
+                    worker.page.acknowledge(worker.page.generation(), acked_ns)
+                    self._on_ack(acked_ns)
+            except ValueError:
+                continue
+            if busy and worker.freeze and worker.pid:
                 try:
                     os.kill(worker.pid, signal.SIGSTOP)
                 except OSError:
@@ -177,7 +186,9 @@ class GuardianBoard:
     # -- the confirmer thread ---------------------------------------------------------------
 
     def _confirm_loop(self) -> None:
-        enter_realtime(self._priority)
+        # Below the frozen workers' threads (raised to priority - 1): on a busy machine they
+        # need the CPU to reach their stop, and this thread polls while they do.
+        enter_realtime(max(1, self._priority - 2))
         while True:
             self._wake.wait()
             self._wake.clear()
@@ -197,7 +208,7 @@ class GuardianBoard:
                     continue
                 if snap.acknowledged:
                     pending.remove(worker)
-                elif freeze.all_threads_stopped(worker.pid):
+                elif _leader_stopped(worker.pid) and freeze.all_threads_stopped(worker.pid):
                     now_ns = time.monotonic_ns()
                     worker.page.acknowledge(snap.generation, now_ns)
                     self.confirmed += 1
@@ -205,3 +216,13 @@ class GuardianBoard:
                     pending.remove(worker)
             if pending:
                 time.sleep(CONFIRM_POLL_S)
+
+
+def _leader_stopped(pid: int) -> bool:
+    """Whether the main thread of `pid` is stopped: one read, before all threads are read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] in (b"T", b"t")

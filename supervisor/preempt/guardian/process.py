@@ -20,14 +20,17 @@ import contextlib
 import ctypes
 import logging
 import pickle
+import queue
 import signal
 import socket
 import sys
+import threading
 
 import trio
 
 from sandbox.stop_page import StopPage
 from supervisor.config.schema import Config
+from supervisor.daemon.realtime import enter_realtime
 from supervisor.daemon.sources import build_source
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy
@@ -52,10 +55,20 @@ def guardian_policy(config: Config) -> AdmissionPolicy:
 async def serve(sock: socket.socket, config: Config, own: StopPage) -> None:
     """Guard until the daemon closes the channel. Cancellation: the source and board end."""
 
-    def tell(data: bytes) -> None:  # from the stop thread: one short datagram, no wait
-        # The daemon gone, the read below ends the process.
-        with contextlib.suppress(OSError):
-            sock.send(data)
+    # The stop thread never writes to the socket itself: a daemon slow to read (its GIL is
+    # what the guardian exists for) would fill the socket and block the stop path. A thread
+    # of normal priority sends, in order.
+    outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def send_all() -> None:
+        while (data := outbox.get()) is not None:
+            # The daemon gone, the read below ends the process.
+            with contextlib.suppress(OSError):
+                sock.send(data)
+
+    teller = threading.Thread(target=send_all, name="parkmesh-guardian-tell", daemon=True)
+    teller.start()
+    tell = outbox.put
 
     board = GuardianBoard(
         own,
@@ -81,6 +94,7 @@ async def serve(sock: socket.socket, config: Config, own: StopPage) -> None:
             nursery.cancel_scope.cancel()
     finally:
         board.close()
+        outbox.put(None)
 
 
 def apply(board: GuardianBoard, data: bytes, fds: list[int]) -> None:
@@ -110,6 +124,13 @@ def main(argv: list[str]) -> int:
         LOG.error("the daemon sent no configuration")
         return 2
     config: Config = pickle.loads(data[len(b"hello ") :])
+    if config.daemon.realtime_priority > 0:
+        # Every thread of the guardian runs at real-time priority (the threads started from
+        # here inherit it; the stop thread and the confirmer take the stop path's own): none
+        # can hold this interpreter's GIL while the kernel runs a normal process instead,
+        # which is what would make the stop thread wait (docs/stop-path.md). None of them
+        # computes: they wait on sockets and queues.
+        enter_realtime(1)
     trio.run(serve, sock, config, StopPage.attach(fds[0]))
     return 0
 

@@ -84,6 +84,7 @@ async def rig(tmp_path: object) -> AsyncIterator[Rig]:
             await nursery.start(link.run)
             with board.register(page):
                 board.note_pid(page, worker.pid, True)
+                page.mark_busy(True)  # a job is out to it: a hard stop freezes it
                 yield Rig(port, board, link, page, worker)
             nursery.cancel_scope.cancel()
     finally:
