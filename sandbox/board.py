@@ -213,12 +213,7 @@ class PageBoard:
             # set back to RUN after it. Write it again; it is final.
             self.stop_all_nowait(StopLevel.HARD, StopReason.SHUTDOWN)
             return
-        for hook in self._after_release:
-            try:
-                hook()
-            except Exception:
-                self.hook_errors += 1
-                LOG.exception("after-release hook %r failed", hook)
+        self._run_after_release()
 
     def resync_nowait(self) -> None:
         """The other writer (`Interlock`) let go: put this board's own level back on every
@@ -235,12 +230,15 @@ class PageBoard:
             for page in self._pages:
                 with contextlib.suppress(ValueError):
                     page.request_stop(StopLevel.SOFT, last.reason, now_ns)
-            for hook in self._after_release:
-                try:
-                    hook()
-                except Exception:
-                    self.hook_errors += 1
-                    LOG.exception("after-release hook %r failed", hook)
+            self._run_after_release()
+
+    def _run_after_release(self) -> None:
+        for hook in self._after_release:
+            try:
+                hook()
+            except Exception:
+                self.hook_errors += 1
+                LOG.exception("after-release hook %r failed", hook)
 
     def level(self) -> StopLevel:
         """The level of the latest write (RUN before any)."""

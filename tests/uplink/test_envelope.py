@@ -165,6 +165,24 @@ def test_replay_is_refused_but_not_without_a_cache() -> None:
     plain.open(data)
 
 
+def signed_offer(body: dict[str, object]) -> bytes:
+    """An offer with `body`, signed as the dispatcher's, without the sealer's checks."""
+    inner = cbor2.dumps(
+        {
+            "v": 1,
+            "t": "offer",
+            "id": "x",
+            "src": DISPATCHER_ID,
+            "to": "car1",
+            "iat": NOW,
+            "exp": NOW + 5,
+            "b": body,
+        },
+        canonical=True,
+    )
+    return cbor2.dumps({"v": 1, "m": inner, "s": KEY.sign(inner)})
+
+
 @pytest.mark.parametrize(
     ("field", "value", "match"),
     [
@@ -181,41 +199,15 @@ def test_bad_body_is_refused(field: str, value: object, match: str) -> None:
         del body[field]
     else:
         body[field] = value
-    inner = cbor2.dumps(
-        {
-            "v": 1,
-            "t": "offer",
-            "id": "x",
-            "src": DISPATCHER_ID,
-            "to": "car1",
-            "iat": NOW,
-            "exp": NOW + 5,
-            "b": body,
-        },
-        canonical=True,
-    )
     with pytest.raises(errors.BadBody, match=match):
-        opener().open(cbor2.dumps({"v": 1, "m": inner, "s": KEY.sign(inner)}))
+        opener().open(signed_offer(body))
 
 
 def test_a_non_finite_number_is_refused_by_the_decoder() -> None:
     # The strict profile has no NaN or infinity anywhere, nested fields included.
     for body in ({**OFFER, "deadline": math.nan}, {**OFFER, "extra": {"x": [math.inf]}}):
-        inner = cbor2.dumps(
-            {
-                "v": 1,
-                "t": "offer",
-                "id": "x",
-                "src": DISPATCHER_ID,
-                "to": "car1",
-                "iat": NOW,
-                "exp": NOW + 5,
-                "b": body,
-            },
-            canonical=True,
-        )
         with pytest.raises(errors.MalformedMessage, match="not finite"):
-            opener().open(cbor2.dumps({"v": 1, "m": inner, "s": KEY.sign(inner)}))
+            opener().open(signed_offer(body))
 
 
 def test_signer_refuses_a_body_that_breaks_the_schema() -> None:
