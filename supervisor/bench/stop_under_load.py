@@ -51,7 +51,8 @@ from uplink.messages import Tier
 from uplink.node_port import Job, JobFailure
 
 from .reference_car import REFERENCE_DBC, REFERENCE_MAPPING
-from .signal import MULTICAST_GROUP, _percentile
+from .signal import MULTICAST_GROUP
+from .stop_timing import AckWatch, KillLog, LongestStep, figures, pair_trials
 
 ENCODER = "all-MiniLM-L6-v2"
 # The door stays open long enough for the slowest acknowledgement to land before the release.
@@ -103,42 +104,6 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-class _KillLog(logging.Handler):
-    """Counts the pool's "missed the stop deadline: killed" lines."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "missed" in record.getMessage():
-            self.count += 1
-
-    def take(self) -> int:
-        count, self.count = self.count, 0
-        return count
-
-
-class LongestStep(trio.abc.Instrument):
-    """The longest trio task step seen (ms), and the task that took it."""
-
-    def __init__(self) -> None:
-        self.longest_ms = 0.0
-        self.task = ""
-        self._started = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self._started = time.perf_counter_ns()
-
-    def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        if not self._started:  # the step that added the instrument: its start is unknown
-            return
-        ms = (time.perf_counter_ns() - self._started) / 1e6
-        self._started = 0
-        if ms > self.longest_ms:
-            self.longest_ms, self.task = ms, task.name
-
-
 def fill_ledger(path: Path, rows: int) -> None:
     """A ledger of `rows` job rows (built once per size, then copied)."""
     from supervisor.ledger.store import Ledger
@@ -166,77 +131,6 @@ def _prepare_ledger(path: Path, rows: int) -> None:
     if not cached.exists():
         fill_ledger(cached, rows)
     path.write_bytes(cached.read_bytes())
-
-
-class AckWatch:
-    """Records every acknowledgement written on the board's pages: (page, generation, ns).
-
-    The pages are looked up again at each poll: a worker that restarts brings a new page.
-    """
-
-    def __init__(self, board: Any) -> None:
-        self.board = board
-        self.acks: list[tuple[int, int, int]] = []
-        self.closing = False
-        self._thread = threading.Thread(target=self._run, name="bench-ack-watch", daemon=True)
-
-    def __enter__(self) -> AckWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.closing = True
-        self._thread.join()
-
-    def _run(self) -> None:
-        seen: dict[int, int] = {}
-        while not self.closing:
-            for page in self.board.pages:
-                try:
-                    snap = page.snapshot()
-                except ValueError:  # closed: its worker is gone
-                    continue
-                if seen.get(id(page)) != snap.ack_generation:
-                    seen[id(page)] = snap.ack_generation
-                    self.acks.append((id(page), snap.ack_generation, snap.ack_ns))
-            time.sleep(0.0001)
-
-
-def _pair(
-    sent: list[int],
-    stops: list[tuple[int, int, int]],
-    guardian_stops: list[int],
-    acks: list[tuple[int, int, int]],
-) -> tuple[list[float], list[float], collections.Counter[str]]:
-    """Sent frame -> first stop written after it (by the daemon's board or by the guardian,
-    whichever came first) -> the first acknowledgement after that.
-
-    Returns (frame to flag, frame to idle) in ms, and which writer was first how often.
-    """
-    flags, idles, first = [], [], collections.Counter[str]()
-    for sent_ns in sent:
-        daemon = next((s[2] for s in stops if s[2] >= sent_ns), None)
-        guardian = next((t for t in guardian_stops if t >= sent_ns), None)
-        written = min((t for t in (daemon, guardian) if t is not None), default=None)
-        if written is None:
-            continue
-        first["guardian" if written == guardian else "daemon"] += 1
-        flags.append((written - sent_ns) / 1e6)
-        ack = next((t for _p, _g, t in acks if t >= written), None)
-        if ack is not None:
-            idles.append((ack - sent_ns) / 1e6)
-    return flags, idles, first
-
-
-def _figures(latencies: list[float]) -> dict[str, Any]:
-    if not latencies:
-        return {"n": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
-    return {
-        "n": len(latencies),
-        "p50_ms": round(_percentile(latencies, 0.5), 3),
-        "p99_ms": round(_percentile(latencies, 0.99), 3),
-        "max_ms": round(max(latencies), 3),
-    }
 
 
 async def measure(
@@ -291,7 +185,7 @@ async def _measure(
     instrument = LongestStep()
     sup = Supervisor(config, notifier=Notifier({}))
     stops: list[tuple[int, int, int]] = []
-    kills = _KillLog()
+    kills = KillLog()
     logging.getLogger("sandbox").addHandler(kills)
     result: dict[str, Any] = {}
     async with trio.open_nursery() as nursery:
@@ -318,12 +212,14 @@ async def _measure(
                 instrument.longest_ms = 0.0
                 async with trio.open_nursery() as load:
                     if scenario == "busy":
-                        _start_load(load, sup, state / LEDGER_FILE, mesh, message_mib, rng, loads)
+                        await _start_load(
+                            load, sup, state / LEDGER_FILE, mesh, message_mib, rng, loads
+                        )
                     sent = await _send_doors(port, trials, rng.randrange(1 << 30))
                     load.cancel_scope.cancel()
                 trio.lowlevel.remove_instrument(instrument)
                 guardian = sup.guardian
-                flags, idles, first = _pair(
+                flags, idles, first = pair_trials(
                     sent,
                     stops,
                     sorted(guardian.stop_times) if guardian is not None else [],
@@ -335,9 +231,9 @@ async def _measure(
                     ),
                 )
                 result[scenario] = {
-                    **_figures(idles),
+                    **figures(idles),
                     "sent": len(sent),
-                    "frame_to_flag": _figures(flags),
+                    "frame_to_flag": figures(flags),
                     "flag_written_first_by": dict(first),
                     "kills": kills.take(),
                     "loop_longest_step_ms": round(instrument.longest_ms, 3),
@@ -373,7 +269,7 @@ async def _send_doors(port: int, trials: int, seed: int) -> list[int]:
     return [int(line) for line in proc.stdout.split()]
 
 
-def _start_load(
+async def _start_load(
     nursery: trio.Nursery,
     sup: Any,
     ledger: Path,
@@ -382,7 +278,8 @@ def _start_load(
     rng: random.Random,
     loads: tuple[str, ...],
 ) -> None:
-    """Jobs, ledger scans, uplink-like messages and DBus property views, until cancelled."""
+    """Start jobs, ledger scans, uplink messages and DBus property views, which run until
+    cancelled; returns once each has begun (the messages once the first one is opened)."""
     stop = threading.Event()
 
     def scan() -> None:  # the job desk's rescans: Python rows out of a big table
@@ -408,7 +305,9 @@ def _start_load(
             if isinstance(result, JobFailure):
                 await trio.sleep(0.005)
 
-    async def messages() -> None:  # large offers from a dispatcher in another process
+    async def messages(*, task_status: trio.TaskStatus[None]) -> None:
+        # Large offers from a dispatcher in another process; started once the first one is
+        # opened, so that they flow for the whole scenario.
         args = [str(mesh.root), CAR, str(message_mib), *map(str, MESSAGE_GAP_MS)]
         proc = await trio.lowlevel.open_process(
             [sys.executable, "-m", "supervisor.bench.offer_sender", *args, str(rng.random())[2:9]],
@@ -416,6 +315,12 @@ def _start_load(
             stdout=subprocess.DEVNULL,  # its count; the bench's own stdout is the JSON
         )
         try:
+            opened = sup.uplink.deliveries.opened_off_thread
+            with trio.fail_after(120):
+                # A counter of the uplink's, with no event to wait on.
+                while sup.uplink.deliveries.opened_off_thread == opened:  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+            task_status.started()
             await proc.wait()
         finally:
             with trio.CancelScope(shield=True):
@@ -438,6 +343,9 @@ def _start_load(
             )
             await trio.sleep(0.02)
 
-    tasks = {"jobs": jobs, "scans": scans, "messages": messages, "properties": properties}
+    tasks = {"jobs": jobs, "scans": scans, "properties": properties}
     for name in loads:
-        nursery.start_soon(tasks[name])
+        if name == "messages":
+            await nursery.start(messages)
+        else:
+            nursery.start_soon(tasks[name])

@@ -27,4 +27,8 @@ def test_stop_under_load_reports_both_scenarios() -> None:
         assert 0 < flag["p50_ms"] <= figures["p50_ms"]
         assert figures["loop_longest_step_ms"] > 0
     assert result["idle"]["kills"] == 0
+    # The large messages came the real way (broker, paho, the codec off the loop), and the
+    # guardian wrote stops of its own.
+    assert result["messages_opened"] >= 1
+    assert sum(result[s]["flag_written_first_by"].get("guardian", 0) for s in ("idle", "busy"))
     assert result["loop_longest_step_ms"] == result["busy"]["loop_longest_step_ms"]
