@@ -179,6 +179,15 @@ class SupervisorClient:
             raise ConnectionLost("not connected")
         try:
             return await asyncio.wait_for(router.send_and_get_reply(msg), CALL_TIMEOUT_S)
+        except KeyError:
+            # jeepney's table of awaited replies loses a race when a call is cancelled (an
+            # exclusive worker replaced) just as its reply arrives: the reply is dropped and
+            # the KeyError surfaces through `wait_for`. The connection is fine; this call is
+            # abandoned, as its task asked.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from None
+            raise ConnectionLost("the reply was lost") from None
         except Exception as exc:  # RouterClosed, OSError, TimeoutError: all mean the link broke
             await self.close()
             raise ConnectionLost(f"connection lost ({exc or type(exc).__name__})") from None
