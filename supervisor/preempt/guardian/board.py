@@ -77,8 +77,6 @@ class GuardianBoard:
         # Held from the start: until this process has seen the car safe, nothing is.
         own.request_stop(StopLevel.HARD, StopReason.VEHICLE)
         self.holding = True
-        self.stops = 0
-        self.confirmed = 0
         self._wake = threading.Event()
         self._closing = False
         self._confirmer = threading.Thread(
@@ -122,11 +120,6 @@ class GuardianBoard:
             with contextlib.suppress(ValueError, OSError):
                 worker.page.close()
 
-    @property
-    def workers(self) -> tuple[Guarded, ...]:
-        """The guarded workers."""
-        return self._workers
-
     # -- the stop thread (the `Stopper` protocol) -------------------------------------------
 
     def stop_all_nowait(self, level: StopLevel, reason: StopReason) -> int:
@@ -158,7 +151,6 @@ class GuardianBoard:
                 worker.frozen = True
                 if not worker.boosted:
                     worker.boosted = freeze.boost_threads(worker.pid, max(1, self._priority - 1))
-        self.stops += 1
         self._wake.set()
         self._on_stop(now_ns)
         return now_ns
@@ -211,7 +203,6 @@ class GuardianBoard:
                 elif _leader_stopped(worker.pid) and freeze.all_threads_stopped(worker.pid):
                     now_ns = time.monotonic_ns()
                     worker.page.acknowledge(snap.generation, now_ns)
-                    self.confirmed += 1
                     self._on_ack(now_ns)
                     pending.remove(worker)
             if pending:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import pickle
 import socket
 import sys
@@ -56,10 +57,20 @@ class GuardianLink:
         resync: called on the trio thread when the guardian lets go; puts the daemon's own
             level back on the pages (the daemon hands `PageBoard.resync_nowait` to its stop
             thread).
+        ready_timeout_s: how long a new guardian may take to become ready; one that does
+            not is ended (and, after the first, started again).
     """
 
-    def __init__(self, config: Config, board: PageBoard, resync: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        board: PageBoard,
+        resync: Callable[[], object],
+        *,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> None:
         self.config = config
+        self.ready_timeout_s = ready_timeout_s
         self.board = board
         self.resync = resync
         self.status = StopPage.create("parkmesh-guardian-status")
@@ -69,8 +80,6 @@ class GuardianLink:
         self._sock: socket.socket | None = None
         self.starts = 0
         self.pid: int | None = None  # the guardian's, while one runs
-        self.stops = 0
-        self.frees = 0
         # When the guardian wrote each hard stop (CLOCK_MONOTONIC ns), newest last.
         self.stop_times: collections.deque[int] = collections.deque(maxlen=10_000)
         # When it confirmed each frozen worker idle (its acknowledgement on the page).
@@ -158,7 +167,8 @@ class GuardianLink:
                 self._tell(b"pid %d %d %d" % (key, worker.pid, worker.freeze))
         try:
             ready = False
-            with trio.move_on_after(READY_TIMEOUT_S if task_status is not None else 1e9):
+            # The deadline is for becoming ready only: once ready, the guardian serves on.
+            with trio.CancelScope(deadline=trio.current_time() + self.ready_timeout_s) as scope:
                 while True:
                     data, _fds = await trio.to_thread.run_sync(
                         wire.receive, ours, abandon_on_cancel=True
@@ -167,17 +177,18 @@ class GuardianLink:
                         break
                     if data == b"ready" and not ready:
                         ready = True
+                        scope.deadline = math.inf
                         LOG.info("guardian %d guards the workers", proc.pid)
                         if task_status is not None:
                             task_status.started()
                     elif data.startswith(b"stop "):
-                        self.stops += 1
                         self.stop_times.append(int(data[5:]))
                     elif data.startswith(b"ack "):
                         self.ack_times.append(int(data[4:]))
                     elif data == b"free":
-                        self.frees += 1
                         self.resync()
+            if not ready:
+                LOG.error("the guardian did not become ready in %.0f s", self.ready_timeout_s)
             if not ready and task_status is not None:
                 raise RuntimeError(f"the guardian did not start (exit status {proc.poll()})")
         finally:

@@ -35,6 +35,8 @@ from supervisor.vehicle.config import CanConfig, VehicleConfig
 GROUP = "239.74.163.4"
 _ports = itertools.count(48000 + (os.getpid() % 500) * 10)
 
+READY_S = 8.0
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 
@@ -77,7 +79,8 @@ async def rig(tmp_path: object) -> AsyncIterator[Rig]:
         policy=PolicyConfig(settle_s=0.0),
     )
     board, page = PageBoard(), StopPage.create("worker")
-    link = GuardianLink(config, board, board.resync_nowait)
+    # A short ready deadline: a guardian that is ready must not be held to it afterwards.
+    link = GuardianLink(config, board, board.resync_nowait, ready_timeout_s=READY_S)
     worker = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # noqa: ASYNC220
     try:
         async with trio.open_nursery() as nursery:
@@ -158,5 +161,17 @@ async def test_a_dead_guardian_stops_the_workers_and_is_replaced(rig: Rig) -> No
         assert rig.page.level() == StopLevel.HARD
         await wait_for(lambda: rig.link.starts == 2 and not rig.link.holding(), "a new guardian")
         assert rig.link.pid not in (None, first)
+    finally:
+        stop_car(car)
+
+
+async def test_a_ready_guardian_is_not_ended_by_its_start_deadline(rig: Rig) -> None:
+    car = rig.car(open_ms=1, gap_ms=60000)  # parked and closed throughout
+    try:
+        await wait_for(lambda: not rig.link.holding(), "the guardian to see the car parked")
+        first = rig.link.pid
+        await trio.sleep(READY_S)  # past the deadline the guardian had to become ready in
+        assert rig.link.pid == first and rig.link.starts == 1
+        assert not rig.link.holding() and rig.page.level() != StopLevel.HARD
     finally:
         stop_car(car)
