@@ -35,6 +35,7 @@ from supervisor.vehicle.can_source import CanSource, open_bus
 from supervisor.vehicle.config import DATA_DIR, CanConfig
 from supervisor.vehicle.state import VehicleState
 
+from . import signal_sender
 from .reference_car import PERIODS, REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
 from .tesla_stream import model3_stream
 
@@ -128,16 +129,7 @@ async def measure_latency(trials: int, seed: int, priority: int = 0) -> dict[str
             await nursery.start(source.run)
             scheduling = await trio.to_thread.run_sync(_stop_thread_policy)
             proc = await trio.run_process(
-                [
-                    sys.executable,
-                    "-m",
-                    "supervisor.bench.signal_sender",
-                    MULTICAST_GROUP,
-                    str(port),
-                    str(trials),
-                    str(seed),
-                ],
-                capture_stdout=True,
+                signal_sender.command(MULTICAST_GROUP, port, trials, seed), capture_stdout=True
             )
             nursery.cancel_scope.cancel()
     page.close()

@@ -27,6 +27,21 @@ GAP_MS = (4.0, 12.0)
 OPEN_MS = 2.0
 
 
+def command(
+    group: str,
+    port: int,
+    trials: int,
+    seed: int,
+    open_ms: float = OPEN_MS,
+    gap_ms: tuple[float, float] = GAP_MS,
+) -> list[str]:
+    """The command line that runs this sender (for `trio.run_process` or `subprocess`)."""
+    return [
+        *(sys.executable, "-m", "supervisor.bench.signal_sender", group, str(port)),
+        *(str(trials), str(seed), str(open_ms), str(gap_ms[0]), str(gap_ms[1])),
+    ]
+
+
 # The sender plays an ECU, a controller of its own that sends when it means to. At normal
 # priority a busy machine could preempt it between taking the trial's timestamp and the send,
 # and the bench would time the sender's wait for a CPU. Below the stop path (10): on the CPU it

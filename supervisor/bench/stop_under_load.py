@@ -50,6 +50,7 @@ from uplink.mesh import Mesh
 from uplink.messages import Tier
 from uplink.node_port import Job, JobFailure
 
+from . import signal_sender
 from .reference_car import REFERENCE_DBC, REFERENCE_MAPPING
 from .signal import MULTICAST_GROUP
 from .stop_timing import AckWatch, KillLog, LongestStep, figures, pair_trials
@@ -252,18 +253,7 @@ async def _measure(
 
 async def _send_doors(port: int, trials: int, seed: int) -> list[int]:
     proc = await trio.run_process(
-        [
-            sys.executable,
-            "-m",
-            "supervisor.bench.signal_sender",
-            MULTICAST_GROUP,
-            str(port),
-            str(trials),
-            str(seed),
-            str(OPEN_MS),
-            str(GAP_MS[0]),
-            str(GAP_MS[1]),
-        ],
+        signal_sender.command(MULTICAST_GROUP, port, trials, seed, OPEN_MS, GAP_MS),
         capture_stdout=True,
     )
     return [int(line) for line in proc.stdout.split()]

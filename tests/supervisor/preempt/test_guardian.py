@@ -25,6 +25,7 @@ import trio
 from sandbox import freeze
 from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage, StopReason
+from supervisor.bench import signal_sender
 from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.config.schema import Config
@@ -52,10 +53,7 @@ class Rig:
         """The reference car: parked and closed, the driver door open for `open_ms` every
         `gap_ms` (twice; the test kills it when done). Prints each opening's send time."""
         return subprocess.Popen(
-            [
-                *(sys.executable, "-m", "supervisor.bench.signal_sender", GROUP, str(self.port)),
-                *("2", "7", str(open_ms), str(gap_ms), str(gap_ms)),
-            ],
+            signal_sender.command(GROUP, self.port, 2, 7, open_ms, (gap_ms, gap_ms)),
             stdout=subprocess.PIPE,
             text=True,
         )
