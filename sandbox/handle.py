@@ -357,11 +357,12 @@ class WorkerHandle:
             boosted, self.boosted = self.boosted, []
             freeze.unboost_threads(boosted)
 
-    def thaw_nowait(self) -> None:
-        """SIGCONT a frozen worker (its threads back to normal scheduling first)."""
+    def thaw_nowait(self, *, force: bool = False) -> None:
+        """SIGCONT a frozen worker (its threads back to normal scheduling first); `force`:
+        also one this handle did not freeze (another process may have)."""
         boosted, self.boosted = self.boosted, []
         freeze.unboost_threads(boosted)
-        if self._proc is not None and self.returncode is None and self.frozen:
+        if self._proc is not None and self.returncode is None and (self.frozen or force):
             os.kill(self._proc.pid, signal.SIGCONT)
         self.frozen = False
 

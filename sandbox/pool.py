@@ -383,12 +383,13 @@ class WorkerPool:
         if level == StopLevel.HARD and busy and self._confirmer is not None:
             self._confirmer.submit_nowait(busy)
 
-    def _thaw_nowait(self) -> None:
-        """SIGCONT every frozen worker unless a hard stop is in force (it may have come from
-        the stop thread a moment ago: that stop's freeze must stand)."""
+    def _thaw_nowait(self, *, everyone: bool = False) -> None:
+        """SIGCONT every frozen worker (`everyone`: every live one) unless a hard stop is in
+        force (it may have come from the stop thread a moment ago: that stop's freeze must
+        stand)."""
         for handle in self._handles():
-            if handle.frozen and self.level() != StopLevel.HARD:
-                handle.thaw_nowait()
+            if (handle.frozen or everyone) and self.level() != StopLevel.HARD:
+                handle.thaw_nowait(force=everyone)
                 if self.level() == StopLevel.HARD and handle.busy_id is not None:
                     handle.freeze_nowait()  # a stop came in meanwhile: its freeze stands
 
@@ -396,10 +397,7 @@ class WorkerPool:
         """After a release: continue every worker in freeze mode, also those this pool did
         not freeze itself (the daemon's guardian freezes from its own process); a SIGCONT
         to a running worker does nothing."""
-        if self.freeze:
-            for handle in self._handles():
-                handle.frozen = handle.frozen or handle.returncode is None
-        self._thaw_nowait()
+        self._thaw_nowait(everyone=self.freeze)
 
     def _stops_confirmed(self, samples: dict[WorkerHandle, StopSample]) -> None:
         """The confirmer's results, on the trio thread: record, report the killed, answer
