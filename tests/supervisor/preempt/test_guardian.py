@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -32,6 +32,7 @@ from supervisor.config.schema import Config
 from supervisor.policy import PolicyConfig
 from supervisor.preempt.guardian.link import GuardianLink
 from supervisor.vehicle.config import CanConfig, VehicleConfig
+from uplink.testing import wait_until
 
 GROUP = "239.74.163.4"
 _ports = itertools.count(48000 + (os.getpid() % 500) * 10)
@@ -101,22 +102,13 @@ def stop_car(car: subprocess.Popen[str]) -> None:
         car.stdout.close()
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll `condition` every 10 ms; fail naming `what` after `timeout` s."""
-    with trio.move_on_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
-        return
-    pytest.fail(f"timed out waiting for {what}")
-
-
 async def test_the_guardian_stops_and_freezes_while_this_process_holds_its_gil(rig: Rig) -> None:
     car = rig.car(open_ms=300, gap_ms=3000)
     assert car.stdout is not None
     try:
         # The guardian holds from its start (unknown is unsafe) until the car is seen safe.
         assert rig.link.holding()
-        await wait_for(lambda: not rig.link.holding(), "the guardian to see the car parked")
+        await wait_until(lambda: not rig.link.holding(), 20.0, "the guardian to see the car parked")
         rig.board.resync_nowait()  # as the daemon does on "free"
         assert rig.page.level() == StopLevel.RUN
         numbers = [random.random() for _ in range(1_500_000)]
@@ -134,10 +126,10 @@ async def test_the_guardian_stops_and_freezes_while_this_process_holds_its_gil(r
         assert freeze.all_threads_stopped(rig.worker.pid)
         assert snap.acknowledged and snap.ack_ns <= held_until
         # The door closes: the guardian lets go; the daemon's resync releases and continues it.
-        await wait_for(lambda: not rig.link.holding(), "the guardian to let go")
-        await wait_for(lambda: rig.page.level() == StopLevel.RUN, "the resync")
+        await wait_until(lambda: not rig.link.holding(), 20.0, "the guardian to let go")
+        await wait_until(lambda: rig.page.level() == StopLevel.RUN, 20.0, "the resync")
         rig.worker.send_signal(signal.SIGCONT)  # what the pool's after-release hook does
-        await wait_for(lambda: not freeze.all_threads_stopped(rig.worker.pid), "it to run")
+        await wait_until(lambda: not freeze.all_threads_stopped(rig.worker.pid), 20.0, "it to run")
     finally:
         stop_car(car)
 
@@ -145,19 +137,21 @@ async def test_the_guardian_stops_and_freezes_while_this_process_holds_its_gil(r
 async def test_a_dead_guardian_stops_the_workers_and_is_replaced(rig: Rig) -> None:
     car = rig.car(open_ms=1, gap_ms=20000)  # parked and closed throughout
     try:
-        await wait_for(lambda: not rig.link.holding(), "the guardian to see the car parked")
+        await wait_until(lambda: not rig.link.holding(), 20.0, "the guardian to see the car parked")
         rig.board.resync_nowait()
         assert rig.page.level() == StopLevel.RUN
         first = rig.link.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        await wait_for(lambda: rig.page.level() == StopLevel.HARD, "the fail-safe stop")
+        await wait_until(lambda: rig.page.level() == StopLevel.HARD, 20.0, "the fail-safe stop")
         last = rig.board.last
         assert last is not None and last.reason == StopReason.VEHICLE
         assert rig.link.holding()  # nothing is released until a new guardian sees the car
         rig.board.release_all_nowait()
         assert rig.page.level() == StopLevel.HARD
-        await wait_for(lambda: rig.link.starts == 2 and not rig.link.holding(), "a new guardian")
+        await wait_until(
+            lambda: rig.link.starts == 2 and not rig.link.holding(), 20.0, "a new guardian"
+        )
         assert rig.link.pid not in (None, first)
     finally:
         stop_car(car)
@@ -166,7 +160,7 @@ async def test_a_dead_guardian_stops_the_workers_and_is_replaced(rig: Rig) -> No
 async def test_a_ready_guardian_is_not_ended_by_its_start_deadline(rig: Rig) -> None:
     car = rig.car(open_ms=1, gap_ms=60000)  # parked and closed throughout
     try:
-        await wait_for(lambda: not rig.link.holding(), "the guardian to see the car parked")
+        await wait_until(lambda: not rig.link.holding(), 20.0, "the guardian to see the car parked")
         first = rig.link.pid
         await trio.sleep(READY_S)  # past the deadline the guardian had to become ready in
         assert rig.link.pid == first and rig.link.starts == 1
