@@ -124,6 +124,21 @@ def idle_body(control: StopThreadControl) -> None:
         control.wait((), 1.0)
 
 
+_frozen = False
+
+
+def _freeze_start_up_objects() -> None:
+    """Once per process, at the first stop thread's start: a full collection walks every
+    tracked object while it holds the GIL (with the DBC's and the libraries' objects, 25-65
+    ms in `bench signal`, during which no frame is decided). What exists by then (modules,
+    the DBC, the configuration) lives as long as the process; moved out of the collector's
+    reach (`gc.freeze`), later collections walk only what came after."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
 async def run_stop_thread(
     hotpath: HotPath,
     body: Body,
@@ -167,12 +182,7 @@ async def run_stop_thread(
 
     previous = sys.getswitchinterval()
     sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
-    # A full collection walks every tracked object while it holds the GIL: with the DBC's
-    # and the libraries' objects, 25-65 ms in `bench signal`, during which no frame is
-    # decided. What exists now (start-up: modules, the DBC, the configuration) lives as
-    # long as the process; moved out of the collector's reach, later collections walk only
-    # what came after (`gc.freeze`).
-    gc.freeze()
+    _freeze_start_up_objects()
     thread = threading.Thread(target=main, name=name, daemon=True)
     thread.start()
     try:
