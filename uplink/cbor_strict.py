@@ -54,11 +54,7 @@ DEFAULT_LIMITS: Final = Limits()
 
 def loads(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Decode exactly one CBOR item that fills `data`; raises `CborError`."""
-    decoder = _Decoder(memoryview(data).cast("B"), limits)
-    value = decoder.item(0)
-    if decoder.pos != len(decoder.buf):
-        raise CborError(f"{len(decoder.buf) - decoder.pos} bytes follow the item at {decoder.pos}")
-    return value
+    return _Decoder(memoryview(data).cast("B"), limits).whole()
 
 
 def loads_map_bytes(data: bytes | bytearray | memoryview, keys: frozenset[str]) -> dict[str, Any]:
@@ -70,9 +66,7 @@ def loads_map_bytes(data: bytes | bytearray | memoryview, keys: frozenset[str]) 
     """
     decoder = _Decoder(memoryview(data).cast("B"), Limits(max_depth=1, max_items=len(keys) * 2 + 1))
     decoder.views = True
-    value = decoder.item(0)
-    if decoder.pos != len(decoder.buf):
-        raise CborError(f"{len(decoder.buf) - decoder.pos} bytes follow the item at {decoder.pos}")
+    value = decoder.whole()
     if not isinstance(value, dict) or set(value) != keys:
         raise CborError(f"must be a map with exactly the keys {', '.join(sorted(keys))}")
     return value
@@ -87,6 +81,13 @@ class _Decoder:
         self.items = 0
         self.limits = limits
         self.views = False  # byte strings as views of `buf` instead of copies
+
+    def whole(self) -> Any:
+        """The one item that must fill the input."""
+        value = self.item(0)
+        if self.pos != len(self.buf):
+            raise CborError(f"{len(self.buf) - self.pos} bytes follow the item at {self.pos}")
+        return value
 
     def _take(self, n: int, what: str) -> memoryview:
         start = self.pos
