@@ -78,9 +78,11 @@ class StopRecord:
 class PageBoard:
     """The set of stop pages of the live workers, plus hooks run right after each write.
 
-    Hooks (the pool's: freezing busy CPU workers with SIGSTOP, waking its confirmer) run
-    synchronously after every page is written, on the thread that wrote the stop, so they
-    cannot delay the flag; they must not block either. Any thread may call
+    Hooks (the pool's: freezing busy CPU workers with SIGSTOP, waking its confirmer, then
+    noticing its trio tasks through ``TrioToken.run_sync_soon``) run synchronously after every
+    page is written, on the thread that wrote the stop, so they cannot delay the flag; they
+    must not block either. Every change of `level` is followed by the hooks of one kind or the
+    other, so a hook is all a waiter needs to hear of it. Any thread may call
     `stop_all_nowait`; `add`, `remove` and `register` are for one thread at a time (the pool's).
     """
 

@@ -17,10 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -28,89 +25,18 @@ import trio
 from sandbox import freeze
 from sandbox.jobs import Job, JobResult, Status
 from sandbox.protocol import FramedStream, ProtocolError
+from sandbox.replies import PendingJobs
+from sandbox.start_spec import StartSpec, clean_environment
 from sandbox.stop_page import StopPage
 
+__all__ = ["StartSpec", "WorkerHandle", "WorkerStartError", "clean_environment"]
+
 LOG = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STDERR_LINES = 20
-# A worker's `failed` reasons that are not the job's own failure, as the pool's statuses.
-_FAILED_STATUS: dict[str, Status] = {
-    "preempted": "preempted",
-    "stopped": "stopped",
-    "internal": "node_error",
-}
 
 
 class WorkerStartError(Exception):
     """The worker could not start: the message carries the worker's own explanation."""
-
-
-@dataclass(frozen=True, slots=True)
-class StartSpec:
-    """Everything a worker needs to start, sent in its ``start`` message."""
-
-    model: str
-    models_dir: Path
-    device: str
-    operator_public_key: bytes
-    worker_key: Path
-    scratch: Path
-    uid: int | None
-    gid: int | None
-    threads: int
-    micro_batch: int
-    step_rows: int = 0
-    loader: str = "sandbox.models.registry:load_model"
-    netns: bool = True
-    landlock: bool = True
-    seccomp: bool = True
-
-    def to_wire(self) -> dict[str, Any]:
-        """The spec as a CBOR map."""
-        return {
-            "model": self.model,
-            "models_dir": str(self.models_dir),
-            "device": self.device,
-            "operator_public_key": self.operator_public_key,
-            "worker_key": str(self.worker_key),
-            "scratch": str(self.scratch),
-            "uid": self.uid,
-            "gid": self.gid,
-            "threads": self.threads,
-            "micro_batch": self.micro_batch,
-            "step_rows": self.step_rows,
-            "loader": self.loader,
-            "netns": self.netns,
-            "landlock": self.landlock,
-            "seccomp": self.seccomp,
-            "parent_pid": os.getpid(),
-        }
-
-
-def clean_environment(threads: int) -> dict[str, str]:
-    """The worker's whole environment: nothing of the supervisor's leaks in."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-    }
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        env["CUDA_VISIBLE_DEVICES"] = visible
-    return env
-
-
-@dataclass(slots=True)
-class _Pending:
-    job: Job
-    started: float
-    done: trio.Event
-    result: JobResult | None = None
 
 
 class WorkerHandle:
@@ -138,8 +64,7 @@ class WorkerHandle:
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stream: FramedStream | None = None
-        self._pending: dict[int, _Pending] = {}
-        self._next_id = 1
+        self._pending = PendingJobs()
         self._selftest: trio.MemorySendChannel[dict[str, Any]] | None = None
 
     @property
@@ -233,38 +158,7 @@ class WorkerHandle:
             self.busy_id = None
             self.page.mark_busy(False)
             self.idle.set()
-        pending = self._pending.pop(job_id, None) if isinstance(job_id, int) else None
-        if pending is None:
-            return  # a job the pool already gave up on (pre-empted while frozen)
-        compute = float(message.get("compute_ms", 0.0))
-        total = (time.perf_counter() - pending.started) * 1000
-        if kind == "result":
-            result = JobResult(
-                pending.job.job_id,
-                pending.job.model,
-                "ok",
-                bytes(message["sealed"]),
-                "",
-                compute,
-                total,
-                self.pid,
-            )
-        else:
-            reason = str(message.get("reason", "internal"))
-            # "internal" is the node's own failure, not the job's: see sandbox.jobs.Status.
-            status: Status = _FAILED_STATUS.get(reason, "failed")
-            result = JobResult(
-                pending.job.job_id,
-                pending.job.model,
-                status,
-                None,
-                f"{reason}: {message.get('detail', '')}",
-                compute,
-                total,
-                self.pid,
-            )
-        pending.result = result
-        pending.done.set()
+        self._pending.answer(job_id, message, self.pid)
 
     async def run_job(self, job: Job) -> JobResult:
         """Send `job` and wait for its result (the caller holds the slot's lock).
@@ -282,9 +176,7 @@ class WorkerHandle:
                 f"worker exited: {self.crash_reason()}",
                 worker_pid=self.pid,
             )
-        job_id, self._next_id = self._next_id, self._next_id + 1
-        pending = _Pending(job, time.perf_counter(), trio.Event())
-        self._pending[job_id] = pending
+        job_id, pending = self._pending.add(job)
         self.busy_id = job_id
         self.page.mark_busy(True)  # before the job goes out: a stop from now on freezes it
         self.idle = trio.Event()
@@ -292,27 +184,13 @@ class WorkerHandle:
             await self._stream.send({"t": "job", "id": job_id, "sealed": job.sealed})
             await pending.done.wait()
         finally:
-            self._pending.pop(job_id, None)
+            self._pending.forget(job_id)
         assert pending.result is not None
         return pending.result
 
     def give_up_nowait(self, status: Status, reason: str) -> None:
         """Resolve every waiting job with `status` now (the worker may still reply later)."""
-        for pending in list(self._pending.values()):
-            if pending.result is None:
-                total = (time.perf_counter() - pending.started) * 1000
-                pending.result = JobResult(
-                    pending.job.job_id,
-                    pending.job.model,
-                    status,
-                    None,
-                    reason,
-                    0.0,
-                    total,
-                    self.pid,
-                )
-                pending.done.set()
-        self._pending.clear()
+        self._pending.give_up_nowait(status, reason, self.pid)
 
     def _fail_pending(self) -> None:
         if self.killed_on_purpose:

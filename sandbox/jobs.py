@@ -11,7 +11,19 @@ Plaintext formats (CBOR maps), version 1:
     request  {"v": 1, "op": "encode", "texts": [str, ...], "reply_to": bytes(32)}
              {"v": 1, "op": "generate", "prompts": [str, ...], "max_new_tokens": int,
               "temperature": float, "top_p": float, "seed": int | None, "reply_to": bytes(32)}
+             {"v": 1, "op": "chat", "messages": [{"role": "system" | "user" | "assistant",
+                                                  "content": str}, ...],
+              "max_new_tokens": int, "temperature": float | None, "top_p": float | None,
+              "seed": int | None, "stop": [str, ...], "reply_to": bytes(32)}
     output   {"v": 1, "embeddings": [[float, ...], ...]}    or    {"v": 1, "texts": [str, ...]}
+             or (chat) {"v": 1, "message": {"role": "assistant", "content": str},
+                        "finish_reason": "stop" | "length"}
+
+A chat request is rendered with the model's own chat template; a null (or absent) temperature
+or top_p takes the model's default (its generation config), and ``max_new_tokens`` is bounded
+again by the model's own limit in the worker. ``stop`` strings end the reply where the first
+one appears (it is not part of the reply); ``finish_reason`` is ``stop`` for an eos token or a
+stop string and ``length`` when ``max_new_tokens`` ran out.
 
 The HPKE ``info`` of an input is ``parkmesh/v1/input/<model>`` and of an output
 ``parkmesh/v1/output/<model>``.
@@ -43,6 +55,12 @@ MAX_TEXTS: Final = 256
 MAX_TEXT_CHARS: Final = 100_000
 MAX_PROMPTS: Final = 64
 MAX_NEW_TOKENS: Final = 4096
+MAX_MESSAGES: Final = 256
+MAX_CHAT_CHARS: Final = 200_000
+"""The most characters of all a chat's message contents together."""
+MAX_STOP: Final = 8
+MAX_STOP_CHARS: Final = 128
+CHAT_ROLES: Final = ("system", "user", "assistant")
 
 # "failed" is the job's own failure (bad input, a model error); "node_error" is the node's (the
 # worker's ``internal`` reason: a file it cannot read, a library that does not load, a bug), so
@@ -112,17 +130,28 @@ class JobResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
-    """An opened request (worker side only)."""
+class ChatMessage:
+    """One turn of a chat request."""
 
-    op: Literal["encode", "generate"]
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An opened request (worker side only). ``temperature`` and ``top_p`` are None only in a
+    chat request that leaves them to the model."""
+
+    op: Literal["encode", "generate", "chat"]
     reply_to: bytes
     texts: tuple[str, ...] = ()
     max_new_tokens: int = 0
-    temperature: float = 0.0
-    top_p: float = 1.0
+    temperature: float | None = 0.0
+    top_p: float | None = 1.0
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[ChatMessage, ...] = ()
+    stop: tuple[str, ...] = ()
 
 
 # -- client side -----------------------------------------------------------------------------
@@ -154,6 +183,31 @@ def seal_generate_job(
         "temperature": temperature,
         "top_p": top_p,
         "seed": seed,
+    }
+    return _seal(job_id, model, worker_public_key, body)
+
+
+def seal_chat_job(
+    job_id: str,
+    model: str,
+    worker_public_key: bytes,
+    messages: Sequence[tuple[str, str]],
+    *,
+    max_new_tokens: int,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    stop: Sequence[str] = (),
+) -> tuple[Job, bytes]:
+    """Seal a chat request of (role, content) turns; returns the job and the reply key."""
+    body = {
+        "op": "chat",
+        "messages": [{"role": role, "content": content} for role, content in messages],
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "seed": seed,
+        "stop": list(stop),
     }
     return _seal(job_id, model, worker_public_key, body)
 
@@ -228,22 +282,23 @@ def open_request(
         return Request("encode", reply_to, texts)
     if op == "generate":
         prompts = _strings(raw.get("prompts"), "prompts", MAX_PROMPTS)
-        max_new = raw.get("max_new_tokens")
-        if (
-            not isinstance(max_new, int)
-            or isinstance(max_new, bool)
-            or not 1 <= max_new <= MAX_NEW_TOKENS
-        ):
-            raise JobInputError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}")
         temperature = _number(raw.get("temperature", 0.0), "temperature", 0.0, 10.0)
-        top_p = _number(raw.get("top_p", 1.0), "top_p", 0.0, 1.0)
-        if top_p <= 0.0:
-            raise JobInputError("top_p must be above 0")
-        seed = raw.get("seed")
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise JobInputError("seed must be an integer or null")
-        return Request("generate", reply_to, prompts, max_new, temperature, top_p, seed)
-    raise JobInputError("op must be 'encode' or 'generate'")
+        top_p = _top_p(raw.get("top_p", 1.0))
+        return Request("generate", reply_to, prompts, _max_new(raw), temperature, top_p, _seed(raw))
+    if op == "chat":
+        messages = _messages(raw.get("messages"))
+        given_t, given_p = raw.get("temperature"), raw.get("top_p")
+        return Request(
+            "chat",
+            reply_to,
+            max_new_tokens=_max_new(raw),
+            temperature=None if given_t is None else _number(given_t, "temperature", 0.0, 10.0),
+            top_p=None if given_p is None else _top_p(given_p),
+            seed=_seed(raw),
+            messages=messages,
+            stop=_stop(raw.get("stop", [])),
+        )
+    raise JobInputError("op must be 'encode', 'generate' or 'chat'")
 
 
 def seal_output(request: Request, model: str, output: dict[str, Any]) -> bytes:
@@ -269,6 +324,65 @@ def _strings(raw: Any, name: str, limit: int) -> tuple[str, ...]:
             raise JobInputError(f"{name}[{i}] must be a string")
         if len(item) > MAX_TEXT_CHARS:
             raise JobInputError(f"{name}[{i}] is longer than {MAX_TEXT_CHARS} characters")
+    return tuple(raw)
+
+
+def _max_new(raw: dict[Any, Any]) -> int:
+    max_new = raw.get("max_new_tokens")
+    if (
+        not isinstance(max_new, int)
+        or isinstance(max_new, bool)
+        or not 1 <= max_new <= MAX_NEW_TOKENS
+    ):
+        raise JobInputError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS}")
+    return max_new
+
+
+def _top_p(raw: Any) -> float:
+    top_p = _number(raw, "top_p", 0.0, 1.0)
+    if top_p <= 0.0:
+        raise JobInputError("top_p must be above 0")
+    return top_p
+
+
+def _seed(raw: dict[Any, Any]) -> int | None:
+    seed = raw.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise JobInputError("seed must be an integer or null")
+    return seed
+
+
+def _messages(raw: Any) -> tuple[ChatMessage, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise JobInputError("messages must be a non-empty list of {role, content} maps")
+    if len(raw) > MAX_MESSAGES:
+        raise JobInputError(f"messages holds {len(raw)} items, at most {MAX_MESSAGES} are allowed")
+    out: list[ChatMessage] = []
+    total = 0
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) != {"role", "content"}:
+            raise JobInputError(f"messages[{i}] must be a map of exactly role and content")
+        role, content = item["role"], item["content"]
+        if role not in CHAT_ROLES:
+            raise JobInputError(f"messages[{i}].role must be one of {', '.join(CHAT_ROLES)}")
+        if not isinstance(content, str):
+            raise JobInputError(f"messages[{i}].content must be a string")
+        total += len(content)
+        if len(content) > MAX_TEXT_CHARS or total > MAX_CHAT_CHARS:
+            raise JobInputError(
+                f"messages[{i}] exceeds the limit of {MAX_TEXT_CHARS} characters per message "
+                f"or {MAX_CHAT_CHARS} per chat"
+            )
+        out.append(ChatMessage(role, content))
+    return tuple(out)
+
+
+def _stop(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_STOP:
+        raise JobInputError(f"stop must be a list of at most {MAX_STOP} strings")
+    for i, item in enumerate(raw):
+        if not isinstance(item, str) or not 1 <= len(item) <= MAX_STOP_CHARS:
+            raise JobInputError(f"stop[{i}] must be a string of 1 to {MAX_STOP_CHARS} characters")
     return tuple(raw)
 
 

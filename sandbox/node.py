@@ -16,16 +16,25 @@ from pathlib import Path
 
 from sandbox.config import SandboxConfig
 from sandbox.keys import KeyFileError, provision_worker_key, read_public_key
-from supervisor.config.errors import ConfigError
 
 DEV_OPERATOR_KEY = "operator-dev.pub"
 
 
-class NodeSetupError(ConfigError):
+class NodeSetupError(ValueError):
     """The node is not ready for workers; the message names the key and says what to fix.
 
-    A `ConfigError`, so the daemon and the commands report it like any configuration problem.
+    The application reports it like a configuration problem, placed at `key` in its file
+    (``parkmesh: /etc/parkmesh/parkmesh.toml:9: [sandbox] sandbox.worker_user: ...``).
+
+    Attributes:
+        key: the dotted configuration key at fault (``sandbox.worker_key``), or None.
+        detail: the problem alone, without the key.
     """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        self.key = key
+        self.detail = message
+        super().__init__(f"{key}: {message}" if key else message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,98 +1,28 @@
-"""Running a pool for a command (infer, bench, selftest): configuration and development set-up.
-
-Commands take ``--config FILE``. Without one they read ``/etc/parkmesh/parkmesh.toml`` when it
-exists, and otherwise use a development node under `DEV_BASE` that they provision on first use
-(worker user, worker key, signed development models), so that ``parkmesh infer`` works on a
-fresh checkout. A configured node is never provisioned implicitly.
-"""
+"""A started worker pool for the length of a block (``parkmesh infer``, the benches, selftest)."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import trio
 
 from sandbox.config import SandboxConfig
-from sandbox.node import NodeSetupError, provision
 from sandbox.pool import WorkerPool
-
-DEV_BASE = Path("/var/tmp/parkmesh-dev")
-
-
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    """``--config FILE`` as every sandbox command takes it."""
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="configuration file (default: /etc/parkmesh/parkmesh.toml if it "
-        f"exists, else a development node in {DEV_BASE})",
-    )
-
-
-def dev_config(base: Path = DEV_BASE) -> SandboxConfig:
-    """The development node's settings (everything under `base`)."""
-    return SandboxConfig(
-        models_dir=base / "models",
-        worker_key=base / "sandbox" / "worker.key",
-        scratch_dir=base / "sandbox" / "scratch",
-    )
-
-
-def load_sandbox_config(
-    path: Path | None, *, models: tuple[str, ...] | None = None, **overrides: Any
-) -> SandboxConfig:
-    """The ``[sandbox]`` section for a command, provisioning the development node if needed.
-
-    Raises:
-        ConfigError: the file is invalid.
-        NodeSetupError: the development node cannot be provisioned (not root).
-    """
-    from supervisor.config.load import DEFAULT_PATH, load_config
-
-    if path is None and DEFAULT_PATH.exists():
-        path = DEFAULT_PATH
-    if path is not None:
-        config = load_config(path).sandbox
-    else:
-        config = dev_config()
-        if not (config.worker_key.exists() and (config.models_dir / "operator-dev.pub").exists()):
-            print(f"parkmesh: provisioning a development node in {DEV_BASE}", file=sys.stderr)
-            DEV_BASE.mkdir(parents=True, exist_ok=True)
-            DEV_BASE.chmod(0o755)
-            provision(config)
-    if models is not None:
-        overrides["models"] = models
-    return dataclasses.replace(config, **overrides)
 
 
 @asynccontextmanager
 async def open_pool(config: SandboxConfig, **kwargs: Any) -> AsyncIterator[WorkerPool]:
-    """A started pool for the duration of the block; its workers are killed afterwards."""
+    """A started pool for the duration of the block; its workers are killed afterwards.
+
+    `kwargs` go to `WorkerPool`. Leaving the block (cancelled or not) cancels the pool's service.
+
+    Raises:
+        whatever `WorkerPool.run` raises while starting (a worker that cannot be confined, say).
+    """
     pool = WorkerPool(config, **kwargs)
     async with trio.open_nursery() as nursery:
         await nursery.start(pool.run)
         yield pool
         nursery.cancel_scope.cancel()
-
-
-def fail(message: str) -> int:
-    """Print an error for the command line and return exit status 2."""
-    print(f"parkmesh: {message}", file=sys.stderr)
-    return 2
-
-
-__all__ = [
-    "NodeSetupError",
-    "add_config_argument",
-    "dev_config",
-    "fail",
-    "load_sandbox_config",
-    "open_pool",
-]

@@ -6,7 +6,9 @@ the order of `sandbox.confine` (parent-death signal, no core dumps, network and 
 namespaces, Landlock while still single-threaded, user drop),
 loads the model and its HPKE key, warms up, installs its seccomp filter, and answers ``ready``
 with its confinement status. Then it serves jobs one at a time until told to exit or its socket
-closes.
+closes. What each op computes is `sandbox.job_compute`'s: a decoder's chat template (pinned by
+its manifest) is compiled at start, rendered once in the final confinement, and applied in a
+sandboxed Jinja environment to every chat job.
 
 Whose error: only the client's input is ``bad_input`` (a request that fails authentication or
 is malformed, `sandbox.jobs.JobInputError`). Anything else that fails inside the worker (a file
@@ -39,9 +41,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sandbox import confine, hpke, landlock, syscalls
+from sandbox.job_compute import JobComputer, load_chat_settings, rehearse_chat
 from sandbox.jobs import (
     JobInputError,
-    Request,
     input_info,
     open_request,
     output_info,
@@ -59,7 +61,12 @@ PRELOAD = (
     "sandbox.models.encoder",
     "sandbox.models.decoder",
     "sandbox.models.generate",
+    "sandbox.models.static_cache",
+    "sandbox.models.fast_decode",
     "sandbox.models.text",
+    "sandbox.models.chat",
+    "jinja2.sandbox",
+    "jinja2.ext",
     "sandbox.models.errors",
     "safetensors.torch",
     "tokenizers",
@@ -87,19 +94,15 @@ class Worker:
         self,
         sock: socket.socket,
         page: StopPage,
-        model: Any,
-        model_name: str,
+        computer: JobComputer,
         private_key: bytes,
-        micro_batch: int | None,
-        step_rows: int | None,
     ) -> None:
         self.sock = sock
         self.page = page
-        self.model = model
-        self.model_name = model_name
+        self.computer = computer
+        self.model = computer.model
+        self.model_name = computer.model_name
         self.private_key = X25519PrivateKey.from_private_bytes(private_key)
-        self.micro_batch = micro_batch
-        self.step_rows = step_rows
         self.status: dict[str, Any] = {}
 
     def serve(self) -> None:
@@ -151,7 +154,7 @@ class Worker:
 
         try:
             request = open_request(message.get("sealed", b""), self.model_name, self.private_key)
-            output = self._compute(request, check)
+            output = self.computer.compute(request, check)
             sealed = seal_output(request, self.model_name, output)
         except Preempted:
             self._device_idle()
@@ -171,30 +174,6 @@ class Worker:
             "sealed": sealed,
             "compute_ms": (time.perf_counter() - started) * 1000,
         }
-
-    def _compute(self, request: Request, check: Callable[[], None]) -> dict[str, Any]:
-        if request.op == "encode":
-            if self.model.kind != "encoder":
-                raise JobInputError(f"model {self.model_name} is not an encoder")
-            vectors = self.model.encode(
-                list(request.texts),
-                check=check,
-                micro_batch=self.micro_batch,
-                step_rows=self.step_rows,
-            )
-            return {"embeddings": vectors}
-        if self.model.kind != "decoder":
-            raise JobInputError(f"model {self.model_name} is not a decoder")
-        kwargs = {
-            "max_new_tokens": request.max_new_tokens,
-            "check": check,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "seed": request.seed,
-        }
-        if len(request.texts) == 1:
-            return {"texts": [self.model.generate(request.texts[0], **kwargs)]}
-        return {"texts": list(self.model.generate_batch(list(request.texts), **kwargs))}
 
 
 def node_error_detail(exc: BaseException) -> str:
@@ -333,6 +312,8 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
         spec["model"], models_dir, spec["device"], bytes(spec["operator_public_key"])
     )
     model.warmup()
+    # The chat template is the model's code too: compiled now, from the files the manifest pins.
+    chat = load_chat_settings(model, model_dir, bytes(spec["operator_public_key"]))
     if os.getuid() != 0:
         steps.append(confine.drop_capabilities())
     if spec.get("seccomp", True):
@@ -344,15 +325,15 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
     # otherwise fail the first client's job).
     torch.ones(64, 64) @ torch.ones(64, 64)
     rehearse_job(private_key, str(spec["model"]))
-    worker = Worker(
-        sock,
-        page,
+    rehearse_chat(chat)
+    computer = JobComputer(
         model,
-        spec["model"],
-        private_key,
+        str(spec["model"]),
+        chat,
         int(spec["micro_batch"]) or None,
         int(spec.get("step_rows", 0)) or None,
     )
+    worker = Worker(sock, page, computer, private_key)
     worker.status = {
         "pid": os.getpid(),
         "model": spec["model"],

@@ -7,7 +7,7 @@ and the flag. The release of the stop pages when the car is admitted again is de
 from the same evaluation.
 
 Threads (docs/stop-path.md): while a stop thread owns the hot path (`attach`), every call made
-on another thread (`feed`, `tick`, `set_soft_stop`, the policy's setters through
+on another thread (`feed`, `tick`, `set_soft_stop`, `set_busy`, the policy's setters through
 `HotPath.policy`...) is handed to the stop thread and waited for (`supervisor.preempt.handoff`),
 so the state and the policy are only ever changed and evaluated there. The other threads read
 immutable snapshots: `decision`, the state's `Signal` values, `statistics()`. Listeners are
@@ -51,9 +51,10 @@ class HotPathStatistics:
 class PolicyInputs:
     """The admission policy as other threads see it: its setters run on the stop thread.
 
-    `HotPath.policy` is this object, so existing callers (``policy.set_soft_stop`` then
-    ``hotpath.refresh_soft_stops()``, ``policy.set_busy``) keep working and never change the
-    policy while the stop thread evaluates it.
+    `HotPath.policy` is this object, so its callers never change the policy while the stop
+    thread evaluates it. The inputs that change the decision at once (soft stops, the busy
+    flag) are the hot path's own calls (`HotPath.set_soft_stop`, `HotPath.set_busy`), which
+    set and re-evaluate in one hand-over.
     """
 
     def __init__(self, policy: AdmissionPolicy, handoff: Handoff) -> None:
@@ -85,11 +86,6 @@ class PolicyInputs:
         """The simple floor check's floor, None once the budget owns it."""
         return self.inner.soc_floor
 
-    def set_soft_stop(self, source: str, reasons: Sequence[str]) -> None:
-        """Replace the soft-stop reasons of `source` ("budget", "owner", "drain", ...)."""
-        reasons = tuple(reasons)
-        self._call(lambda: self.inner.set_soft_stop(source, reasons))
-
     def use_budget(self) -> None:
         """The thermal budget now owns the battery floor."""
         self._call(self.inner.use_budget)
@@ -102,10 +98,6 @@ class PolicyInputs:
         """A vehicle source delivers again."""
         self._call(lambda: self.inner.source_recovered(name))
 
-    def set_busy(self, busy: bool) -> None:
-        """Whether a job is running now."""
-        self._call(lambda: self.inner.set_busy(busy))
-
     def stop_acknowledged(self) -> None:
         """Every worker acknowledged (or was killed for) the last hard stop."""
         self._call(self.inner.stop_acknowledged)
@@ -113,6 +105,9 @@ class PolicyInputs:
 
 class HotPath:
     """Vehicle state + admission policy + stopper, chained synchronously.
+
+    It is the vehicle sources' `supervisor.vehicle.sink.ReadingSink` (`declare`, `feed`,
+    `source_failed`, `source_recovered`).
 
     Errors: none of the calls raise for vehicle data; a listener that raises is logged.
     """
@@ -167,6 +162,10 @@ class HotPath:
 
     # -- inputs (any thread) -----------------------------------------------------------------
 
+    def declare(self, path: str, max_age_s: float) -> None:
+        """Expect `path`, stale after `max_age_s` seconds (sources declare before they feed)."""
+        self.state.declare(path, max_age_s)
+
     def feed(self, updates: Iterable[SignalUpdate], received_ns: int | None = None) -> Decision:
         """Apply readings and decide; writes the stop flags on a hard-stop edge.
 
@@ -186,16 +185,23 @@ class HotPath:
         """Re-evaluate without new readings (signals going stale, the settle timer)."""
         return self._on_owner(lambda: self._decide(None))
 
-    def refresh_soft_stops(self) -> Decision:
-        """Re-evaluate after the soft stops changed (budget, owner, drain)."""
-        return self._on_owner(lambda: self._decide(None))
-
     def set_soft_stop(self, source: str, reasons: Sequence[str]) -> Decision:
-        """Replace `source`'s soft-stop reasons and re-evaluate, in one hand-over."""
+        """Replace `source`'s soft-stop reasons ("budget", "owner", "drain", ...) and
+        re-evaluate, in one hand-over."""
         reasons = tuple(reasons)
 
         def apply() -> Decision:
             self._policy.set_soft_stop(source, reasons)
+            return self._decide(None)
+
+        return self._on_owner(apply)
+
+    def set_busy(self, busy: bool) -> Decision:
+        """Whether a job is running now (SERVING vs ELIGIBLE), and re-evaluate, in one
+        hand-over."""
+
+        def apply() -> Decision:
+            self._policy.set_busy(busy)
             return self._decide(None)
 
         return self._on_owner(apply)

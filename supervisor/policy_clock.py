@@ -20,10 +20,12 @@ from .hotpath import HotPath
 
 LOG = logging.getLogger("parkmesh")
 
-# Upper bound on one sleep: newly declared signals and soft-stop changes are picked up within it.
-MAX_SLEEP_S = 0.25
+# Upper bound on one sleep: newly declared signals and soft-stop changes are picked up within it
+# (a hand-over wakes the stop thread at once). Twice a second: an idle daemon wakes for little.
+MAX_SLEEP_S = 0.5
 # A stop thread that has not come round for this long (it does every MAX_SLEEP_S at most) is
-# wedged or dead: the workers are stopped, as for a source that fails.
+# wedged or dead: the workers are stopped, as for a source that fails. The loop looks every
+# MAX_SLEEP_S, so a stall is seen within STALL_S + MAX_SLEEP_S.
 STALL_S = 1.0
 # Wake a hair after the deadline, so that the signal is strictly older than its maximum age.
 EPSILON_S = 0.0005

@@ -14,10 +14,14 @@ import dataclasses
 import math
 import random
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import msgspec
+
+from .shapes import ShapeError, convert, dotted
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +143,12 @@ class CurtailmentEvent:
             ValueError: naming the bad key; values are quoted short (at most about 120
                 characters, control characters escaped), whatever their size.
         """
-        if not isinstance(data, Mapping):
-            raise ValueError(f"a curtailment must be an object, not {type(data).__name__}")
-        known = {
-            "id",
-            "start",
-            "start_in_s",
-            "duration_s",
-            "level",
-            "import_limit_kw",
-            "randomize_s",
-        }
-        for key in data:
-            if key not in known:
-                raise ValueError(f"unknown key {_shown(key)} (known: {', '.join(sorted(known))})")
-        start = _start(data.get("start"), now)
-        offset = _number(data, "start_in_s", 0.0)
+        try:
+            request = convert(data, _Request)
+        except ShapeError as exc:
+            raise _refusal(exc) from None
+        start = _start(request.start, now)
+        offset = _finite_number("start_in_s", request.start_in_s)
         if abs(offset) > MAX_WINDOW_S:
             raise ValueError(f"start_in_s must be within a year, not {offset!r}")
         start += timedelta(seconds=offset)  # cannot overflow: 2000 <= year <= 9997
@@ -162,19 +156,42 @@ class CurtailmentEvent:
             raise ValueError(
                 f"start must be within a year of now ({now.isoformat()}), not {start.isoformat()}"
             )
-        duration = data.get("duration_s")
+        duration = request.duration_s
+        limit = request.import_limit_kw
         return cls(
             start=start,
-            duration_s=math.inf if duration is None else _number(data, "duration_s", 0.0),
-            level=None if data.get("level") is None else _level(data),
-            import_limit_kw=(
-                None
-                if data.get("import_limit_kw") is None
-                else _number(data, "import_limit_kw", 0.0)
-            ),
-            randomize_s=_number(data, "randomize_s", 0.0),
-            event_id=_event_id(data.get("id")),
+            duration_s=math.inf if duration is None else _finite_number("duration_s", duration),
+            level=None if request.level is None else _level(request.level),
+            import_limit_kw=None if limit is None else _finite_number("import_limit_kw", limit),
+            randomize_s=_finite_number("randomize_s", request.randomize_s),
+            event_id=_event_id(request.id),
         )
+
+
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    """An ``AddCurtailment`` request as it is written (see `CurtailmentEvent.from_json`).
+
+    Only the types are declared here: what a value means (a level 0..3, a start within a year
+    of now, a printable id) is checked by `CurtailmentEvent` and the readers below.
+    """
+
+    id: str | int | None = None
+    start: str | None = None
+    start_in_s: float = 0.0
+    duration_s: float | None = None
+    level: float | None = None
+    import_limit_kw: float | None = None
+    randomize_s: float = 0.0
+
+
+def _refusal(error: ShapeError) -> ValueError:
+    """A request that is not the shape of `_Request`, naming the key (quoted short)."""
+    if error.unknown:
+        known = ", ".join(sorted(_Request.__struct_fields__))
+        return ValueError(f"unknown key {_shown(error.path[-1])} (known: {known})")
+    if not error.path:
+        return ValueError(f"a curtailment {error.problem}")
+    return ValueError(f"{dotted(error.path)} {error.problem}")
 
 
 # Longer windows, shifts and start offsets are mistakes (and would overflow datetime).
@@ -204,9 +221,8 @@ def next_boundary(events: Iterable[CurtailmentEvent], now: datetime) -> datetime
     return min(times, default=None)
 
 
-def _number(data: Mapping[str, Any], key: str, default: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+def _finite_number(key: str, value: float) -> float:
+    if not _finite(value):
         raise ValueError(f"{key} must be a number, not {_shown(value)}")
     return float(value)
 
@@ -272,8 +288,7 @@ def _shown(value: Any) -> str:
     return f"{text[:_SHOWN_CHARS]}...[cut, {length} chars in all]"
 
 
-def _level(data: Mapping[str, Any]) -> int:
-    value = _number(data, "level", 0.0)
-    if not value.is_integer():
-        raise ValueError(f"level must be 0, 1, 2 or 3, not {data['level']!r}")
+def _level(value: float) -> int:
+    if not _finite_number("level", value).is_integer():
+        raise ValueError(f"level must be 0, 1, 2 or 3, not {value!r}")
     return int(value)

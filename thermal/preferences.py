@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from supervisor.config.errors import ConfigError
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from .shapes import ShapeError, convert, dotted
 
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FLOOR_RANGE = (20.0, 90.0)  # percent; below 20 % a car is no longer ready to drive anywhere
@@ -27,12 +29,31 @@ def _finite(value: float) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-class PreferenceError(ConfigError):
-    """A preference value is invalid; `field` names the preference."""
+class PreferenceError(ValueError):
+    """A preference value, or the preferences file, is invalid; `field` names the preference.
 
-    def __init__(self, field: str, message: str, *, file: str | None = None) -> None:
-        self.field = field
-        super().__init__(message, file=file, key=field)
+    The text names the file (when known), the field and the problem, in the form of the
+    application's configuration errors: ``/var/lib/parkmesh/preferences.json:
+    charge_floor_percent: must be between 20 and 90 %, not 95``; the daemon reports it as one.
+
+    Attributes:
+        field: the preference (``key`` is the same); ``preferences`` for the file as a whole.
+        file: the preferences file, when the error comes from one; else None.
+        line: the line in `file`, when known (JSON syntax errors); else None.
+        detail: the problem alone, without file and field.
+    """
+
+    def __init__(
+        self, field: str, message: str, *, file: str | None = None, line: int | None = None
+    ) -> None:
+        self.field = self.key = field
+        self.file = file
+        self.line = line
+        self.detail = message
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        super().__init__(f"{where}{field}: {message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,20 +152,61 @@ class OwnerPreferences:
         Raises:
             PreferenceError: naming the first bad or unknown field.
         """
-        if not isinstance(data, Mapping):
-            raise PreferenceError("preferences", f"must be an object, not {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in known:
-                raise PreferenceError(
-                    str(key), f"unknown preference (known: {', '.join(sorted(known))})"
-                )
-        values: dict[str, Any] = dict(data)
-        if "departures" in values:
-            values["departures"] = _departures_from_json(values["departures"])
-        if isinstance(values.get("charge_floor_percent"), int):
-            values["charge_floor_percent"] = float(values["charge_floor_percent"])
+        try:
+            stored = convert(data, _StoredPreferences)
+        except ShapeError as exc:
+            raise _refusal(exc) from None
+        values = {
+            name: getattr(stored, name)
+            for name in _StoredPreferences.__struct_fields__
+            if getattr(stored, name) is not UNSET
+        }
+        if not isinstance(stored.departures, UnsetType):
+            values["departures"] = tuple(d.departure() for d in stored.departures)
         return cls(**values)
+
+
+class _StoredDeparture(msgspec.Struct, forbid_unknown_fields=True):
+    """One departure as `Departure.to_json` writes it."""
+
+    days: list[str]
+    time: str
+    target_percent: float
+
+    def departure(self) -> Departure:
+        """The departure itself: day names and time read, the target checked.
+
+        Raises:
+            PreferenceError: for field ``departures``, naming the entry.
+        """
+        days = tuple(sorted({_day(d.lower(), ",".join(self.days)) for d in self.days}))
+        return Departure(days, _parse_time(self.time, "departures"), self.target_percent)
+
+
+class _StoredPreferences(msgspec.Struct, forbid_unknown_fields=True):
+    """The preferences file's object: each key optional, its default `OwnerPreferences`'.
+
+    The limits (20..90 %, 0..24 h) are not repeated here: `OwnerPreferences` checks them.
+    """
+
+    charge_floor_percent: float | UnsetType = UNSET
+    allow_compute_on_battery: bool | UnsetType = UNSET
+    departures: list[_StoredDeparture] | UnsetType = UNSET
+    nightly_compute_hours: float | UnsetType | None = UNSET
+    metered_links_allowed: bool | UnsetType = UNSET
+
+
+def _refusal(error: ShapeError) -> PreferenceError:
+    """A file that is not the shape of `_StoredPreferences`, as the preference at fault."""
+    if not error.path:
+        return PreferenceError("preferences", error.problem)
+    field = str(error.path[0])
+    if error.unknown and len(error.path) == 1:
+        known = ", ".join(sorted(_StoredPreferences.__struct_fields__))
+        return PreferenceError(field, f"unknown preference (known: {known})")
+    if len(error.path) == 1:
+        return PreferenceError(field, error.problem)
+    return PreferenceError(field, f"{dotted(error.path[1:])}: {error.problem}")
 
 
 PREFERENCE_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(OwnerPreferences))
@@ -274,28 +336,6 @@ def _parse_time(text: str, field: str) -> time:
     if h > 23 or m > 59:
         raise PreferenceError(field, f"time must be HH:MM between 00:00 and 23:59, not {text!r}")
     return time(h, m)
-
-
-def _departures_from_json(raw: Any) -> tuple[Departure, ...]:
-    if not isinstance(raw, list):
-        raise PreferenceError("departures", f"must be a list, not {type(raw).__name__}")
-    out = []
-    for item in raw:
-        if not isinstance(item, Mapping) or set(item) != {"days", "time", "target_percent"}:
-            raise PreferenceError(
-                "departures", "each entry needs exactly days, time and target_percent"
-            )
-        days = item["days"]
-        if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
-            raise PreferenceError("departures", "days must be a list of day names")
-        if not isinstance(item["time"], str):
-            raise PreferenceError("departures", "time must be a string HH:MM")
-        target = item["target_percent"]
-        if isinstance(target, bool) or not isinstance(target, int | float):
-            raise PreferenceError("departures", f"target_percent must be a number, not {target!r}")
-        parsed_days = tuple(sorted({_day(d.lower(), ",".join(days)) for d in days}))
-        out.append(Departure(parsed_days, _parse_time(item["time"], "departures"), float(target)))
-    return tuple(out)
 
 
 def _number(field: str, text: str) -> float:

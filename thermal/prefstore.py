@@ -52,7 +52,7 @@ class PreferenceStore:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PreferenceError(
-                "preferences", f"not valid JSON: {exc}", file=str(self.path)
+                "preferences", f"not valid JSON: {exc}", file=str(self.path), line=exc.lineno
             ) from None
         try:
             prefs = OwnerPreferences.from_json(data)

@@ -46,19 +46,26 @@ def psutil_has_sensors() -> bool:
     return True
 
 
+Mode = Literal["auto", "nvml", "psutil", "none"]
+
+
 class DeviceMonitor:
-    """Turns the configured device sources into `DeviceReadings`.
+    """Turns the device's temperature source (and its power draw, on NVML) into
+    `DeviceReadings`.
+
+    Build it with `DeviceMonitor.open`, which looks for the configured source (NVML is
+    initialised there); the constructor only takes what was found.
 
     Args:
-        mode: ``auto`` (NVML if a GPU is there, else psutil if it has sensors, else none),
-            ``nvml``, ``psutil`` or ``none``. An explicit source that is missing counts as failed.
-        device: the NVML device (found by `open_nvml_device` when None and NVML is wanted).
+        source: ``nvml`` (the `device`'s sensors; without a device the source is missing and
+            counts as failed), ``psutil`` (the hottest of psutil's sensors) or ``none``.
+        device: the NVML device.
         temperature: a reader to use instead (tests); its exceptions count as failures.
     """
 
     def __init__(
         self,
-        mode: Literal["auto", "nvml", "psutil", "none"] = "auto",
+        source: Literal["nvml", "psutil", "none"] = "none",
         *,
         device: NvmlDevice | None = None,
         temperature: TemperatureReader | None = None,
@@ -69,15 +76,29 @@ class DeviceMonitor:
         self._read: TemperatureReader | None = temperature
         if temperature is not None:
             self.source = "custom"
-            return
-        if mode in ("auto", "nvml") and self.device is None:
-            self.device = open_nvml_device()
-        if mode in ("auto", "nvml") and self.device is not None:
-            self.source, self._read = "nvml", self.device.temperature_c
-        elif mode == "nvml":
+        elif source == "nvml" and device is not None:
+            self.source, self._read = "nvml", device.temperature_c
+        elif source == "nvml":
             self.source, self._missing = "nvml", "no NVML GPU found"
-        elif mode == "psutil" or (mode == "auto" and psutil_has_sensors()):
+        elif source == "psutil":
             self.source, self._read = "psutil", psutil_hottest_c
+
+    @classmethod
+    def open(cls, mode: Mode = "auto", *, device: NvmlDevice | None = None) -> DeviceMonitor:
+        """The monitor of the configured source: ``auto`` is NVML if a GPU is there, else
+        psutil if it has sensors, else none; an explicit ``nvml`` that finds no GPU counts as
+        failed. Initialises NVML (``auto``, ``nvml``; `device` given: that one) and probes
+        psutil's sensors (``auto``). Blocking; raises nothing (a missing source is None or
+        failed, as above)."""
+        if mode in ("auto", "nvml") and device is None:
+            device = open_nvml_device()
+        if mode in ("auto", "nvml") and device is not None:
+            return cls("nvml", device=device)
+        if mode == "nvml":
+            return cls("nvml")
+        if mode == "psutil" or (mode == "auto" and psutil_has_sensors()):
+            return cls("psutil", device=device)
+        return cls("none", device=device)
 
     def read(self) -> DeviceReadings:
         """One reading; never raises (failures are in `DeviceReadings.failed`). Blocking."""

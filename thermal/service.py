@@ -64,13 +64,14 @@ class BudgetService:
 
     Args:
         config: the ``[budget]`` section.
-        vehicle: returns the car's readings now (the daemon builds it from its VehicleState,
-            e.g. with `thermal.vss_readings.vehicle_readings_from`). Called on every
-            evaluation, synchronously; must not block.
+        vehicle: returns the car's readings now (the daemon builds them from its vehicle
+            state, `supervisor.daemon.vss_readings`). Called on every evaluation,
+            synchronously; must not block.
         store: where the owner's preferences live; None keeps them in memory only.
         preferences: the starting preferences; by default loaded from `store` (or defaults).
         on_decision: told each changed decision, synchronously; must only queue the news.
-        monitor: the device's sources; by default built from ``config.device_temperature``.
+        monitor: the device's sources (`DeviceMonitor.open` of ``config.device_temperature``
+            finds them).
         capper: enforces the cap; by default on the monitor's NVML device, if any.
         wall_clock: aware wall-clock time (tests pass one driven by trio's clock).
         rng: draws the randomised starts of curtailments.
@@ -87,7 +88,7 @@ class BudgetService:
         store: PreferenceStore | None = None,
         preferences: OwnerPreferences | None = None,
         on_decision: DecisionListener | None = None,
-        monitor: DeviceMonitor | None = None,
+        monitor: DeviceMonitor,
         capper: PowerCapper | None = None,
         wall_clock: Callable[[], datetime] = local_now,
         rng: random.Random | None = None,
@@ -97,7 +98,7 @@ class BudgetService:
         self.store = store
         self.preferences = preferences or (store.load() if store else OwnerPreferences())
         self.on_decision = on_decision
-        self.monitor = monitor or DeviceMonitor(config.device_temperature)
+        self.monitor = monitor
         self.capper = capper or PowerCapper(self.monitor.device)
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()

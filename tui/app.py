@@ -1,8 +1,9 @@
-"""`ParkmeshApp`: the technician's TUI, a client of the daemon's DBus API.
+"""`ParkmeshApp`: the technician's TUI, a client of the daemon's API.
 
-The app owns the `SupervisorClient` and one `DaemonState`. Workers talk to the daemon and post
-messages (`tui.messages`) up to the app; the app updates the state and hands it down to the
-screen that is showing (`DaemonScreen.show`). Screens never call the daemon themselves.
+The app is given its `DaemonSource` (``parkmesh tui`` gives it the DBus client, the tests an
+in-memory one) and owns one `DaemonState`. Workers talk to the daemon through the source and
+post messages (`tui.messages`) up to the app; the app updates the state and hands it down to
+the screen that is showing (`DaemonScreen.show`). Screens never call the daemon themselves.
 
 The connection worker reconnects forever: while the daemon is away every screen shows a
 banner, and the state comes back as soon as it answers again.
@@ -11,7 +12,7 @@ banner, and the state comes back as soon as it answers again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -20,13 +21,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui import messages
-from tui.client import (
-    CallFailed,
-    ConnectionLost,
-    SupervisorClient,
-    decode_properties,
-    default_bus,
-)
 from tui.screens.base import DaemonScreen
 from tui.screens.budget import BudgetScreen
 from tui.screens.floor import FLOOR_PREFERENCE, FloorDialog
@@ -37,6 +31,7 @@ from tui.screens.overview import OverviewScreen
 from tui.screens.tables import JobsScreen, WorkersScreen
 from tui.screens.uplink import UplinkScreen
 from tui.screens.vehicle import VehicleScreen
+from tui.source import CallFailed, ConnectionLost, DaemonSource
 from tui.state import DaemonState
 from tui.widgets.nav import SCREENS
 
@@ -49,7 +44,7 @@ class ParkmeshApp(App[None]):
     """The parkmesh technician TUI.
 
     Args:
-        bus: "system", "session" or a DBus address; default ``$PARKMESH_BUS_ADDRESS`` or system.
+        client: the daemon, as the app reaches it (the app connects, reconnects and closes it).
     """
 
     CSS_PATH = "app.tcss"
@@ -78,10 +73,10 @@ class ParkmeshApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, bus: str | None = None) -> None:
+    def __init__(self, client: DaemonSource) -> None:
         super().__init__()
-        self.client = SupervisorClient(bus or default_bus())
-        self.state = DaemonState(bus=self.client.bus)
+        self.client = client
+        self.state = DaemonState(bus=client.address)
         self._floor_dialog: FloorDialog | None = None
 
     def on_mount(self) -> None:
@@ -106,7 +101,7 @@ class ParkmeshApp(App[None]):
 
     @work(exclusive=True, group="connection", exit_on_error=False)
     async def _maintain_connection(self) -> None:
-        """Connect, follow the signals, reconnect when the daemon or the bus goes away.
+        """Connect, follow the updates, reconnect when the daemon or the bus goes away.
 
         Cancellation: the worker is cancelled when the app exits; the connection is closed.
         """
@@ -115,21 +110,13 @@ class ParkmeshApp(App[None]):
                 try:
                     props = await self.client.connect()
                     self.post_message(messages.DaemonConnected(props))
-                    async for member, body in self.client.events():
-                        self._on_signal(member, body)
+                    async for update in self.client.updates():
+                        self.post_message(update)
                 except ConnectionLost as exc:
                     self.post_message(messages.DaemonLost(str(exc)))
                 await asyncio.sleep(RECONNECT_S)
         finally:
             await self.client.close()
-
-    def _on_signal(self, member: str, body: tuple[Any, ...]) -> None:
-        if member == "PropertiesChanged" and len(body) >= 2:
-            self.post_message(messages.PropertiesChanged(decode_properties(body[1])))
-        elif member == "Stopped":
-            self.post_message(messages.StopReported(str(body[0]), float(body[1])))
-        elif member == "JobFinished":
-            self.post_message(messages.JobFinished(str(body[0]), str(body[1]), float(body[2])))
 
     @on(messages.DaemonConnected)
     def _connected(self, event: messages.DaemonConnected) -> None:
@@ -182,22 +169,18 @@ class ParkmeshApp(App[None]):
     @work(exclusive=True, group="log", exit_on_error=False)
     async def _load_log(self) -> None:
         try:
-            (lines,) = await self.client.call("GetLog", LOG_LINES, signature="u")
+            lines = await self.client.log(LOG_LINES)
         except (ConnectionLost, CallFailed):
             return  # the connection worker reports a lost daemon
-        self.post_message(messages.LogLoaded(list(lines)))
+        self.post_message(messages.LogLoaded(lines))
 
     @work(exclusive=True, group="ledger", exit_on_error=False)
     async def _load_ledger(self) -> None:
         try:
-            recent = await self.client.call_json("LedgerRecent", LEDGER_ROWS, signature="u")
+            recent = await self.client.ledger_recent(LEDGER_ROWS)
             months = [str(r.get("ended_at") or r.get("recorded_at") or "")[:7] for r in recent]
             month = next((m for m in months if m), None)
-            statement = (
-                await self.client.call_json("LedgerStatement", month, signature="s")
-                if month
-                else {}
-            )
+            statement = await self.client.ledger_statement(month) if month else {}
             data: dict[str, Any] = {"recent": recent, "statement": statement}
         except CallFailed as exc:
             data = {"error": exc.message}
@@ -208,15 +191,15 @@ class ParkmeshApp(App[None]):
     # -- actions -----------------------------------------------------------------------------
 
     def action_drain(self) -> None:
-        self._act("Drain", "drained: no new jobs; running jobs finish")
+        self._act("Drain", self.client.drain, "drained: no new jobs; running jobs finish")
 
     def action_resume(self) -> None:
-        self._act("Resume", "resumed: jobs are taken when the policy allows")
+        self._act("Resume", self.client.resume, "resumed: jobs are taken when the policy allows")
 
     def action_test_stop(self) -> None:
         self.state.add_notice("test stop: stopping the workers…")
         self._show()
-        self._act("TestStop", "test stop: workers stopped in {0:.2f} ms")
+        self._act("TestStop", self.client.test_stop, "test stop: workers stopped in {0:.2f} ms")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -228,16 +211,17 @@ class ParkmeshApp(App[None]):
         self.push_screen(self._floor_dialog)
 
     @work(group="actions", exit_on_error=False)
-    async def _act(self, method: str, done: str) -> None:
+    async def _act(self, method: str, call: Callable[[], Awaitable[object]], done: str) -> None:
+        """Run one action; `done` is the notice, formatted with the action's result."""
         try:
-            body = await self.client.call(method)
+            result = await call()
         except CallFailed as exc:
             self.post_message(messages.ActionFinished(f"{method} refused: {exc.message}", ok=False))
             return
         except ConnectionLost as exc:
             self.post_message(messages.ActionFinished(f"{method} failed: {exc}", ok=False))
             return
-        self.post_message(messages.ActionFinished(done.format(*body), ok=True))
+        self.post_message(messages.ActionFinished(done.format(result), ok=True))
 
     @on(FloorDialog.Submitted)
     def _floor_submitted(self, event: FloorDialog.Submitted) -> None:
@@ -247,9 +231,7 @@ class ParkmeshApp(App[None]):
     async def _set_floor(self, text: str) -> None:
         dialog = self._floor_dialog
         try:
-            applied = await self.client.call_json(
-                "SetPreference", FLOOR_PREFERENCE, text, signature="ss"
-            )
+            applied = await self.client.set_preference(FLOOR_PREFERENCE, text)
         except (CallFailed, ConnectionLost) as exc:
             if dialog is not None:
                 dialog.refused(exc.message if isinstance(exc, CallFailed) else str(exc))
@@ -257,6 +239,4 @@ class ParkmeshApp(App[None]):
         if dialog is not None and dialog.is_attached:
             dialog.dismiss(None)
         self._floor_dialog = None
-        self.post_message(
-            messages.ActionFinished(f"charge floor set to {applied['value']:g} %", ok=True)
-        )
+        self.post_message(messages.ActionFinished(f"charge floor set to {applied:g} %", ok=True))

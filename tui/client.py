@@ -1,9 +1,10 @@
 """The TUI's client of ``org.parkmesh.Supervisor1``: jeepney on asyncio, no daemon imports.
 
-`SupervisorClient` holds one router while connected. The app's connection worker calls
-`connect`, then `events` until it raises `ConnectionLost`, then waits and connects again.
-Calls raise `CallFailed` when the daemon refuses (the message names the argument for a bad
-value) and `ConnectionLost` when there is no daemon or no bus.
+`SupervisorClient` is the `tui.source.DaemonSource` that ``parkmesh tui`` gives the app; it
+holds one router while connected. The app's connection worker calls `connect`, then `updates`
+until it raises `ConnectionLost`, then waits and connects again. Calls raise `CallFailed` when
+the daemon refuses (the message names the argument for a bad value) and `ConnectionLost` when
+there is no daemon or no bus.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from jeepney import DBusAddress, HeaderFields, MatchRule, MessageType, new_metho
 from jeepney.bus_messages import message_bus
 from jeepney.io.asyncio import DBusConnection, DBusRouter, open_dbus_connection
 
+from tui import messages
+from tui.source import CallFailed, ConnectionLost, Update
+
 # The names on the bus (kept apart from the daemon's copy in supervisor/api/names.py on purpose:
 # the TUI imports nothing of the daemon; a test holds both to interface.xml).
 BUS_NAME = "org.parkmesh.Supervisor1"
@@ -33,19 +37,6 @@ CALL_TIMEOUT_S = 10.0
 PING_EVERY_S = 1.0  # how soon a vanished daemon is noticed when nothing else arrives
 
 _OBJ = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
-
-
-class ConnectionLost(ConnectionError):
-    """No bus, or no daemon on it."""
-
-
-class CallFailed(RuntimeError):
-    """The daemon answered a call with an error."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
-        self.message = message
 
 
 def default_bus() -> str:
@@ -75,6 +66,11 @@ class SupervisorClient:
         self._conn: DBusConnection | None = None
         self._router: DBusRouter | None = None
         self._filter: Any = None
+
+    @property
+    def address(self) -> str:
+        """The bus, as given."""
+        return self.bus
 
     @property
     def connected(self) -> bool:
@@ -124,6 +120,53 @@ class SupervisorClient:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.writer.wait_closed()
+
+    async def updates(self) -> AsyncIterator[Update]:
+        """The service's signals as updates; pings the daemon when quiet.
+
+        Raises:
+            ConnectionLost: the daemon or the bus went away.
+        """
+        async for member, body in self.events():
+            if member == "PropertiesChanged" and len(body) >= 2:
+                yield messages.PropertiesChanged(decode_properties(body[1]))
+            elif member == "Stopped":
+                yield messages.StopReported(str(body[0]), float(body[1]))
+            elif member == "JobFinished":
+                yield messages.JobFinished(str(body[0]), str(body[1]), float(body[2]))
+
+    async def log(self, lines: int) -> list[str]:
+        """The daemon's last `lines` log lines (``GetLog``)."""
+        (got,) = await self.call("GetLog", lines, signature="u")
+        return [str(line) for line in got]
+
+    async def ledger_recent(self, rows: int) -> list[dict[str, Any]]:
+        """The ledger's last `rows` entries (``LedgerRecent``)."""
+        recent: list[dict[str, Any]] = await self.call_json("LedgerRecent", rows, signature="u")
+        return recent
+
+    async def ledger_statement(self, month: str) -> dict[str, Any]:
+        """The statement of `month` (``LedgerStatement``)."""
+        statement: dict[str, Any] = await self.call_json("LedgerStatement", month, signature="s")
+        return statement
+
+    async def drain(self) -> None:
+        """``Drain``."""
+        await self.call("Drain")
+
+    async def resume(self) -> None:
+        """``Resume``."""
+        await self.call("Resume")
+
+    async def test_stop(self) -> float:
+        """``TestStop``: the measured latency in milliseconds."""
+        (latency_ms,) = await self.call("TestStop")
+        return float(latency_ms)
+
+    async def set_preference(self, name: str, value: str) -> Any:
+        """``SetPreference``: the value the daemon applied."""
+        applied = await self.call_json("SetPreference", name, value, signature="ss")
+        return applied["value"]
 
     async def events(self) -> AsyncIterator[tuple[str, tuple[Any, ...]]]:
         """(member, body) of each signal; pings the daemon when quiet.

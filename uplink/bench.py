@@ -1,4 +1,4 @@
-"""``parkmesh bench uplink``: the time the uplink adds to a job, through a real broker.
+"""The time the uplink adds to a job, through a real broker (``parkmesh bench uplink``).
 
 Starts mosquitto on loopback (MQTT 5, mutual TLS), the reference dispatcher, one car (its
 `NodeUplink` over a `LocalPort` running the small ``embed-tiny`` model) and a submit client,
@@ -10,54 +10,33 @@ outbox writes, four broker hops, the dispatcher. The quote round trip is reporte
 
 from __future__ import annotations
 
-import argparse
-import logging
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from supervisor.cli.output import print_json
-
-
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add ``parkmesh bench uplink``."""
-    parser = sub.add_parser("uplink", help="time the uplink adds per job through mosquitto+TLS")
-    parser.add_argument("--jobs", type=int, default=500, help="measured jobs (default 500)")
-    parser.add_argument("--warmup", type=int, default=30, help="unmeasured jobs first")
-    parser.add_argument("--model", default="embed-tiny", choices=("embed-tiny", "hash"))
-    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
-    parser.set_defaults(func=_main)
-
-
-def _main(args: argparse.Namespace) -> int:
-    if args.jobs < 1 or args.warmup < 0:
-        print("parkmesh: --jobs must be positive and --warmup not negative", file=sys.stderr)
-        return 2
-    logging.getLogger("parkmesh").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="parkmesh-bench-") as tmp:
-        result = run_bench(Path(tmp), args.jobs, args.warmup, args.model)
-    print_json(result)
-    return 0
-
 
 def run_bench(workdir: Path, jobs: int, warmup: int, model: str) -> dict[str, Any]:
-    """Run the benchmark in `workdir`; returns the JSON-ready figures."""
+    """Run the benchmark in `workdir` (its own trio run); returns the JSON-ready figures.
+
+    Raises:
+        TimeoutError: the dispatcher did not see the car accepting jobs within 10 s.
+        JobFailed: a job did not complete.
+    """
     from .broker import Mosquitto
     from .local_port import LocalPort
     from .mesh import Mesh
     from .node import NodeUplink
+    from .testing import seen_accepting
 
     (workdir / "broker").mkdir()
     with Mosquitto(workdir / "broker") as broker:
         mesh = Mesh.create(workdir / "mesh", broker)
 
         async def main() -> dict[str, Any]:
-            node = NodeUplink(mesh.node_config("car1"), LocalPort())
+            node = NodeUplink.open(mesh.node_config("car1"), LocalPort())
             dispatcher = mesh.dispatcher(["car1"], ["bench"])
             client = mesh.client("bench")
             added, quote, worker = [], [], []
@@ -66,7 +45,7 @@ def run_bench(workdir: Path, jobs: int, warmup: int, model: str) -> dict[str, An
                 await nursery.start(node.run)
                 await node.mqtt.wait_connected()
                 await nursery.start(client.run)
-                await wait_for_car(dispatcher, "car1")
+                await seen_accepting(dispatcher, "car1")
                 payload = ["a parked car computes this sentence " * 8]
                 t0 = time.perf_counter()
                 for i in range(warmup + jobs):
@@ -92,16 +71,6 @@ def run_bench(workdir: Path, jobs: int, warmup: int, model: str) -> dict[str, An
             }
 
         return trio.run(main)
-
-
-async def wait_for_car(dispatcher: Any, car: str, timeout_s: float = 10.0) -> None:
-    """Return once `dispatcher` has seen `car` online and accepting; TimeoutError if not."""
-    for _ in range(int(timeout_s / 0.01)):
-        info = dispatcher.core.nodes.get(car)
-        if info is not None and info.accepting:
-            return
-        await trio.sleep(0.01)
-    raise TimeoutError(f"the dispatcher did not see {car} accepting within {timeout_s} s")
 
 
 def _pct(values: list[float], q: float) -> float:

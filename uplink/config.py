@@ -8,10 +8,9 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from supervisor.config.errors import ConfigError, combine
-from supervisor.config.sections import Problem, setting
+from msgspec import Meta
 
 ETC = Path("/etc/parkmesh/uplink")
 STATE = Path("/var/lib/parkmesh")
@@ -24,80 +23,111 @@ _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 class UplinkConfig:
     """``[uplink]``: the MQTT 5 link to the fleet dispatcher."""
 
-    enabled: bool = setting(False, doc="hold an uplink to the dispatcher")
-    broker_host: str = setting("localhost", doc="MQTT broker host name (must match its cert)")
-    broker_port: int = setting(8883, doc="MQTT over TLS port", min=1, max=65535)
-    ca_file: Path = setting(ETC / "ca.pem", doc="CA that signed the broker's certificate")
-    cert_file: Path = setting(ETC / "node.pem", doc="this car's client certificate (PEM)")
-    key_file: Path = setting(ETC / "node.key", doc="private key of the client certificate")
-    node_id: str = setting("", doc="this car's id: MQTT client id and topic level (required)")
-    signing_key_file: Path = setting(
-        STATE / "uplink" / "node_ed25519.key",
-        doc="Ed25519 key signing this node's messages; created on first start",
+    enabled: Annotated[bool, Meta(description="hold an uplink to the dispatcher")] = False
+    broker_host: Annotated[str, Meta(description="MQTT broker host name (must match its cert)")] = (
+        "localhost"
     )
-    dispatcher_public_key: str = setting(
-        "", doc="pinned Ed25519 public key of the dispatcher, 64 hex digits (required)"
+    broker_port: Annotated[int, Meta(ge=1, le=65535, description="MQTT over TLS port")] = 8883
+    ca_file: Annotated[Path, Meta(description="CA that signed the broker's certificate")] = (
+        ETC / "ca.pem"
     )
-    topic_prefix: str = setting("parkmesh", doc="first topic level(s) of every topic")
-    state_file: Path = setting(
-        STATE / "uplink.sqlite3", doc="sqlite outbox of results and journal of accepted jobs"
+    cert_file: Annotated[Path, Meta(description="this car's client certificate (PEM)")] = (
+        ETC / "node.pem"
     )
-    keepalive_s: int = setting(30, doc="MQTT keep-alive", min=5, max=3600)
-    session_expiry_s: int = setting(
-        6 * 3600,
-        doc="broker keeps this car's session (subscriptions, queued offers) this long",
-        min=0,
-        max=7 * 86400,
+    key_file: Annotated[Path, Meta(description="private key of the client certificate")] = (
+        ETC / "node.key"
     )
-    will_delay_s: int = setting(
-        30,
-        doc="the broker publishes 'offline' only if the car stays away this long",
-        min=0,
-        max=86400,
+    node_id: Annotated[
+        str, Meta(description="this car's id: MQTT client id and topic level (required)")
+    ] = ""
+    signing_key_file: Annotated[
+        Path, Meta(description="Ed25519 key signing this node's messages; created on first start")
+    ] = STATE / "uplink" / "node_ed25519.key"
+    dispatcher_public_key: Annotated[
+        str,
+        Meta(description="pinned Ed25519 public key of the dispatcher, 64 hex digits (required)"),
+    ] = ""
+    topic_prefix: Annotated[str, Meta(description="first topic level(s) of every topic")] = (
+        "parkmesh"
     )
-    reconnect_min_s: float = setting(
-        0.5, doc="first reconnect back-off ceiling", min=0.01, max=3600.0
-    )
-    reconnect_max_s: float = setting(60.0, doc="largest reconnect back-off", min=0.1, max=3600.0)
-    status_min_interval_s: float = setting(
-        2.0,
-        doc="status is published on change, at most once per this interval",
-        min=0.0,
-        max=3600.0,
-    )
-    rtt_interval_s: float = setting(
-        30.0, doc="how often the RTT through the broker is measured", min=0.5, max=3600.0
-    )
-    link_source: Literal["auto", "networkmanager", "config"] = setting(
-        "auto", doc="where link type and metering come from (auto: NetworkManager, else config)"
-    )
-    link_type: Literal["wifi", "ethernet", "cellular", "satellite", "unknown"] = setting(
-        "wifi", doc="link type when not read from NetworkManager"
-    )
-    link_metered: bool = setting(False, doc="whether the link is metered (config source)")
-    interactive_max_rtt_ms: float = setting(
-        60.0,
-        doc="an unmetered link faster than this round trip gets interactive work",
-        min=1.0,
-        max=60_000.0,
-    )
-    max_parallel_jobs: int = setting(1, doc="jobs run at once at most", min=1, max=64)
+    state_file: Annotated[
+        Path, Meta(description="sqlite outbox of results and journal of accepted jobs")
+    ] = STATE / "uplink.sqlite3"
+    keepalive_s: Annotated[int, Meta(ge=5, le=3600, description="MQTT keep-alive")] = 30
+    session_expiry_s: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=7 * 86400,
+            description="broker keeps this car's session (subscriptions, queued offers) this long",
+        ),
+    ] = 6 * 3600
+    will_delay_s: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=86400,
+            description="the broker publishes 'offline' only if the car stays away this long",
+        ),
+    ] = 30
+    reconnect_min_s: Annotated[
+        float, Meta(ge=0.01, le=3600.0, description="first reconnect back-off ceiling")
+    ] = 0.5
+    reconnect_max_s: Annotated[
+        float, Meta(ge=0.1, le=3600.0, description="largest reconnect back-off")
+    ] = 60.0
+    status_min_interval_s: Annotated[
+        float,
+        Meta(
+            ge=0.0,
+            le=3600.0,
+            description="status is published on change, at most once per this interval",
+        ),
+    ] = 2.0
+    rtt_interval_s: Annotated[
+        float,
+        Meta(ge=0.5, le=3600.0, description="how often the RTT through the broker is measured"),
+    ] = 30.0
+    link_source: Annotated[
+        Literal["auto", "networkmanager", "config"],
+        Meta(
+            description="where link type and metering come from (auto: NetworkManager, else config)"
+        ),
+    ] = "auto"
+    link_type: Annotated[
+        Literal["wifi", "ethernet", "cellular", "satellite", "unknown"],
+        Meta(description="link type when not read from NetworkManager"),
+    ] = "wifi"
+    link_metered: Annotated[
+        bool, Meta(description="whether the link is metered (config source)")
+    ] = False
+    interactive_max_rtt_ms: Annotated[
+        float,
+        Meta(
+            ge=1.0,
+            le=60_000.0,
+            description="an unmetered link faster than this round trip gets interactive work",
+        ),
+    ] = 60.0
+    max_parallel_jobs: Annotated[int, Meta(ge=1, le=64, description="jobs run at once at most")] = 1
     # MQTT 5 carries a message's expiry as a 32-bit count of seconds; a week is far beyond
     # any resend a dispatcher still wants.
-    result_ttl_s: float = setting(
-        86400.0,
-        doc="lifetime of result messages (how long a resend stays valid)",
-        min=60.0,
-        max=7 * 86400.0,
-    )
-    answer_ttl_s: float = setting(
-        600.0, doc="lifetime of accept and failure messages", min=5.0, max=86400.0
-    )
+    result_ttl_s: Annotated[
+        float,
+        Meta(
+            ge=60.0,
+            le=7 * 86400.0,
+            description="lifetime of result messages (how long a resend stays valid)",
+        ),
+    ] = 86400.0
+    answer_ttl_s: Annotated[
+        float, Meta(ge=5.0, le=86400.0, description="lifetime of accept and failure messages")
+    ] = 600.0
 
-    def config_problems(self) -> Iterator[Problem]:
+    def config_problems(self) -> Iterator[tuple[str, str]]:
         """What is wrong across fields or in a value's form; reads no file.
 
-        The parser calls this for the ``[uplink]`` table; `check_uplink` calls it too.
+        The parser calls this for the ``[uplink]`` table; ``supervisor.config.check`` too.
         Identities are required only when the uplink is ``enabled``.
         """
         from .keys import KeyFileError, parse_public_key
@@ -136,14 +166,14 @@ class UplinkConfig:
             )
 
 
-def file_problems(config: UplinkConfig) -> list[Problem]:
+def file_problems(config: UplinkConfig) -> list[tuple[str, str]]:
     """What is wrong with the files an enabled uplink reads or creates at start-up.
 
     The CA, the client certificate and its key must be readable PEM that TLS accepts, the key
     matching the certificate; the signing key, where it exists, must be a raw 32-byte key; the
     signing key and the state file, where they do not exist yet, must be creatable.
     """
-    problems: list[Problem] = []
+    problems: list[tuple[str, str]] = []
     readable: dict[str, bytes] = {}
     for key in ("ca_file", "cert_file", "key_file"):
         path: Path = getattr(config, key)
@@ -168,25 +198,6 @@ def file_problems(config: UplinkConfig) -> list[Problem]:
     else:
         problems += _creatable("state_file", config.state_file)
     return problems
-
-
-def check_uplink(config: UplinkConfig, file: Path | str | None = None) -> None:
-    """Every check of ``[uplink]``: its fields together, and its files when ``enabled``.
-
-    Raises:
-        ConfigError: naming the key (``uplink.node_id``, ``uplink.cert_file``...) of each
-            problem (`ConfigErrors` when there are several).
-    """
-    problems = list(config.config_problems())
-    if config.enabled:
-        problems += file_problems(config)
-    if problems:
-        raise combine(
-            [
-                ConfigError(message, file=file, key=f"uplink.{key}", section="uplink")
-                for key, message in problems
-            ]
-        )
 
 
 def _required(value: str, problem: str) -> str:
@@ -225,12 +236,12 @@ def _read(path: Path) -> tuple[bytes, str | None]:
         return b"", f"cannot read {path}: {exc.strerror}"
 
 
-def _pem_problems(files: dict[str, bytes]) -> list[Problem]:
+def _pem_problems(files: dict[str, bytes]) -> list[tuple[str, str]]:
     """The PEM contents: CA and client certificates, a private key that matches the latter."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    problems: list[Problem] = []
+    problems: list[tuple[str, str]] = []
     certs: dict[str, x509.Certificate] = {}
     for key in ("ca_file", "cert_file"):
         if key in files:
@@ -254,7 +265,7 @@ def _pem_problems(files: dict[str, bytes]) -> list[Problem]:
     return problems
 
 
-def _tls_problems(config: UplinkConfig) -> list[Problem]:
+def _tls_problems(config: UplinkConfig) -> list[tuple[str, str]]:
     """What Python's TLS says of the files, read as the uplink's client reads them."""
     try:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(config.ca_file))
@@ -277,7 +288,7 @@ def _key_size_problem(path: Path) -> str | None:
     return None
 
 
-def _creatable(key: str, path: Path) -> list[Problem]:
+def _creatable(key: str, path: Path) -> list[tuple[str, str]]:
     """A problem when `path` can never be created: something on its way is not a folder.
 
     Permissions are not judged here: ``check-config`` may run as another user than the

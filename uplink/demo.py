@@ -87,7 +87,7 @@ class DemoMesh:
             client = mesh.client("demo-client")
             async with trio.open_nursery() as nursery:
                 await nursery.start(dispatcher.run)
-                self.car_uplink = NodeUplink(mesh.node_config(self.car_id), self.car_port)
+                self.car_uplink = NodeUplink.open(mesh.node_config(self.car_id), self.car_port)
                 await nursery.start(self.car_uplink.run)
                 for i, name in enumerate(self.extra):
                     port = LocalPort(
@@ -95,7 +95,7 @@ class DemoMesh:
                         extra_delay_s=0.3 * (i + 1),
                         compute=self.stand_in_compute,
                     )
-                    await nursery.start(NodeUplink(mesh.node_config(name), port).run)
+                    await nursery.start(NodeUplink.open(mesh.node_config(name), port).run)
                 await nursery.start(client.run)
                 await wait_until(
                     lambda: self.car_id in dispatcher.core.nodes,

@@ -3,7 +3,8 @@
 `LinkMonitor.run` measures the RTT with echo probes (12 random bytes, QoS 0, to the car's own
 ``echo`` topic and back) every ``rtt_interval_s`` and at once after each connect (`kick`), and
 reads the link type and metering from NetworkManager (``link_source`` auto or networkmanager)
-or takes them from the config. Each change recomputes `tier` (`uplink.status.tier_for`).
+or takes them from the config. Each change recomputes `tier` (`uplink.status.tier_for`); a
+change of the link or the tier is told to the listeners (`add_listener`: the status publisher).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import trio
 
@@ -36,6 +38,12 @@ class LinkMonitor:
         self.tier = Tier.BATCH
         self._probes: dict[bytes, trio.Event] = {}
         self._kick = trio.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._told = (self.link, self.tier)  # what the listeners last heard of
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` (trio thread; it must not block) when the link or tier changes."""
+        self._listeners.append(listener)
 
     def kick(self) -> None:
         """Measure the RTT now (after a connect)."""
@@ -84,3 +92,7 @@ class LinkMonitor:
 
     def _retier(self) -> None:
         self.tier = tier_for(self.link, self.rtt_ms, self.config.interactive_max_rtt_ms)
+        if (self.link, self.tier) != self._told:
+            self._told = (self.link, self.tier)
+            for listener in self._listeners:
+                listener()

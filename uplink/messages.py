@@ -1,20 +1,63 @@
 """The message types of protocol version 1 and the fields of their bodies.
 
-Each type belongs to one direction (who may send it) and has a body schema: field name ->
-(accepted Python types, required). `check_body` validates a decoded body against it, so code past
-the codec can index bodies without re-checking. ``docs/protocol.md`` is the prose version of
-this table; keep the two in step.
+Each type belongs to one direction (who may send it) and has a body struct declared in
+`uplink.bodies` (`SCHEMAS`: type -> (direction, struct)). `check_body` validates a decoded
+body against it (`parse_body` also returns the typed struct), so code past the codec can index
+bodies without re-checking. A refusal is a `BadBody` that names the field and shows the
+refused value only through `shown` (bounded and escaped: the value is a stranger's).
 """
 
 from __future__ import annotations
 
 import enum
-import math
+import functools
+import re
+import typing
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+import msgspec
+
+from .bodies import (
+    FLOAT_MAX,
+    PRINTABLE,
+    AcceptBody,
+    Body,
+    CancelBody,
+    ControlAckBody,
+    CurtailBody,
+    DrainBody,
+    FailureBody,
+    FailureReason,
+    JobFailedBody,
+    JobResultBody,
+    ManifestBody,
+    OfferBody,
+    QuoteBody,
+    QuoteReplyBody,
+    ReceiptBody,
+    ResultBody,
+    ResumeBody,
+    StatusBody,
+    SubmitBody,
+    Tier,
+)
 from .errors import BadBody, UnknownType
-from .untrusted import MAX_ID_CHARS, MAX_JOB_ID_CHARS, is_plain_id, shown
+from .untrusted import shown
+
+__all__ = [
+    "DISPATCHER_ID",
+    "SCHEMAS",
+    "VERSION",
+    "Body",
+    "Direction",
+    "FailureReason",
+    "Tier",
+    "check_body",
+    "direction_of",
+    "is_currency",
+    "parse_body",
+]
 
 VERSION: Final = 1
 DISPATCHER_ID: Final = "dispatcher"
@@ -29,153 +72,24 @@ class Direction(enum.StrEnum):
     TO_CLIENT = "dispatcher->client"
 
 
-class FailureReason(enum.StrEnum):
-    """Why a job has no result (``failure.reason``)."""
-
-    DECLINED = "declined"  # refused at once on offer; `detail` says why
-    PREEMPTED = "preempted"  # the car needed its GPU back (door, gear, curtailment...)
-    CRASHED = "crashed"  # the worker or the daemon died while the job ran
-    POISON = "poison"  # the input could not be opened or made the model fail
-    EXPIRED = "expired"  # the deadline passed before (or while) it ran
-    CANCELLED = "cancelled"  # the dispatcher cancelled it (another car won)
-
-
-class Tier(enum.StrEnum):
-    """Service tier: interactive needs a fast unmetered link; batch runs anywhere."""
-
-    INTERACTIVE = "interactive"
-    BATCH = "batch"
-
-
-_B, _S, _N, _L, _M, _BOOL = (bytes,), (str,), (int, float), (list,), (dict,), (bool,)
-Schema = Mapping[str, tuple[tuple[type, ...], bool]]
-
-SCHEMAS: Final[Mapping[str, tuple[Direction, Schema]]] = {
-    # dispatcher -> node
-    "offer": (
-        Direction.TO_NODE,
-        {
-            "job": (_S, True),
-            "model": (_S, True),
-            "tier": (_S, True),
-            "deadline": (_N, True),
-            "input": (_B, True),
-        },
-    ),
-    "cancel": (Direction.TO_NODE, {"job": (_S, True), "reason": (_S, False)}),
-    "curtail": (
-        Direction.TO_NODE,
-        {
-            "id": (_S, True),
-            "start": (_N, True),
-            "until": (_N, True),
-            "max_power_w": (_N, True),
-        },
-    ),
-    "drain": (Direction.TO_NODE, {}),
-    "resume": (Direction.TO_NODE, {}),
-    "manifest": (Direction.TO_NODE, {"name": (_S, True), "document": (_B, True)}),
-    "receipt": (
-        Direction.TO_NODE,
-        {
-            "job": (_S, True),
-            "receipt": (_S, True),
-            "credit": (_N, True),
-            "currency": (_S, True),
-        },
-    ),
-    # node -> dispatcher
-    "status": (
-        Direction.FROM_NODE,
-        {
-            "online": (_BOOL, True),
-            "accepting": (_BOOL, False),
-            "reasons": (_L, False),
-            "models": (_L, False),
-            "power_w": (_N, False),
-            "runway_s": (_N, False),
-            "link": (_M, False),
-            "tier": (_S, False),
-            "worker_key": (_B, False),
-            "running": (_N, False),
-            "slots": (_N, False),
-            "draining": (_BOOL, False),
-        },
-    ),
-    "accept": (Direction.FROM_NODE, {"job": (_S, True)}),
-    "result": (
-        Direction.FROM_NODE,
-        {
-            "job": (_S, True),
-            "output": (_B, True),
-            "timings": (_M, True),
-            "energy_j": (_N, True),
-        },
-    ),
-    "failure": (
-        Direction.FROM_NODE,
-        {
-            "job": (_S, True),
-            "reason": (_S, True),
-            "detail": (_S, False),
-        },
-    ),
-    "control_ack": (
-        Direction.FROM_NODE,
-        {
-            "ref": (_S, True),
-            "ok": (_BOOL, True),
-            "detail": (_S, False),
-        },
-    ),
-    # client -> dispatcher
-    "quote": (
-        Direction.FROM_CLIENT,
-        {
-            "job": (_S, True),
-            "model": (_S, True),
-            "tier": (_S, True),
-            "k": (_N, True),
-            "spares": (_N, False),
-        },
-    ),
-    "submit": (
-        Direction.FROM_CLIENT,
-        {
-            "job": (_S, True),
-            "deadline": (_N, True),
-            "inputs": (_M, True),
-        },
-    ),
-    # dispatcher -> client
-    "quote_reply": (Direction.TO_CLIENT, {"job": (_S, True), "cars": (_L, True)}),
-    "job_result": (
-        Direction.TO_CLIENT,
-        {
-            "job": (_S, True),
-            "output": (_B, True),
-            "timings": (_M, True),
-            "energy_j": (_N, True),
-            "car": (_S, True),
-        },
-    ),
-    "job_failed": (
-        Direction.TO_CLIENT,
-        {
-            "job": (_S, True),
-            "reason": (_S, True),
-            "detail": (_S, False),
-        },
-    ),
-}
-
-
-# Fields that name a job, a receipt or a control: bounded ids (see `check_body`).
-_ID_FIELDS: Final[Mapping[str, int]] = {
-    "job": MAX_JOB_ID_CHARS,
-    "receipt": MAX_ID_CHARS,
-    "ref": MAX_ID_CHARS,
-    "id": MAX_JOB_ID_CHARS,
+SCHEMAS: Final[Mapping[str, tuple[Direction, type[Body]]]] = {
+    "offer": (Direction.TO_NODE, OfferBody),
+    "cancel": (Direction.TO_NODE, CancelBody),
+    "curtail": (Direction.TO_NODE, CurtailBody),
+    "drain": (Direction.TO_NODE, DrainBody),
+    "resume": (Direction.TO_NODE, ResumeBody),
+    "manifest": (Direction.TO_NODE, ManifestBody),
+    "receipt": (Direction.TO_NODE, ReceiptBody),
+    "status": (Direction.FROM_NODE, StatusBody),
+    "accept": (Direction.FROM_NODE, AcceptBody),
+    "result": (Direction.FROM_NODE, ResultBody),
+    "failure": (Direction.FROM_NODE, FailureBody),
+    "control_ack": (Direction.FROM_NODE, ControlAckBody),
+    "quote": (Direction.FROM_CLIENT, QuoteBody),
+    "submit": (Direction.FROM_CLIENT, SubmitBody),
+    "quote_reply": (Direction.TO_CLIENT, QuoteReplyBody),
+    "job_result": (Direction.TO_CLIENT, JobResultBody),
+    "job_failed": (Direction.TO_CLIENT, JobFailedBody),
 }
 
 
@@ -193,48 +107,32 @@ def check_body(msg_type: str, body: Mapping[str, Any]) -> None:
     Unknown extra fields are allowed (a newer peer may add some); numbers must be finite;
     a job id is 1..`MAX_JOB_ID_CHARS` printable characters, so that every id derived from it
     (``<job>:job_result``) stays within the protocol's limit.
+
+    Raises:
+        UnknownType: `msg_type` is not a version 1 type.
+        BadBody: naming the first field refused, with the refused value shortened.
+    """
+    parse_body(msg_type, body)
+
+
+def parse_body(msg_type: str, body: Mapping[str, Any]) -> Body:
+    """`body` as the struct of `msg_type` (its `SCHEMAS` entry); raises as `check_body`.
+
+    Byte strings are not copied; arrays and maps are copied one level deep (their items are
+    the body's own).
     """
     direction_of(msg_type)
-    for name, (types, required) in SCHEMAS[msg_type][1].items():
-        if name not in body:
-            if required:
-                raise BadBody(f"{msg_type}: missing field {name!r}")
-            continue
-        value = body[name]
-        if isinstance(value, bool) and bool not in types:
-            raise BadBody(f"{msg_type}: field {name!r} must be {_names(types)}, not a boolean")
-        if not isinstance(value, types):
-            raise BadBody(
-                f"{msg_type}: field {name!r} must be {_names(types)}, not {type(value).__name__}"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise BadBody(f"{msg_type}: field {name!r} must be finite, not {value}")
-        if name in _ID_FIELDS and not is_plain_id(str(value), _ID_FIELDS[name]):
-            raise BadBody(
-                f"{msg_type}: field {name!r} must be 1..{_ID_FIELDS[name]} printable"
-                f" characters, not {shown(value)}"
-            )
-    if msg_type in ("offer", "quote") and body["tier"] not in tuple(Tier):
-        raise BadBody(
-            f"{msg_type}: tier {shown(body['tier'])} is not one of {[t.value for t in Tier]}"
-        )
-    if msg_type == "failure" and body["reason"] not in tuple(FailureReason):
-        raise BadBody(
-            f"failure: reason {shown(body['reason'])} is not one of"
-            f" {[r.value for r in FailureReason]}"
-        )
-    if msg_type == "receipt":
-        _check_receipt(body)
-
-
-def _check_receipt(body: Mapping[str, Any]) -> None:
-    """A receipt names its job and itself, and carries a credit >= 0 in an ISO 4217 code."""
-    if body["credit"] < 0:
-        raise BadBody(f"receipt: credit must be >= 0, not {body['credit']}")
-    if not is_currency(body["currency"]):
-        raise BadBody(
-            f"receipt: currency {shown(body['currency'])} is not an ISO 4217 code (3 capitals)"
-        )
+    shape = SCHEMAS[msg_type][1]
+    data = dict(body) if isinstance(body, Mapping) and not isinstance(body, dict) else body
+    try:
+        # builtin_types: text is never base64-decoded into a bytes field.
+        parsed = msgspec.convert(data, shape, strict=True, builtin_types=(bytes,))
+    except msgspec.ValidationError as exc:
+        raise _refusal(msg_type, shape, data, str(exc)) from None
+    for name in _plain_ids(shape):
+        if not getattr(parsed, name).isprintable():
+            raise BadBody(_field_message(msg_type, shape, name, data[name]))
+    return parsed
 
 
 def is_currency(code: str) -> bool:
@@ -242,14 +140,82 @@ def is_currency(code: str) -> bool:
     return len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
 
 
-def _names(types: tuple[type, ...]) -> str:
-    words = {
-        bytes: "bytes",
-        str: "text",
-        int: "a number",
-        float: "a number",
-        list: "an array",
-        dict: "a map",
-        bool: "a boolean",
-    }
-    return " or ".join(sorted({words[t] for t in types}))
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_EXPECTED = re.compile(r"^Expected `(?P<types>[^`]+)`, got `[^`]+`$")
+_BOUND = re.compile(r"^Expected `[^`]+` (?P<op>[<>]=?) (?P<n>\S+)$")
+_WORDS: Final = {
+    "bytes": "bytes",
+    "str": "text",
+    "int": "a number",
+    "float": "a number",
+    "array": "an array",
+    "object": "a map",
+    "bool": "a boolean",
+}
+
+
+def _refusal(msg_type: str, shape: type[Body], data: Mapping[str, Any], text: str) -> BadBody:
+    """msgspec's refusal `text` in the protocol's words, naming the field.
+
+    Only the path msgspec names (always last: ``... - at `$.tier```) and the kind of problem
+    are read from `text`; the value shown is taken from `data` and shortened. A hostile value
+    that msgspec quotes in `text` is therefore never repeated.
+    """
+    what, sep, at = text.rpartition(" - at `")
+    missing = _MISSING.match(what if sep else text)
+    if missing:  # at the top level msgspec names no path
+        return BadBody(f"{msg_type}: missing field {missing['name']!r}")
+    if not sep:
+        return BadBody(f"{msg_type}: body must be a map")
+    if not at.startswith("$.") or at[2:-1] not in data:  # "`key` in `$`": a key no text
+        return BadBody(f"{msg_type}: field names must be text")
+    name = at[2:-1]
+    value = data[name]
+    expected = _EXPECTED.match(what)
+    if expected:
+        words = " or ".join(sorted({_WORDS.get(t, t) for t in expected["types"].split(" | ")}))
+        got = "a boolean" if isinstance(value, bool) else type(value).__name__
+        return BadBody(f"{msg_type}: field {name!r} must be {words}, not {got}")
+    return BadBody(_field_message(msg_type, shape, name, value, _BOUND.match(what)))
+
+
+def _field_message(
+    msg_type: str,
+    shape: type[Body],
+    name: str,
+    value: Any,
+    bound: re.Match[str] | None = None,
+) -> str:
+    """Why `value`, of the right type, is refused for field `name`."""
+    hint = _hints(shape)[name]
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return f"{msg_type}: {name} {shown(value)} is not one of {[m.value for m in hint]}"
+    if isinstance(value, float) and not -FLOAT_MAX <= value <= FLOAT_MAX:
+        return f"{msg_type}: field {name!r} must be finite, not {value}"
+    if bound:
+        return f"{msg_type}: {name} must be {bound['op']} {float(bound['n']):g}, not {shown(value)}"
+    meta = _meta(hint)
+    if meta is not None and meta.description:
+        return f"{msg_type}: field {name!r} must be {meta.description}, not {shown(value)}"
+    return f"{msg_type}: field {name!r} is refused: {shown(value)}"  # pragma: no cover
+
+
+@functools.cache
+def _hints(shape: type[Body]) -> dict[str, Any]:
+    return typing.get_type_hints(shape, include_extras=True)
+
+
+def _meta(hint: Any) -> msgspec.Meta | None:
+    if typing.get_origin(hint) is not Annotated:
+        return None
+    return next((m for m in typing.get_args(hint)[1:] if isinstance(m, msgspec.Meta)), None)
+
+
+@functools.cache
+def _plain_ids(shape: type[Body]) -> tuple[str, ...]:
+    """The fields of `shape` declared as printable ids (`JobId`, `PlainId`)."""
+    return tuple(
+        name
+        for name, hint in _hints(shape).items()
+        if (meta := _meta(hint)) is not None and meta.extra == PRINTABLE
+    )

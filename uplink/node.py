@@ -20,7 +20,8 @@ starts the MQTT client and serves:
 * receipts go to `NodePort.record_receipt` once per receipt id (`uplink.receipts`);
 * jobs a previous process left running get their ledger row (`NodePort.record_interrupted`)
   and then the answer ``crashed`` (`uplink.outbox.Outbox.open`);
-* status is polled from the port every 0.25 s and published retained on change, rate-limited;
+* status is read from the port when it may have changed (the port's feeds, `status_changes`;
+  a port without them is polled every 0.25 s) and published retained on change, rate-limited;
 * `uplink.link_monitor.LinkMonitor` measures the round-trip time through the broker and reads
   the link type; both set the tier.
 
@@ -36,10 +37,11 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .backoff import Backoff
 from .client import Inbound, MqttClient, TlsFiles
@@ -66,7 +68,8 @@ LOG = logging.getLogger("parkmesh.uplink")
 
 
 class NodeUplink:
-    """The car's side of the protocol, as a trio service.
+    """The car's side of the protocol, as a trio service. Built by `open`, which reads the key
+    file; the constructor, given `signing_key`, does no I/O.
 
     Attributes:
         refused: count of refused inbound messages per error code.
@@ -77,7 +80,13 @@ class NodeUplink:
     """
 
     def __init__(
-        self, config: UplinkConfig, port: NodePort, *, clock: Callable[[], float] = time.time
+        self,
+        config: UplinkConfig,
+        port: NodePort,
+        *,
+        signing_key: Ed25519PrivateKey,
+        clock: Callable[[], float] = time.time,
+        status_changes: Sequence[Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         check_id(config.node_id, "uplink.node_id")
         self.config = config
@@ -85,15 +94,11 @@ class NodeUplink:
         self.node_id = config.node_id
         self.topics = Topics(config.topic_prefix)
         self._clock = clock
-        self.signer = Signer(
-            self.node_id, load_or_create_signing_key(config.signing_key_file), clock=clock
-        )
-        dispatcher_key = parse_public_key(
-            config.dispatcher_public_key, "uplink.dispatcher_public_key"
-        )
+        self.signer = Signer(self.node_id, signing_key, clock=clock)
+        pinned = parse_public_key(config.dispatcher_public_key, "uplink.dispatcher_public_key")
         self.opener = Opener(
             me=self.node_id,
-            keys={DISPATCHER_ID: dispatcher_key}.get,
+            keys={DISPATCHER_ID: pinned}.get,
             directions=(Direction.TO_NODE,),
             replay=None,  # checked by `deliveries`, on the trio thread, after opening
             clock=clock,
@@ -168,7 +173,23 @@ class NodeUplink:
             min_interval_s=config.status_min_interval_s,
             will_delay_s=config.will_delay_s,
             clock=clock,
+            # Each returns when `port.status_snapshot()` may have changed; None: polled.
+            changes=status_changes,
         )
+
+    @classmethod
+    def open(
+        cls,
+        config: UplinkConfig,
+        port: NodePort,
+        *,
+        clock: Callable[[], float] = time.time,
+        status_changes: Sequence[Callable[[], Awaitable[None]]] | None = None,
+    ) -> NodeUplink:
+        """The car's uplink, its key read from ``uplink.signing_key_file`` (created, 0600,
+        with a new key when missing). Raises `KeyFileError` (the file), `UplinkError`."""
+        key = load_or_create_signing_key(config.signing_key_file)
+        return cls(config, port, signing_key=key, clock=clock, status_changes=status_changes)
 
     @property
     def draining(self) -> bool:

@@ -12,11 +12,12 @@ Contract, method by method:
     worker's HPKE public key.
 
 ``async run_job(job: Job) -> JobResult | JobFailure``
-    Run one accepted job to its end (``uplink.pool_bridge`` converts to and from the sandbox
-    pool's ``Job``/``JobResult``): hand ``job.sealed_input`` to a worker, which opens it
-    (``sandbox.jobs.open_request``: HPKE with info ``parkmesh/v1/input/<model>``, a CBOR
-    request that names the client's reply key) and seals its output to that reply key
-    (``sandbox.jobs.seal_output``, info ``parkmesh/v1/output/<model>``). Return a
+    Run one accepted job to its end (the daemon's ``supervisor.daemon.pool_bridge`` converts
+    to and from the sandbox pool's ``Job``/``JobResult``): hand ``job.sealed_input`` to a
+    worker, which opens it (``sandbox.jobs.open_request``: HPKE with info
+    ``parkmesh/v1/input/<model>``, a CBOR request that names the client's reply key) and
+    seals its output to that reply key (``sandbox.jobs.seal_output``, info
+    ``parkmesh/v1/output/<model>``). Return a
     `JobResult`, or a `JobFailure` with reason preempted (the car needed the GPU), crashed (the
     worker died), poison (the input did not open or broke the model) or expired. It must not
     raise for any of these. The plaintext never reaches the daemon. Cancellation: the uplink

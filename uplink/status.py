@@ -79,14 +79,23 @@ class StatusGate:
     last_at: float = field(default=float("-inf"))
     force: bool = True
 
-    def due(self, body: Mapping[str, Any], now: float) -> bool:
-        """Whether `body` should be published now."""
-        changed = (
+    def changed(self, body: Mapping[str, Any]) -> bool:
+        """Whether `body` is worth publishing, rate limit aside."""
+        return (
             self.force
             or self.last_body is None
             or _significant(body) != _significant(self.last_body)
         )
-        return changed and now - self.last_at >= self.min_interval_s
+
+    def due(self, body: Mapping[str, Any], now: float) -> bool:
+        """Whether `body` should be published now."""
+        return self.changed(body) and now - self.last_at >= self.min_interval_s
+
+    def wait_s(self, body: Mapping[str, Any], now: float) -> float:
+        """Seconds until `body` is due: 0 when due now, infinity when it is no change."""
+        if not self.changed(body):
+            return float("inf")
+        return max(0.0, self.last_at + self.min_interval_s - now)
 
     def sent(self, body: Mapping[str, Any], now: float) -> None:
         """Record that `body` went out at `now`."""

@@ -1,4 +1,4 @@
-"""Helpers for tests and demos that run uplink services under trio."""
+"""Running uplink services under trio and waiting on them: for the benches, demos and tests."""
 
 from __future__ import annotations
 

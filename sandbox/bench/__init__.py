@@ -1,0 +1,1 @@
+"""Measurements of the sandbox that return figures (``parkmesh bench preempt``, ``overhead``)."""

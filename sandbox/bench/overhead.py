@@ -1,4 +1,4 @@
-"""``parkmesh bench overhead``: throughput through a confined worker vs the model in-process.
+"""Throughput through a confined worker vs the model in-process (``parkmesh bench overhead``).
 
 Both sides run the same verified model with the same torch thread count and micro-batching.
 The sandboxed side is the whole private path: seal the job (HPKE), CBOR frame over the
@@ -13,7 +13,6 @@ the median times.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -21,40 +20,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import trio
-
 from sandbox.jobs import open_output, seal_encode_job, seal_generate_job
-from supervisor.cli.output import print_json
 
 ENCODER = "all-MiniLM-L6-v2"
 DECODER = "tiny-llama-test"
-
-
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add ``parkmesh bench overhead``."""
-    from sandbox.session import add_config_argument
-
-    parser = sub.add_parser("overhead", help="throughput sandboxed vs in-process")
-    parser.add_argument("--rounds", type=int, default=11, help="timed rounds per side")
-    parser.add_argument("--batch", type=int, default=32, help="encoder sentences per job")
-    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
-    add_config_argument(parser)
-    parser.set_defaults(func=_main)
-
-
-def _main(args: argparse.Namespace) -> int:
-    from sandbox.session import fail, load_sandbox_config, open_pool
-
-    if args.rounds < 1 or args.batch < 1:
-        return fail("--rounds and --batch must be positive")
-    config = load_sandbox_config(args.config, models=(ENCODER, DECODER))
-
-    async def main() -> dict[str, Any]:
-        async with open_pool(config) as pool:
-            return await compare(pool, args.rounds, args.batch)
-
-    print_json(trio.run(main))
-    return 0
 
 
 async def compare(pool: Any, rounds: int, batch: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``parkmesh bench preempt``: hard stops of busy, confined workers at random moments.
+"""Hard stops of busy, confined workers at random moments (``parkmesh bench preempt``).
 
 The pool and workers are the daemon's own (`sandbox.pool.WorkerPool`, confinement on). Each
 trial seals a realistic job (encoder: 32 sentences of 128 tokens; decoder: generation at batch
@@ -13,7 +13,6 @@ reaped (memory back) is reported as ``release_ms``.
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import statistics
@@ -28,80 +27,16 @@ from sandbox.confirm import StopSample
 from sandbox.jobs import Job, seal_encode_job, seal_generate_job
 from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
-from supervisor.cli.output import print_json
 
 ENCODER = "all-MiniLM-L6-v2"
 DECODER = "tiny-llama-test"
 DECODE_TOKENS = 48
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add ``parkmesh bench preempt``."""
-    from sandbox.session import add_config_argument
-
-    parser = sub.add_parser("preempt", help="hard-stop latency of busy sandboxed workers")
-    parser.add_argument("--stops", type=int, default=200, help="stops in all (default 200)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--realtime",
-        type=int,
-        default=10,
-        metavar="PRIO",
-        help="SCHED_FIFO priority of the pool's confirmer, as the daemon's "
-        "daemon.realtime_priority (default %(default)s; 0: normal)",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=("auto", "freeze", "cooperative"),
-        default=None,
-        help="stop mode (default: the configuration's)",
-    )
-    parser.add_argument(
-        "--micro-batch",
-        type=int,
-        default=None,
-        help="encoder micro-batch (default: the configuration's)",
-    )
-    parser.add_argument(
-        "--step-rows",
-        type=int,
-        default=None,
-        help="encoder feed-forward rows per step (default: the configuration's)",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
-    add_config_argument(parser)
-    parser.set_defaults(func=_main)
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """The `q`-th percentile by the nearest-rank method."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def _main(args: argparse.Namespace) -> int:
-    from sandbox.session import fail, load_sandbox_config
-
-    if args.stops < 3:
-        return fail("--stops must be at least 3")
-    overrides: dict[str, Any] = {"release_delay_s": 1.0}
-    if args.mode is not None:
-        overrides["stop_mode"] = args.mode
-    if args.micro_batch is not None:
-        overrides["micro_batch"] = args.micro_batch
-    if args.step_rows is not None:
-        overrides["step_rows"] = args.step_rows
-    config = load_sandbox_config(args.config, models=(ENCODER, DECODER), **overrides)
-    from sandbox.session import open_pool
-
-    async def main() -> dict[str, Any]:
-        async with open_pool(config, stop_priority=args.realtime) as pool:
-            return await run_trials(pool, args.stops, random.Random(args.seed))
-
-    result = trio.run(main)
-    result.update(micro_batch=config.micro_batch, step_rows=config.step_rows)
-    print_json(result)
-    return 0
 
 
 def _scenarios(key: bytes) -> list[tuple[str, Callable[[], Job]]]:

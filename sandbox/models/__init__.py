@@ -4,7 +4,7 @@ Public surface (stable; see docs/models.md):
 
 - `load_model(name, models_dir, device, operator_public_key) -> LoadedModel` and
   `list_models(models_dir)` in `sandbox.models.registry`;
-- `LoadedModel` (``encode``, ``generate``, ``generate_batch``, ``warmup``) in
+- `LoadedModel` (``encode``, ``generate``, ``generate_batch``, ``complete_batch``, ``warmup``) in
   `sandbox.models.runtime`;
 - `provision_models(models_dir)` in `sandbox.models.provision`;
 - the errors `ModelError`, `ManifestError`, `UnknownModelError`, `RequestError`.

@@ -1,14 +1,15 @@
-"""``parkmesh bench model-steps``: how long the model runs between two stop checks.
+"""``parkmesh bench model-steps`` (`measure_steps`): how long the model runs between two stop
+checks.
 
 A stop can only be seen at a check, so the longest gap between consecutive ``check()`` calls is
 the longest step that cannot be interrupted. The benchmark passes a check that records
 ``perf_counter_ns`` and reports the gaps for the encoder at batch 32 x 128 tokens (whole and in
-micro-batches) and for the decoder's generation at batch 1 and 8, plus throughput.
+micro-batches) and for the decoder's generation at batch 1 and 8, plus throughput. It returns
+the figures; the command line (``supervisor.cli.bench_model_steps``) prints them.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -194,45 +195,36 @@ def measure_layers(encoder: LoadedModel, decoder: LoadedModel) -> dict[str, floa
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    """Provision (if needed), load both models and print the step gaps as JSON."""
+def measure_steps(
+    *,
+    device: str = "cpu",
+    threads: int = 0,
+    repeats: int = 3,
+    new_tokens: int = 64,
+    models_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Provision (into `models_dir`, or a temporary directory), load both models and return
+    the step gaps: ``layers_ms``, ``encoder`` and ``decoder`` rows, with the machine's state.
+
+    ``threads`` > 0 sets torch's CPU threads first. Printing is the caller's.
+    """
     import torch
 
     from sandbox.models.provision import provision_models
     from sandbox.models.registry import load_model
-    from supervisor.cli.output import print_json
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if threads:
+        torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="parkmesh-models-") as tmp:
-        models_dir = args.models_dir or Path(tmp)
-        key = provision_models(models_dir).operator_public_key
-        encoder = load_model("all-MiniLM-L6-v2", models_dir, args.device, key)
-        decoder = load_model("tiny-llama-test", models_dir, args.device, key)
-        result = {
-            "device": args.device,
+        where = models_dir or Path(tmp)
+        key = provision_models(where).operator_public_key
+        encoder = load_model("all-MiniLM-L6-v2", where, device, key)
+        decoder = load_model("tiny-llama-test", where, device, key)
+        return {
+            "device": device,
             "torch_threads": torch.get_num_threads(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "layers_ms": measure_layers(encoder, decoder),
-            "encoder": measure_encoder(encoder, args.repeats),
-            "decoder": measure_decoder(decoder, args.new_tokens),
+            "encoder": measure_encoder(encoder, repeats),
+            "decoder": measure_decoder(decoder, new_tokens),
         }
-    print_json(result)
-    return 0
-
-
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add ``parkmesh bench model-steps``."""
-    parser = sub.add_parser("model-steps", help="longest uninterruptible model steps (JSON)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument(
-        "--models-dir",
-        type=Path,
-        default=None,
-        help="provision into this directory instead of a temporary one",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON (the only output)")
-    parser.set_defaults(func=run)

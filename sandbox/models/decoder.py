@@ -1,9 +1,13 @@
 """A Llama-style decoder as a plain ``nn.Module``: RMSNorm, rotary positions, grouped-query
 attention and a SwiGLU feed-forward (Touvron et al. 2023), computed exactly as Hugging Face's
-``LlamaForCausalLM`` so weights and logits can be compared with it.
+``LlamaForCausalLM`` so weights and logits can be compared with it. The same module runs
+Mistral and Qwen2 checkpoints (explicit head width, q/k/v biases, tied embeddings, Llama 3.1
+rope scaling: switches of `DecoderConfig`, mapped from ``config.json`` in
+`sandbox.models.families`).
 
 Parameter names follow that model without its ``model.`` prefix (``embed_tokens``,
-``layers.N.self_attn.q_proj``, ``layers.N.mlp.gate_proj``, ``norm``, ``lm_head``). The module is
+``layers.N.self_attn.q_proj``, ``layers.N.mlp.gate_proj``, ``norm``, ``lm_head``;
+`rename_hf_decoder` maps a checkpoint's names). The module is
 stateless: the key/value cache is a `KVCache` passed to `Decoder.forward`, allocated per
 generation, so one loaded model serves any number of sequential jobs and an aborted job leaves
 nothing behind. Generation lives in `sandbox.models.generate`.
@@ -13,62 +17,18 @@ Shapes in comments: B batch, T new tokens, S cache slots, H heads, K kv heads, D
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Final, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sandbox.models.config import config_from_dict
+from sandbox.models.decoder_config import DecoderConfig as DecoderConfig
 from sandbox.models.errors import ModelError
 from sandbox.models.pacing import LayerPacer
-
-
-@dataclass(frozen=True, slots=True)
-class DecoderConfig:
-    """Shape of a Llama-style decoder; defaults are the provisioned ``tiny-llama-test``."""
-
-    vocab_size: int = 259
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 8
-    num_kv_heads: int = 2
-    intermediate_size: int = 688
-    rope_theta: float = 10000.0
-    norm_eps: float = 1e-5
-    max_seq_len: int = 512
-    """Prompt plus generated tokens may not exceed this."""
-    bos_id: int = 256
-    eos_id: int = 257
-    pad_id: int = 258
-
-    def __post_init__(self) -> None:
-        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
-            raise ModelError(
-                f"decoder config: hidden_size {self.hidden_size}, num_heads {self.num_heads} and "
-                f"num_kv_heads {self.num_kv_heads} must divide evenly"
-            )
-        if (self.hidden_size // self.num_heads) % 2:
-            raise ModelError("decoder config: the head dimension must be even (rotary pairs)")
-        for key in ("bos_id", "eos_id", "pad_id"):
-            if not 0 <= getattr(self, key) < self.vocab_size:
-                raise ModelError(f"decoder config: {key} lies outside the vocabulary")
-
-    @property
-    def head_dim(self) -> int:
-        """Width of one attention head."""
-        return self.hidden_size // self.num_heads
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> DecoderConfig:
-        """Build from a manifest's ``config``; unknown or mistyped keys are a `ModelError`."""
-        return config_from_dict(cls, raw, "decoder")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The manifest form."""
-        return asdict(self)
+from sandbox.models.weights import compute_dtype, place
 
 
 class RMSNorm(nn.Module):
@@ -86,13 +46,33 @@ class RMSNorm(nn.Module):
         return self.weight * x32.to(dtype)
 
 
+def inverse_frequencies(cfg: DecoderConfig, device: torch.device) -> Tensor:
+    """Rotary inverse frequencies [D/2], with Llama 3.1 scaling when the config asks for it.
+
+    The ``llama3`` rule (as ``_compute_llama3_parameters`` in transformers): wavelengths
+    longer than ``original_max_len / low_freq_factor`` are slowed by ``factor``, shorter
+    than ``original_max_len / high_freq_factor`` kept, and the band between interpolated.
+    """
+    d = cfg.head_dim
+    exponents = torch.arange(0, d, 2, dtype=torch.int64, device=device).float() / d
+    inv_freq = 1.0 / (cfg.rope_theta**exponents)  # [D/2]
+    if cfg.rope_type != "llama3":
+        return inv_freq
+    old = cfg.rope_original_max_len
+    low, high, factor = cfg.rope_low_freq_factor, cfg.rope_high_freq_factor, cfg.rope_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < old / high) * ~(wavelen > old / low)
+    return torch.where(medium, smoothed, scaled)
+
+
 def rotary_tables(
     cfg: DecoderConfig, positions: Tensor, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
     """cos and sin for `positions` [B, T], each [B, 1, T, D] (halves repeated, as in HF)."""
-    d = cfg.head_dim
-    exponents = torch.arange(0, d, 2, dtype=torch.int64, device=positions.device).float() / d
-    inv_freq = 1.0 / (cfg.rope_theta**exponents)  # [D/2]
+    inv_freq = inverse_frequencies(cfg, positions.device)
     freqs = positions.float()[..., None] * inv_freq  # [B, T, D/2]
     emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # [B, 1, T, D]
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -139,10 +119,10 @@ class Attention(nn.Module):
         super().__init__()
         self.cfg = cfg
         c, d = cfg.hidden_size, cfg.head_dim
-        self.q_proj = nn.Linear(c, cfg.num_heads * d, bias=False)
-        self.k_proj = nn.Linear(c, cfg.num_kv_heads * d, bias=False)
-        self.v_proj = nn.Linear(c, cfg.num_kv_heads * d, bias=False)
-        self.o_proj = nn.Linear(cfg.num_heads * d, c, bias=False)
+        self.q_proj = nn.Linear(c, cfg.num_heads * d, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(c, cfg.num_kv_heads * d, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(c, cfg.num_kv_heads * d, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(cfg.num_heads * d, c, bias=cfg.o_bias)
 
     def forward(
         self,
@@ -220,6 +200,8 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
 
     def forward(
         self,
@@ -294,19 +276,60 @@ def attention_mask(keys_valid: Tensor, start: int, t: int) -> Tensor:
     return ((causal[None] & keys_valid[:, None, :]) | own[None])[:, None]
 
 
+T = TypeVar("T")
+# Buffers some Llama checkpoints carry (recomputed here from the config): dropped by name.
+_HF_DROPPED_SUFFIX: Final = ".self_attn.rotary_emb.inv_freq"
+
+
+def rename_hf_decoder(state: Mapping[str, T], cfg: DecoderConfig) -> dict[str, T]:
+    """Map a ``*ForCausalLM`` state dict (``model.`` prefix) to `Decoder`'s names.
+
+    Names without the prefix (the provisioned test model) pass unchanged. With tied embeddings
+    a stored ``lm_head.weight`` is dropped, as transformers does, and the head uses the
+    embedding. Anything unknown passes through for the strict load to name.
+    """
+    out: dict[str, T] = {}
+    for key, tensor in state.items():
+        name = key.removeprefix("model.")
+        if name.endswith(_HF_DROPPED_SUFFIX) or (cfg.tie_embeddings and name == "lm_head.weight"):
+            continue
+        out[name] = tensor
+    if cfg.tie_embeddings and "embed_tokens.weight" in out:
+        out["lm_head.weight"] = out["embed_tokens.weight"]
+    return out
+
+
 def load_decoder(cfg: DecoderConfig, state: Mapping[str, Tensor], device: torch.device) -> Decoder:
-    """Build on the meta device, assign `state` strictly, move to `device`, eval mode.
+    """Build on the meta device, assign `state` strictly on `device`, eval mode.
+
+    Tensors are converted to the compute dtype (`weights.compute_dtype`: the stored dtype on
+    CUDA, float32 on the CPU) one at a time before they are assigned; on the CPU a float32
+    tensor stays a view of its file mapping.
 
     Raises:
         ModelError: the state dict's keys or shapes do not match the config.
     """
     with torch.device("meta"):
         model = Decoder(cfg)
+    renamed = rename_hf_decoder(state, cfg)
+    if cfg.tie_embeddings:  # convert the shared matrix once, then alias it again
+        renamed.pop("lm_head.weight", None)
+    placed = place(renamed, compute_dtype(cfg.dtype, device), device)
+    if cfg.tie_embeddings and "embed_tokens.weight" in placed:
+        placed["lm_head.weight"] = placed["embed_tokens.weight"]
     try:
-        model.load_state_dict(dict(state), strict=True, assign=True)
+        model.load_state_dict(placed, strict=True, assign=True)
     except RuntimeError as exc:
         raise ModelError(f"decoder weights do not fit the config: {exc}") from None
+    if cfg.tie_embeddings:
+        model.lm_head.weight = model.embed_tokens.weight  # assign=True gave two Parameters
     return model.to(device).eval()
+
+
+def expected_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
+    """The parameter names and shapes `Decoder(cfg)` loads (tied head included)."""
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in Decoder(cfg).state_dict().items()}
 
 
 def random_decoder_state(cfg: DecoderConfig, seed: int) -> dict[str, Tensor]:
@@ -316,8 +339,7 @@ def random_decoder_state(cfg: DecoderConfig, seed: int) -> dict[str, Tensor]:
     comparing with another implementation also exercises the norm scales.
     """
     gen = torch.Generator().manual_seed(seed)
-    with torch.device("meta"):
-        shapes = {k: v.shape for k, v in Decoder(cfg).state_dict().items()}
+    shapes = expected_shapes(cfg)
     state: dict[str, Tensor] = {}
     for key in sorted(shapes):
         if key.endswith("norm.weight"):

@@ -11,9 +11,11 @@ Shapes in comments: B batch, T tokens, H heads, D head dim, C hidden.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Final, cast
+from pathlib import Path
+from typing import Any, Final, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ from torch import Tensor, nn
 from sandbox.models.config import config_from_dict
 from sandbox.models.errors import ModelError
 from sandbox.models.pacing import LayerPacer
+from sandbox.models.weights import place
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,8 @@ class EncoderConfig:
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
     max_tokens: int = 128
-    """Inputs are truncated to this many tokens (special tokens included)."""
+    """Inputs are truncated to this many tokens (special tokens included): the window the
+    model was trained for, read from its own files (`encoder_window`)."""
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
@@ -81,6 +85,30 @@ class EncoderConfig:
     def to_dict(self) -> dict[str, Any]:
         """The manifest form."""
         return asdict(self)
+
+
+def encoder_window(source: Path, hf: Mapping[str, Any]) -> int:
+    """The token window of a sentence-transformers model directory.
+
+    ``sentence_bert_config.json`` ``max_seq_length`` (256 for all-MiniLM-L6-v2), bounded by
+    the position table (``max_position_embeddings``); without that file, the position table.
+
+    Raises:
+        ModelError: the file is unreadable or its value is not a positive integer.
+    """
+    positions = hf.get("max_position_embeddings")
+    if not isinstance(positions, int) or positions < 2:
+        raise ModelError(f"encoder config.json max_position_embeddings {positions!r} is invalid")
+    path = source / "sentence_bert_config.json"
+    if not path.exists():
+        return positions
+    try:
+        window = json.loads(path.read_text()).get("max_seq_length")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+    if not isinstance(window, int) or isinstance(window, bool) or window < 2:
+        raise ModelError(f"{path}: max_seq_length {window!r} must be an integer >= 2")
+    return min(window, positions)
 
 
 class Embeddings(nn.Module):
@@ -230,6 +258,7 @@ def mean_pool_normalize(hidden: Tensor, attention_mask: Tensor) -> Tensor:
     return F.normalize(summed / counts, p=2.0, dim=1)
 
 
+T = TypeVar("T")
 # Hugging Face BertModel parameter names -> ours. Buffers and the pooler are not used by mean
 # pooling and are dropped by name; any other unknown key fails the strict load.
 _HF_DROPPED: Final = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
@@ -251,9 +280,9 @@ _HF_LAYER: Final = {
 }
 
 
-def rename_hf_bert(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def rename_hf_bert(state: Mapping[str, T], /) -> dict[str, T]:
     """Map a ``BertModel`` state dict (optionally prefixed ``bert.``) to `Encoder`'s names."""
-    out: dict[str, Tensor] = {}
+    out: dict[str, T] = {}
     for key, tensor in state.items():
         name = key.removeprefix("bert.")
         if name in _HF_DROPPED:
@@ -271,15 +300,23 @@ def rename_hf_bert(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 
 def load_encoder(cfg: EncoderConfig, state: Mapping[str, Tensor], device: torch.device) -> Encoder:
-    """Build on the meta device, assign `state` strictly, move to `device`, eval mode.
+    """Build on the meta device, assign `state` strictly on `device` in float32, eval mode.
 
     Raises:
         ModelError: the state dict's keys or shapes do not match the config.
     """
     with torch.device("meta"):
         model = Encoder(cfg)
+    # float32 everywhere: the encoder is small, and its results are compared across devices.
+    placed = place(rename_hf_bert(state), torch.float32, device)
     try:
-        model.load_state_dict(rename_hf_bert(state), strict=True, assign=True)
+        model.load_state_dict(placed, strict=True, assign=True)
     except RuntimeError as exc:
         raise ModelError(f"encoder weights do not fit the config: {exc}") from None
     return model.to(device).eval()
+
+
+def expected_encoder_shapes(cfg: EncoderConfig) -> dict[str, tuple[int, ...]]:
+    """The parameter names and shapes `Encoder(cfg)` loads."""
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in Encoder(cfg).state_dict().items()}

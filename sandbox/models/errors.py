@@ -27,3 +27,9 @@ class UnknownModelError(ModelError):
 class RequestError(ModelError):
     """A job's input or parameters do not suit the model (empty input, too long, bad sampling
     parameters, wrong kind of job for the model). The job fails; the model stays loaded."""
+
+
+class CheckpointError(ModelError):
+    """A checkpoint directory cannot be imported as it is: pickle weights, a missing file, an
+    index that names a missing shard or tensor, a truncated shard, an unsupported family or
+    setting. Nothing is installed; the message names the file or key."""

@@ -4,24 +4,32 @@ Split as in gpt-fast: `prefill` runs the prompt, `decode_one_token` one step, `s
 logits into ids, `generate_ids` drives them. Prompts of a batch are left-padded so every row
 decodes into the same cache slot at each step; each row keeps its own rotary positions.
 
+Stopping a row: any of its eos ids, or the caller's ``on_token`` returning True (the runtime's
+stop strings). The key/value cache is either fresh per call or a view of a model's
+`StaticKVCache`, preallocated and reused (gpt-fast's static cache).
+
 Cancellation: the pacer's check runs before every layer of every step and between steps; when it
-raises, the exception propagates and the per-call cache is dropped.
+raises, the exception propagates and nothing of the call is kept but the cache buffers, which
+the next call overwrites before it reads them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from sandbox.models.decoder import Decoder, KVCache
 from sandbox.models.errors import RequestError
+from sandbox.models.fast_decode import DecodeStep, RopeTable
 from sandbox.models.pacing import LayerPacer
+from sandbox.models.static_cache import StaticKVCache
 
-OnTokenId = Callable[[int, int], None]
-"""Called with (row, token id) for every generated token, in order."""
+OnTokenId = Callable[[int, int], bool]
+"""Called with (row, token id) for every generated token, in order; True ends that row."""
 
 
 def check_sampling(temperature: float, top_p: float) -> None:
@@ -100,6 +108,15 @@ def decode_one_token(
     return logits[:, -1]
 
 
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What `generate_ids` made: each row's ids (no prompt, no eos) and whether the row ended
+    by itself (an eos id, or `on_token` asking to stop) rather than by running out of tokens."""
+
+    ids: list[list[int]]
+    stopped: list[bool]
+
+
 @torch.inference_mode()
 def generate_ids(
     model: Decoder,
@@ -112,12 +129,17 @@ def generate_ids(
     generator: torch.Generator | None = None,
     on_token: OnTokenId | None = None,
     step_rows: int = 0,
-) -> list[list[int]]:
-    """Generate up to `max_new_tokens` ids after each prompt; a row stops at its eos id.
+    eos_ids: Collection[int] | None = None,
+    cache: StaticKVCache | None = None,
+    step: DecodeStep | None = None,
+) -> Generation:
+    """Generate up to `max_new_tokens` ids after each prompt; a row stops at any of its eos ids
+    or when `on_token` returns True for it (a stop string, say).
 
     `step_rows` > 0 bounds the token rows (batch x prompt tokens) of one prefill product; decode
-    steps are one token per row anyway. Returns the generated ids of each row, without the
-    prompt and without the eos.
+    steps are one token per row anyway. `eos_ids` defaults to the config's ``eos_id`` (empty:
+    never stop early). `cache` reuses preallocated buffers (a fresh cache otherwise). `step`
+    is the model's fast decode step, used once it has verified itself against the model.
 
     Raises:
         RequestError: empty prompt, bad sampling parameters, or too long for the model.
@@ -135,6 +157,7 @@ def generate_ids(
             f"prompt of {length} tokens plus {max_new_tokens} new tokens exceeds the model's "
             f"{cfg.max_seq_len}"
         )
+    stop_ids = frozenset((cfg.eos_id,) if eos_ids is None else eos_ids)
     device = model.lm_head.weight.device
     b = len(prompts)
     rows = [[cfg.pad_id] * (length - len(p)) + list(p) for p in prompts]
@@ -144,28 +167,39 @@ def generate_ids(
     )
     positions = (token_mask.long().cumsum(dim=1) - 1).clamp(min=0)  # [B, L]
     next_position = positions[:, -1] + 1  # [B]
-    cache = KVCache(cfg, b, length + max_new_tokens, device, model.lm_head.weight.dtype)
+    slots = length + max_new_tokens
+    kv = (
+        KVCache(cfg, b, slots, device, model.lm_head.weight.dtype)
+        if cache is None
+        else cache.view(b, slots)
+    )
 
     out: list[list[int]] = [[] for _ in range(b)]
-    if max_new_tokens == 0:
-        return out
-    chunk = max(1, step_rows // b) if step_rows > 0 else 0
-    logits = prefill(model, tokens, positions, token_mask, cache, pacer, chunk)
     done = [False] * b
-    for step in range(max_new_tokens):
+    if max_new_tokens == 0:
+        return Generation(out, done)
+    chunk = max(1, step_rows // b) if step_rows > 0 else 0
+    logits = prefill(model, tokens, positions, token_mask, kv, pacer, chunk)
+    if step is not None and step.usable is None:
+        step.verify()
+    rope = RopeTable(model, slots, device) if step is not None and step.usable else None
+    for index in range(max_new_tokens):
         next_ids = sample(logits, temperature, top_p, generator)  # [B]
         for row, token_id in enumerate(next_ids.tolist()):
             if done[row]:
                 continue
-            if token_id == cfg.eos_id:
+            if token_id in stop_ids:
                 done[row] = True
                 continue
             out[row].append(token_id)
-            if on_token is not None:
-                on_token(row, token_id)
-        if all(done) or step == max_new_tokens - 1:
+            if on_token is not None and on_token(row, token_id):
+                done[row] = True
+        if all(done) or index == max_new_tokens - 1:
             break
         pacer.step()
-        logits = decode_one_token(model, next_ids, next_position, length + step, cache, pacer)
+        if rope is not None and step is not None:
+            logits = step(next_ids, next_position, length + index, kv, rope, pacer)
+        else:
+            logits = decode_one_token(model, next_ids, next_position, length + index, kv, pacer)
         next_position = next_position + 1
-    return out
+    return Generation(out, done)

@@ -10,8 +10,9 @@ The canonical form is ``json.dumps(manifest, sort_keys=True, separators=(",", ":
 The operator signs manifests offline; a car pins the operator's public key and refuses any
 manifest whose signature, name, file sizes or digests do not match. Weights are safetensors only
 (no pickle can reach ``torch``): a weight file must be named ``*.safetensors`` and its header
-must parse. `read_verified_file` returns the bytes it hashed, so what is loaded is what was
-verified (no window to swap the file between the check and the load).
+must parse. `read_verified_file` returns the bytes it hashed and `map_verified_file` the one
+memory mapping it hashed, so what is loaded is what was verified (no window to swap the file
+between the check and the load, and no second copy of a large weights file in memory).
 
 This module imports no torch: the supervisor can verify and list models without it.
 """
@@ -21,16 +22,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import struct
+import mmap
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sandbox.models.errors import ManifestError
+from sandbox.models.tensorfile import check_safetensors
 
 MANIFEST_NAME: Final = "manifest.json"
 FORMAT_VERSION: Final = 1
@@ -39,9 +44,15 @@ FAMILIES: Final = ("encoder", "decoder")
 ROLE_SUFFIXES: Final[Mapping[str, tuple[str, ...]]] = {
     "weights": (".safetensors",),
     "tokenizer": (".json",),
+    # Kept beside the weights by `parkmesh model import`, pinned like them: the checkpoint's
+    # own config, its shard index, the tokenizer's settings (chat template, special tokens)
+    # and the generation defaults. Data only: nothing in them is ever executed.
+    "config": (".json",),
+    "index": (".json",),
+    "tokenizer_config": (".json",),
+    "generation_config": (".json",),
+    "encoder_config": (".json",),
 }
-# A safetensors header is JSON of at most this many bytes (the reference reader's limit).
-_MAX_HEADER_BYTES: Final = 100 * 1024 * 1024
 
 Family = Literal["encoder", "decoder"]
 
@@ -167,6 +178,8 @@ def load_manifest(model_dir: Path, operator_public_key: bytes) -> Manifest:
 def read_verified_file(model_dir: Path, manifest: Manifest, entry: FileEntry) -> bytes:
     """Read one pinned file whole and return its bytes once size and SHA-256 match.
 
+    For small files (tokenizer, configs); weights go through `map_verified_file`.
+
     Raises:
         ManifestError: the file is missing, unreadable, of the wrong size or digest, or (for
             weights) not a well-formed safetensors file.
@@ -178,6 +191,50 @@ def read_verified_file(model_dir: Path, manifest: Manifest, entry: FileEntry) ->
         raise ManifestError(f"model {manifest.name!r}: missing file {path}") from None
     except OSError as exc:
         raise ManifestError(f"model {manifest.name!r}: cannot read {path}: {exc}") from None
+    _check_pinned(data, manifest, entry, path)
+    return data
+
+
+def map_verified_file(model_dir: Path, manifest: Manifest, entry: FileEntry) -> mmap.mmap:
+    """Map one pinned file into memory and return the mapping once size and SHA-256 match.
+
+    The digest is computed over the mapping itself, and the caller loads tensors as views of
+    the same mapping: the bytes hashed are the bytes loaded, and a 10 GB shard costs page
+    cache (file-backed, reclaimable) rather than 10 GB of private memory. The file is opened
+    once, so renaming another file over it afterwards changes nothing. The mapping is
+    copy-on-write (``ACCESS_COPY``): tensors over it are writable as torch expects, and a
+    write would never reach the file.
+
+    Raises:
+        ManifestError: as `read_verified_file`.
+    """
+    path = model_dir / entry.path
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ManifestError(f"model {manifest.name!r}: missing file {path}") from None
+    except OSError as exc:
+        raise ManifestError(f"model {manifest.name!r}: cannot read {path}: {exc}") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size != entry.size or size == 0:
+            raise ManifestError(
+                f"model {manifest.name!r}: {path} has {size} bytes, manifest pins {entry.size} "
+                "(tampered or truncated)"
+            )
+        try:
+            mapping = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
+        except OSError as exc:
+            raise ManifestError(f"model {manifest.name!r}: cannot map {path}: {exc}") from None
+    finally:
+        os.close(fd)
+    _check_pinned(mapping, manifest, entry, path)
+    return mapping
+
+
+def _check_pinned(
+    data: bytes | mmap.mmap, manifest: Manifest, entry: FileEntry, path: Path
+) -> None:
     if len(data) != entry.size:
         raise ManifestError(
             f"model {manifest.name!r}: {path} has {len(data)} bytes, manifest pins {entry.size} "
@@ -191,44 +248,19 @@ def read_verified_file(model_dir: Path, manifest: Manifest, entry: FileEntry) ->
         )
     if entry.role == "weights":
         check_safetensors(data, f"model {manifest.name!r}: {path}")
-    return data
 
 
 def verify_files(model_dir: Path, manifest: Manifest) -> None:
-    """Check every pinned file (size, digest, format) without keeping the bytes."""
-    for entry in manifest.files:
-        read_verified_file(model_dir, manifest, entry)
+    """Check every pinned file (size, digest, format) without keeping the bytes.
 
-
-def check_safetensors(data: bytes, label: str) -> None:
-    """Raise `ManifestError` unless `data` has a valid safetensors header covering the file.
-
-    Header: u64 little-endian length N, then N bytes of JSON mapping tensor names to
-    ``{"dtype", "shape", "data_offsets": [begin, end]}`` (plus optional ``__metadata__``).
+    Weights are hashed through a mapping, one file at a time, so a large model needs no more
+    memory than the page cache lends.
     """
-    if len(data) < 8:
-        raise ManifestError(f"{label} is not a safetensors file (shorter than its header)")
-    (n,) = struct.unpack_from("<Q", data)
-    if n > _MAX_HEADER_BYTES or 8 + n > len(data):
-        raise ManifestError(f"{label} is not a safetensors file (header length {n} is invalid)")
-    try:
-        header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, ValueError):
-        raise ManifestError(f"{label} is not a safetensors file (header is not JSON)") from None
-    if not isinstance(header, dict):
-        raise ManifestError(f"{label} is not a safetensors file (header is not an object)")
-    body = len(data) - 8 - n
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        offsets = info.get("data_offsets") if isinstance(info, dict) else None
-        if (
-            not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1] <= body
-        ):
-            raise ManifestError(f"{label}: tensor {key!r} has invalid data offsets {offsets!r}")
+    for entry in manifest.files:
+        if entry.role == "weights" and entry.size > 0:
+            map_verified_file(model_dir, manifest, entry).close()
+        else:
+            read_verified_file(model_dir, manifest, entry)
 
 
 def _public_key(raw: bytes) -> Ed25519PublicKey:
@@ -237,36 +269,48 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+class _EntryShape(msgspec.Struct, frozen=True):
+    """A file entry as the signed document declares it; the role is checked against
+    `ROLE_SUFFIXES` and the path by `_check_relpath` once the types hold."""
+
+    path: str
+    role: str
+    sha256: Annotated[str, msgspec.Meta(pattern=r"\A[0-9a-f]{64}\Z")]
+    size: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _BodyShape(msgspec.Struct, frozen=True):
+    """The signed ``manifest`` object; unknown keys are allowed (and signed like the rest)."""
+
+    format: Literal[1]
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    family: Family
+    config: dict[str, Any]
+    files: Annotated[list[_EntryShape], msgspec.Meta(min_length=1)]
+
+
+_PART = re.compile(r"\.([^.\[`]+)|\[(\d+)\]")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
+
+
 def _parse_body(body: Mapping[str, Any], label: str) -> Manifest:
-    def bad(what: str) -> ManifestError:
-        return ManifestError(f"model {label!r}: manifest {what}")
-
-    if body.get("format") != FORMAT_VERSION:
-        raise bad(f"format {body.get('format')!r} is not supported (expected {FORMAT_VERSION})")
-    name, family, config = body.get("name"), body.get("family"), body.get("config")
-    if not isinstance(name, str) or not name:
-        raise bad("has no model name")
-    if family not in FAMILIES:
-        raise bad(f"family {family!r} is not one of {FAMILIES}")
-    if not isinstance(config, dict):
-        raise bad("config must be an object")
-    files = body.get("files")
-    if not isinstance(files, list) or not files:
-        raise bad("lists no files")
-    entries = tuple(_parse_entry(f, label) for f in files)
+    """The verified ``manifest`` object as a `Manifest`; raises `ManifestError` naming the key."""
+    if body.get("format") != FORMAT_VERSION:  # first: another format may differ in any key
+        raise _refused(("format",), body, label)
+    try:
+        shape = msgspec.convert(body, _BodyShape, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _refused(_path(str(exc)), body, label) from None
+    entries = tuple(_entry(e, label) for e in shape.files)
     if not any(e.role == "weights" for e in entries):
-        raise bad("lists no weights file")
-    return Manifest(name, family, config, entries)
+        raise ManifestError(f"model {label!r}: manifest lists no weights file")
+    return Manifest(shape.name, shape.family, shape.config, entries)
 
 
-def _parse_entry(raw: object, label: str) -> FileEntry:
-    if not isinstance(raw, dict):
-        raise ManifestError(f"model {label!r}: manifest file entry {raw!r} is not an object")
-    path, digest, size, role = (raw.get(k) for k in ("path", "sha256", "size", "role"))
-    if not isinstance(path, str):
-        raise ManifestError(f"model {label!r}: manifest file entry without a path: {raw!r}")
+def _entry(shape: _EntryShape, label: str) -> FileEntry:
+    path, role = shape.path, shape.role
     _check_relpath(path, label)
-    if not isinstance(role, str) or role not in ROLE_SUFFIXES:
+    if role not in ROLE_SUFFIXES:
         raise ManifestError(
             f"model {label!r}: file {path!r} has role {role!r}, expected one of "
             f"{sorted(ROLE_SUFFIXES)}"
@@ -276,21 +320,49 @@ def _parse_entry(raw: object, label: str) -> FileEntry:
             f"model {label!r}: {role} file {path!r} must end with {ROLE_SUFFIXES[role]} "
             "(weights are safetensors only)"
         )
-    if not isinstance(digest, str) or len(digest) != 64 or not _is_hex(digest):
-        raise ManifestError(f"model {label!r}: file {path!r} has no valid sha256 digest")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError(f"model {label!r}: file {path!r} has no valid size")
-    return FileEntry(path, digest, size, role)
+    return FileEntry(path, shape.sha256, shape.size, role)
+
+
+def _path(text: str) -> tuple[str | int, ...]:
+    """The keys down to the value msgspec refused (``... - at `$.files[0].size```).
+
+    The path is always last in `text` (a quoted value, ``Invalid enum value ...``, precedes
+    it), and a missing key is named in the sentence, not in the path.
+    """
+    what, _, at = text.rpartition(" - at `$")
+    path: list[str | int] = [name or int(index) for name, index in _PART.findall(at)]
+    missing = _MISSING.match(what or text)
+    return (*path, missing["name"]) if missing else tuple(path)
+
+
+def _refused(path: tuple[str | int, ...], body: Mapping[str, Any], label: str) -> ManifestError:
+    """The `ManifestError` for the value at `path` of `body`, in the words of each key."""
+    if path[:1] != ("files",) or len(path) < 2:
+        problem = {
+            "format": f"manifest format {body.get('format')!r} is not supported"
+            f" (expected {FORMAT_VERSION})",
+            "name": "manifest has no model name",
+            "family": f"manifest family {body.get('family')!r} is not one of {FAMILIES}",
+            "config": "manifest config must be an object",
+        }.get(str(path[0]) if path else "", "manifest lists no files")
+        return ManifestError(f"model {label!r}: {problem}")
+    raw = body["files"][path[1]]
+    if len(path) == 2:
+        return ManifestError(f"model {label!r}: manifest file entry {raw!r} is not an object")
+    file = raw.get("path")
+    problem = {
+        "path": f"manifest file entry without a path: {raw!r}",
+        "role": f"file {file!r} has role {raw.get('role')!r}, expected one of "
+        f"{sorted(ROLE_SUFFIXES)}",
+        "sha256": f"file {file!r} has no valid sha256 digest",
+    }.get(str(path[2]), f"file {file!r} has no valid size")
+    return ManifestError(f"model {label!r}: {problem}")
 
 
 def _check_relpath(path: str, label: str) -> None:
     p = PurePosixPath(path)
     if p.is_absolute() or ".." in p.parts or not p.parts or "\\" in path:
         raise ManifestError(f"model {label!r}: file path {path!r} must stay inside the model dir")
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 def files_with_role(manifest: Manifest, role: str) -> Sequence[FileEntry]:

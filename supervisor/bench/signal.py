@@ -30,6 +30,7 @@ from sandbox.stop_page import StopLevel, StopPage
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, PolicyConfig
+from supervisor.preempt.stop_thread import StopThreads
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import CanSource, open_bus
 from supervisor.vehicle.config import DATA_DIR, CanConfig
@@ -121,6 +122,7 @@ async def measure_latency(trials: int, seed: int, priority: int = 0) -> dict[str
         decoder,
         hotpath,
         bus_factory=lambda: open_bus(config, decoder.frame_ids, port=port),
+        thread=StopThreads(hotpath),
         priority=priority,
     )
     scheduling = "normal"

@@ -161,7 +161,7 @@ async def _measure(
     rng: random.Random,
     loads: tuple[str, ...],
 ) -> dict[str, Any]:
-    from sandbox.session import load_sandbox_config
+    from supervisor.cli.sandbox_config import load_sandbox_config
     from supervisor.daemon.app import Supervisor
     from supervisor.daemon.systemd import Notifier
     from supervisor.ledger import LEDGER_FILE

@@ -1,8 +1,9 @@
 """The ``parkmesh`` command line: one module per command, each registering its sub-parser.
 
-Command modules live next to the code they drive (``sandbox/cli.py`` for ``infer``, say) so that
-importing the CLI imports neither torch nor textual: a module registers cheaply, and the heavy
-imports happen inside the command's function.
+Every command module lives here, in the application: the libraries (sandbox, thermal, uplink)
+compute and return data, and the command parses its flags, loads the configuration, calls them
+and prints. A module registers cheaply: importing the CLI imports neither torch nor textual,
+and the heavy imports happen inside the command's function.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "supervisor.cli.run",
     "supervisor.cli.demo",
     "supervisor.cli.vehicle",
-    "thermal.cli",
+    "supervisor.cli.budget",
     "supervisor.cli.bench",
-    "sandbox.cli",
-    "uplink.cli",
-    "uplink.sim.cli",
+    "supervisor.cli.infer",
+    "supervisor.cli.model",
+    "supervisor.cli.dispatcher",
+    "supervisor.cli.simulate_fleet",
     "supervisor.cli.fleet",
     "supervisor.cli.status",
     "supervisor.cli.prefs",

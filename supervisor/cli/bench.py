@@ -1,4 +1,9 @@
-"""``parkmesh bench ...``: benchmarks that print JSON; each lives beside the code it measures."""
+"""``parkmesh bench ...``: benchmarks that print JSON.
+
+A benchmark's measurement lives beside the code it measures and returns its figures; the
+command that runs it and prints them is registered here (``supervisor.cli.bench_*``) or, for
+the daemon's own benchmarks, in ``supervisor.bench``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from typing import Any
 BENCH_MODULES: tuple[str, ...] = (
     "supervisor.bench.signal",
     "supervisor.bench.stop_under_load",
-    "sandbox.models.bench_steps",
-    "uplink.bench",
-    "sandbox.bench.preempt",
-    "sandbox.bench.overhead",
+    "supervisor.cli.bench_model_steps",
+    "supervisor.cli.bench_decode",
+    "supervisor.cli.bench_uplink",
+    "supervisor.cli.bench_preempt",
+    "supervisor.cli.bench_overhead",
     "supervisor.bench.ledger",
 )
 

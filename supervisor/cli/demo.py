@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="scenario file (default: the shipped evening in the driveway)",
     )
     parser.add_argument(
+        "--node",
+        choices=("car", "home-battery", "robot"),
+        default="car",
+        help="what the daemon lends: the scenario car (default), a home battery on a simulated "
+        "SunSpec inverter (Modbus TCP), or a docked robot on simulated UPower (DBus)",
+    )
+    parser.add_argument(
         "--speed",
         type=float,
         default=1.0,
@@ -51,7 +58,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _interruptible_demo(
-    scenario: Path, speed: float, quiet: bool, keep: Path | None
+    scenario: Path, speed: float, quiet: bool, keep: Path | None, node: str = "car"
 ) -> DemoPrinter:
     """`run_demo`, stopped by Ctrl-C or SIGTERM from its first moment.
 
@@ -78,7 +85,12 @@ async def _interruptible_demo(
 
             nursery.start_soon(stop_on_signal)
             try:
-                outcome.append(await run_demo(scenario, speed, quiet, keep=keep))
+                if node == "car":
+                    outcome.append(await run_demo(scenario, speed, quiet, keep=keep))
+                else:
+                    from supervisor.demo.node_run import run_node_demo
+
+                    outcome.append(await run_node_demo(node, speed, quiet, keep=keep))
             except Interrupted as exc:  # the daemon's own receiver had taken over
                 outcome.append(exc)
             nursery.cancel_scope.cancel()
@@ -103,7 +115,9 @@ def _demo(args: argparse.Namespace) -> int:
         keep.chmod(0o755)
         keep = keep.resolve()
     try:
-        printer = trio.run(_interruptible_demo, args.scenario, args.speed, args.json, keep)
+        printer = trio.run(
+            _interruptible_demo, args.scenario, args.speed, args.json, keep, args.node
+        )
     except Interrupted:
         print("parkmesh demo: interrupted while starting")
         return 130

@@ -65,6 +65,7 @@ def _load(path: Path | None) -> Supervisor:
         ConfigError: every problem found, each placed in the file where it has a key.
     """
     from supervisor.config.check import check_config, place
+    from supervisor.config.library_errors import LIBRARY_ERRORS, as_config_error
     from supervisor.daemon.app import Supervisor
 
     try:
@@ -73,8 +74,8 @@ def _load(path: Path | None) -> Supervisor:
         # Building the daemon loads every file the configuration names (DBC, mapping,
         # scenario, log) and checks the models; nothing is started.
         return Supervisor(config, config_path=path)
-    except ConfigError as exc:
-        raise place(exc, path) from None
+    except (ConfigError, *LIBRARY_ERRORS) as exc:
+        raise place(as_config_error(exc), path) from None
 
 
 def _report(error: ConfigError) -> int:
@@ -88,6 +89,7 @@ STATE_UMASK = 0o027
 
 def _run(args: argparse.Namespace) -> int:
     from supervisor.config.check import place
+    from supervisor.config.library_errors import LIBRARY_ERRORS, as_config_error
     from supervisor.daemon.app import Interrupted
     from supervisor.daemon.instance_lock import AlreadyRunning
     from supervisor.daemon.logs import setup_logging
@@ -108,21 +110,21 @@ def _run(args: argparse.Namespace) -> int:
     except AlreadyRunning as exc:
         print(f"parkmesh: {exc}", file=sys.stderr)
         return 1
-    except ConfigError as exc:  # found only while starting: the runtime folder, say
-        return _report(place(exc, path))
+    except (ConfigError, *LIBRARY_ERRORS) as exc:  # found only while starting: the runtime
+        return _report(place(as_config_error(exc), path))  # folder, the node's keys, say
     except BaseExceptionGroup as group:
         # A service that failed to start on its configuration fails inside the nursery.
-        configs, others = group.split(ConfigError)
+        configs, others = group.split((ConfigError, *LIBRARY_ERRORS))
         if configs is None or others is not None:
             raise
         for error in _leaves(configs):
-            _report(place(error, path))
+            _report(place(as_config_error(error), path))
         return EX_CONFIG
     return 0
 
 
-def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:
-    leaves: list[ConfigError] = []
+def _leaves(group: BaseExceptionGroup[Exception]) -> list[Any]:
+    leaves: list[Any] = []
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
             leaves += _leaves(exc)

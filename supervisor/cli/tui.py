@@ -1,7 +1,8 @@
 """``parkmesh tui``: start the technician's Textual TUI (``python -m tui``) in this terminal.
 
-The TUI is a separate program and a client of the DBus API; this module only replaces the
-process with it, so nothing here imports textual.
+The TUI is a separate program and a client of the DBus API: ``python -m tui`` builds its DBus
+client (`tui.client.SupervisorClient`) for the bus named here and hands it to the app. This
+module only replaces the process with it, so nothing here imports textual (or tui).
 """
 
 from __future__ import annotations

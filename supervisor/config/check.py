@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uplink.config import file_problems
+from uplink.config import UplinkConfig, file_problems
 
 from .errors import ConfigError, ConfigErrors, combine
 from .schema import Config
@@ -38,6 +38,25 @@ def check_config(config: Config, file: Path | None = None) -> None:
         ]
     if problems:
         raise place(combine(problems), file)
+
+
+def check_uplink(config: UplinkConfig, file: Path | str | None = None) -> None:
+    """Every check of ``[uplink]``: its fields together, and its files when ``enabled``.
+
+    Raises:
+        ConfigError: naming the key (``uplink.node_id``, ``uplink.cert_file``...) of each
+            problem (`ConfigErrors` when there are several).
+    """
+    problems = list(config.config_problems())
+    if config.enabled:
+        problems += file_problems(config)
+    if problems:
+        raise combine(
+            [
+                ConfigError(message, file=file, key=f"uplink.{key}", section="uplink")
+                for key, message in problems
+            ]
+        )
 
 
 def _folder_problem(folder: Path) -> str | None:

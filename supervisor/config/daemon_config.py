@@ -4,29 +4,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from supervisor.config.sections import setting
+from msgspec import Meta
 
 
 @dataclass(frozen=True, slots=True)
 class DaemonConfig:
     """``[daemon]``: process-wide settings."""
 
-    state_dir: Path = setting(Path("/var/lib/parkmesh"), doc="sqlite databases and keys")
-    runtime_dir: Path = setting(
-        Path("/run/parkmesh"), doc="runtime files: the running daemon's lock"
+    state_dir: Annotated[Path, Meta(description="sqlite databases and keys")] = Path(
+        "/var/lib/parkmesh"
     )
-    log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="log level")
-    shutdown_grace_s: float = setting(
-        5.0,
-        doc="how long a SIGTERM may take: the running job is answered and recorded",
-        min=0.1,
-        max=60.0,
+    runtime_dir: Annotated[Path, Meta(description="runtime files: the running daemon's lock")] = (
+        Path("/run/parkmesh")
     )
-    realtime_priority: int = setting(
-        10,
-        doc="SCHED_FIFO priority of the hot path's thread (0: normal scheduling)",
-        min=0,
-        max=99,
-    )
+    log_level: Annotated[
+        Literal["debug", "info", "warning", "error"], Meta(description="log level")
+    ] = "info"
+    shutdown_grace_s: Annotated[
+        float,
+        Meta(
+            ge=0.1,
+            le=60.0,
+            description="how long a SIGTERM may take: the running job is answered and recorded",
+        ),
+    ] = 5.0
+    realtime_priority: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=99,
+            description="SCHED_FIFO priority of the hot path's thread (0: normal scheduling)",
+        ),
+    ] = 10

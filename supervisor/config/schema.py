@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from msgspec import Meta
 
 from sandbox.config import SandboxConfig
-from supervisor.api.config import ApiConfig
+from supervisor.api.section import ApiConfig
 from supervisor.config.daemon_config import DaemonConfig
-from supervisor.config.sections import setting
 from supervisor.ledger.config import LedgerConfig
+from supervisor.nodes.config import NodeConfig
 from supervisor.policy.config import PolicyConfig
 from supervisor.vehicle.config import VehicleConfig
 from thermal.config import BudgetConfig
@@ -19,11 +22,30 @@ from uplink.config import UplinkConfig
 class Config:
     """``/etc/parkmesh/parkmesh.toml``, every key documented in ``packaging/parkmesh.toml``."""
 
-    daemon: DaemonConfig = setting(factory=DaemonConfig, doc="process-wide settings")
-    vehicle: VehicleConfig = setting(factory=VehicleConfig, doc="where vehicle state comes from")
-    policy: PolicyConfig = setting(factory=PolicyConfig, doc="admission rules")
-    sandbox: SandboxConfig = setting(factory=SandboxConfig, doc="confined inference workers")
-    budget: BudgetConfig = setting(factory=BudgetConfig, doc="thermal and battery budget")
-    api: ApiConfig = setting(factory=ApiConfig, doc="the DBus API for the CLI and the TUI")
-    uplink: UplinkConfig = setting(factory=UplinkConfig, doc="the MQTT 5 uplink to the dispatcher")
-    ledger: LedgerConfig = setting(factory=LedgerConfig, doc="the earnings ledger")
+    daemon: Annotated[DaemonConfig, Meta(description="process-wide settings")] = field(
+        default_factory=DaemonConfig
+    )
+    node: Annotated[NodeConfig, Meta(description="the kind of node: car, home battery, robot")] = (
+        field(default_factory=NodeConfig)
+    )
+    vehicle: Annotated[VehicleConfig, Meta(description="where vehicle state comes from")] = field(
+        default_factory=VehicleConfig
+    )
+    policy: Annotated[PolicyConfig, Meta(description="admission rules")] = field(
+        default_factory=PolicyConfig
+    )
+    sandbox: Annotated[SandboxConfig, Meta(description="confined inference workers")] = field(
+        default_factory=SandboxConfig
+    )
+    budget: Annotated[BudgetConfig, Meta(description="thermal and battery budget")] = field(
+        default_factory=BudgetConfig
+    )
+    api: Annotated[ApiConfig, Meta(description="the DBus API for the CLI and the TUI")] = field(
+        default_factory=ApiConfig
+    )
+    uplink: Annotated[UplinkConfig, Meta(description="the MQTT 5 uplink to the dispatcher")] = (
+        field(default_factory=UplinkConfig)
+    )
+    ledger: Annotated[LedgerConfig, Meta(description="the earnings ledger")] = field(
+        default_factory=LedgerConfig
+    )

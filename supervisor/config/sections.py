@@ -1,18 +1,24 @@
 """Typed parsing of TOML tables into frozen dataclasses, with errors that name file, line, key.
 
-A section is a frozen dataclass whose fields carry their documentation and limits in
-``field(metadata=...)``; see `setting`. Every subsystem declares its own section next to its code
-and the top-level `supervisor.config.schema.Config` gathers them.
+A section is a frozen dataclass that each subsystem declares next to its code, with msgspec's
+vocabulary only: a field's documentation and limits are ``Annotated[T, msgspec.Meta(ge=...,
+le=..., description=...)]``, a choice is a ``Literal``, a nested table is a nested section (a
+``field(default_factory=...)``). A library (sandbox, thermal, uplink) thus declares its section
+without importing anything of the application; `supervisor.config.schema.Config` gathers them.
 
 Checks that span several fields of one section live in the section as a method
-``config_problems(self) -> Iterable[Problem]``: the parser calls it once the fields themselves
-are valid and places each problem in the file (its key is relative to the section). Building a
-section in code trusts the caller, as the demo and the benches do with their own values.
+``config_problems(self) -> Iterable[tuple[str, str]]`` (key relative to the section, message):
+the parser calls it once the fields themselves are valid and places each problem in the file.
+Building a section in code trusts the caller, as the demo and the benches do with their own
+values.
 
 Every problem of a file is reported, not only the first: a field that is refused is left out,
 the others are still checked, and `SectionParser.parse` raises them all together. A section's
 checks across fields wait until its fields are valid (they would compare with a value that is
 not there).
+
+msgspec's own decoder is not used to build sections: its messages ("Expected `int`, got
+`float` - at `$.count`") name neither the file nor the line, and it stops at the first problem.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import operator
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
+
+import msgspec
 
 from .errors import ConfigError, combine
 from .toml_lines import LineIndex
@@ -34,21 +43,44 @@ T = TypeVar("T")
 # A problem a section finds in itself: (key relative to the section, what is wrong).
 Problem = tuple[str, str]
 
+# The limits of msgspec.Meta this parser enforces, with how a refusal says it. Any other
+# constraint on a configuration field is a declaration the parser would silently ignore, so
+# `declared` refuses it (a programming error, caught by the tests of the shipped file).
+_LIMITS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+    ("ge", operator.ge, "must be at least"),
+    ("gt", operator.gt, "must be above"),
+    ("le", operator.le, "must be at most"),
+    ("lt", operator.lt, "must be below"),
+)
+_UNENFORCED = ("multiple_of", "pattern", "min_length", "max_length", "tz")
 
-def setting(
-    default: Any = dataclasses.MISSING,
-    *,
-    doc: str,
-    min: float | None = None,
-    max: float | None = None,
-    choices: tuple[Any, ...] | None = None,
-    factory: Any = dataclasses.MISSING,
-) -> Any:
-    """Declare a configuration field with its documentation and accepted range or choices."""
-    meta = {"doc": doc, "min": min, "max": max, "choices": choices}
-    if factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=factory, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+
+def declared(hint: Any) -> tuple[Any, tuple[msgspec.Meta, ...]]:
+    """The type of a field's annotation without ``Annotated``, and its `msgspec.Meta`s.
+
+    Raises:
+        TypeError: a Meta declares a constraint the parser does not enforce.
+    """
+    if get_origin(hint) is not Annotated:
+        return hint, ()
+    base, *extras = get_args(hint)
+    metas = tuple(m for m in extras if isinstance(m, msgspec.Meta))
+    for meta in metas:
+        for name in _UNENFORCED:
+            if getattr(meta, name) is not None:
+                raise TypeError(f"configuration fields do not support Meta({name}=...)")
+    return base, metas
+
+
+def field_doc(cls: type, name: str) -> str:
+    """The description declared for field `name` of section `cls` ("" when none is)."""
+    hint = typing.get_type_hints(cls, include_extras=True)[name]
+    return next((m.description for m in declared(hint)[1] if m.description), "")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field of section `cls` with its declared description (for docs and ``--help``)."""
+    return {f.name: field_doc(cls, f.name) for f in dataclasses.fields(cls)}
 
 
 class _Refused(Exception):
@@ -110,8 +142,10 @@ class SectionParser:
         if not isinstance(table, Mapping):
             raise self._refuse(prefix, f"must be a table, not {_kind(table)}")
         assert dataclasses.is_dataclass(cls)
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
         fields = {f.name: f for f in dataclasses.fields(cls)}
+        for hint in hints.values():
+            declared(hint)  # a constraint not enforced fails whether the key is written or not
         refused = False
         for key in table:
             if key not in fields:
@@ -122,11 +156,12 @@ class SectionParser:
             key = _join(prefix, name)
             try:
                 if name in table:
-                    values[name] = self._value(hints[name], table[name], key, f.metadata)
+                    values[name] = self._value(hints[name], table[name], key)
                 elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    if not dataclasses.is_dataclass(hints[name]):
+                    tp = declared(hints[name])[0]
+                    if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
                         raise self._refuse(key, "is required")
-                    values[name] = self._parse(hints[name], {}, key)
+                    values[name] = self._parse(tp, {}, key)
             except _Refused:
                 refused = True
         if refused:
@@ -145,11 +180,20 @@ class SectionParser:
                 raise _Refused()
         return section
 
-    def _value(self, tp: Any, raw: Any, key: str, meta: Mapping[str, Any]) -> Any:
+    def _value(self, hint: Any, raw: Any, key: str) -> Any:
+        tp, metas = declared(hint)
+        value = self._typed(tp, raw, key)
+        for meta in metas:
+            self._check_limits(value, key, meta)
+        return value
+
+    def _typed(self, tp: Any, raw: Any, key: str) -> Any:
+        if tp is Any:  # a value whose type depends on another key (a mapping's VSS path)
+            return raw
         origin = get_origin(tp)
         if origin in (types.UnionType, typing.Union):
             args = [a for a in get_args(tp) if a is not type(None)]
-            return self._value(args[0], raw, key, meta)
+            return self._value(args[0], raw, key)
         if dataclasses.is_dataclass(tp) and isinstance(tp, type):
             return self._parse(tp, raw, key)
         if origin is typing.Literal:
@@ -166,17 +210,15 @@ class SectionParser:
             if not isinstance(raw, Mapping):
                 raise self._refuse(key, f"must be a table, not {_kind(raw)}")
             _, vtype = get_args(tp)
-            return {str(k): self._value(vtype, v, _join(key, str(k)), {}) for k, v in raw.items()}
-        value = self._scalar(tp, raw, key)
-        self._check_limits(value, key, meta)
-        return value
+            return {str(k): self._value(vtype, v, _join(key, str(k))) for k, v in raw.items()}
+        return self._scalar(tp, raw, key)
 
     def _items(self, tp: Any, raw: list[Any], key: str) -> list[Any]:
         """Each item of a list, every bad one recorded before the list is refused."""
         items, refused = [], False
         for value in raw:
             try:
-                items.append(self._value(tp, value, key, {}))
+                items.append(self._value(tp, value, key))
             except _Refused:
                 refused = True
         if refused:
@@ -215,15 +257,11 @@ class SectionParser:
             return path
         raise TypeError(f"unsupported configuration type {tp!r} for {key}")
 
-    def _check_limits(self, value: Any, key: str, meta: Mapping[str, Any]) -> None:
-        lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
-        if lo is not None and value < lo:
-            raise self._refuse(key, f"must be at least {lo}, not {value}")
-        if hi is not None and value > hi:
-            raise self._refuse(key, f"must be at most {hi}, not {value}")
-        if choices is not None and value not in choices:
-            allowed = ", ".join(repr(c) for c in choices)
-            raise self._refuse(key, f"must be one of {allowed}, not {value!r}")
+    def _check_limits(self, value: Any, key: str, meta: msgspec.Meta) -> None:
+        for name, holds, says in _LIMITS:
+            limit = getattr(meta, name)
+            if limit is not None and not holds(value, limit):
+                raise self._refuse(key, f"{says} {limit}, not {value}")
 
 
 def _join(prefix: str, key: str) -> str:

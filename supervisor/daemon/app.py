@@ -24,6 +24,7 @@ from sandbox.board import PageBoard
 from sandbox.models.manifest import MANIFEST_NAME
 from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
+from sandbox.wakeup import Wakeup
 from supervisor.api.service import ApiService
 from supervisor.config.check import check_config
 from supervisor.config.errors import ConfigError
@@ -31,11 +32,14 @@ from supervisor.config.load import load_config
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
 from supervisor.ledger import LEDGER_FILE
+from supervisor.nodes.adapter import adapter_for
 from supervisor.policy import AdmissionPolicy, Decision
 from supervisor.policy_clock import PolicyClock
 from supervisor.preempt.guardian.link import GuardianLink
 from supervisor.vehicle.state import VehicleState
+from thermal.decision import BudgetDecision
 from thermal.prefstore import PreferenceStore
+from thermal.sensors import DeviceMonitor
 from thermal.service import BudgetService, local_now
 from uplink.node import NodeUplink
 
@@ -46,6 +50,7 @@ from .guard import keep_running
 from .instance_lock import hold_instance_lock
 from .job_desk import JobDesk
 from .log_ring import LogRing
+from .manifest_installer import ManifestInstaller
 from .reload import apply_reload
 from .sources import VehicleSource, build_source, on_stop_thread
 from .stop_watch import StopReport, StopWatch
@@ -61,6 +66,9 @@ DECISION_BUFFER = 256
 STOP_WATCH_MARGIN_MS = 20.0
 # Sources of a real vehicle bus, which the guardian process reads too.
 GUARDED_SOURCES = ("can", "dbus")
+# The uplink's status is published on changes; the budget's runway also counts down between
+# them, so the status is looked at again at least this often (a parked car: once in 5 s).
+STATUS_REFRESH_S = 5.0
 
 # The policy is re-evaluated at least every 0.25 s; this long without one means it is stuck.
 STALL_S = 2.0
@@ -94,7 +102,8 @@ class Supervisor:
     Attributes:
         hotpath: vehicle state, policy and stop board chained synchronously.
         board: the stop pages of the live workers.
-        stop_watch: confirms hard stops and keeps the last `StopReport`.
+        stop_watch: reports hard stops and keeps the last `StopReport` (it never kills: the
+            pool's confirmer does).
         decision_listeners: called for each change, off the hot path (demo, API).
         stop_reports: called with each confirmed hard stop and its `StopReport`.
     """
@@ -113,9 +122,13 @@ class Supervisor:
         self.config_path = config_path
         self.notifier = notifier or Notifier()
         self.board = PageBoard()
-        self.hotpath = HotPath(VehicleState(), AdmissionPolicy(config.policy), self.board)
-        # The policy as the loop's code sees it: its setters are handed to the stop thread.
-        self.policy = self.hotpath.policy
+        # The kind of node (car, home battery, robot) brings its rules, source and budget inputs.
+        self.node = adapter_for(config.node)
+        self.hotpath = HotPath(
+            VehicleState(),
+            AdmissionPolicy(config.policy, self.node.rules(config.policy)),
+            self.board,
+        )
         # The source reads on the stop thread (or feeds one): docs/stop-path.md.
         self.source = on_stop_thread(
             (source or (lambda hp: build_source(config, hp)))(self.hotpath),
@@ -131,26 +144,31 @@ class Supervisor:
                 # On the stop thread, in order with its own writes.
                 lambda: self.hotpath.handoff.call(self.board.resync_nowait, lambda: None),
             )
-            if config.vehicle.source in GUARDED_SOURCES
+            if config.node.kind == "car" and config.vehicle.source in GUARDED_SOURCES
             else None
         )
         self.budget_link = BudgetLink(self.hotpath)
         self.budget = BudgetService(
             config.budget,
-            self.budget_link.readings,
+            self.node.budget_readings(self.hotpath),
             store=PreferenceStore(config.daemon.state_dir),
-            on_decision=self.budget_link.on_decision,
+            on_decision=self._budget_decided,
+            # Initialises NVML (or probes psutil's sensors) for the configured source.
+            monitor=DeviceMonitor.open(config.budget.device_temperature),
             wall_clock=wall_clock or local_now,
         )
         self.stop_watch = StopWatch(
             self.hotpath,
             self.board,
             # The pool enforces sandbox.ack_deadline_ms itself (it kills late workers); the
-            # watch waits a little longer, to report the stop and to kill as a backstop.
+            # watch waits a little longer, to report the stop (it never kills).
             (config.sandbox.ack_deadline_ms + STOP_WATCH_MARGIN_MS) / 1000,
         )
         # Called from the reporter task (never from the hot path): printing and publishing.
         self.decision_listeners: list[Callable[[Decision], None]] = []
+        # Told of every policy and budget decision: the uplink's status looks again then
+        # (and on the pool's own changes) instead of polling.
+        self.status_changes = Wakeup()
         self.stop_reports: list[Callable[[Decision, StopReport], None]] = []
         # The worker pool, the job desk and the uplink are built in `run`: building the pool
         # prepares keys, users and folders, which `parkmesh check-config` must not do.
@@ -160,7 +178,17 @@ class Supervisor:
         self.uplink: NodeUplink | None = None
         self.ledger_path = config.daemon.state_dir / LEDGER_FILE
         self.log_ring = LogRing()
-        self.facade = DaemonFacade(self, self.log_ring)
+        self.facade = DaemonFacade(
+            self.hotpath,
+            self.budget,
+            self.board,
+            self.stop_watch,
+            self.log_ring,
+            ledger_path=self.ledger_path,
+        )
+        self.decision_listeners.append(self.facade.on_decision)
+        self.decision_listeners.append(lambda _decision: self.status_changes.notify_nowait())
+        self.stop_reports.append(self.facade.on_stop)
         self.api = ApiService(
             self.facade, config.api.bus, poll_s=config.api.poll_s, log_limit=config.api.log_lines
         )
@@ -169,6 +197,10 @@ class Supervisor:
         self.dropped_decisions = 0
         self.healthy = False
         self.signalled: str | None = None
+
+    def _budget_decided(self, decision: BudgetDecision) -> None:
+        self.budget_link.on_decision(decision)
+        self.status_changes.notify_nowait()
 
     def _queue_decision(self, decision: Decision) -> None:
         try:
@@ -194,6 +226,7 @@ class Supervisor:
     async def _serve(self, task_status: trio.TaskStatus[Supervisor]) -> None:
         logging.getLogger().addHandler(self.log_ring)
         keep_large_blocks_mapped()
+        self.status_changes.bind()
         # The trio loop stays at normal priority: the stop thread and the pool's confirmer
         # take daemon.realtime_priority for themselves.
         ready = False
@@ -245,13 +278,35 @@ class Supervisor:
         pool = self.pool = WorkerPool(
             sandbox, board=self.board, stop_priority=self.config.daemon.realtime_priority
         )
+        self.facade.workers_list = pool
         self.stop_watch.kills = lambda: pool.kills
         await nursery.start(pool.run)
-        self.job_desk = JobDesk(self, pool, self.ledger_path)
-        await nursery.start(self.job_desk.run)
+        desk = self.job_desk = self.facade.desk = self.desk_for(pool)
+        await nursery.start(desk.run)
         if uplink.enabled:
-            node = self.uplink = NodeUplink(uplink, self.job_desk)
+            node = self.uplink = self.facade.own_uplink = NodeUplink.open(
+                uplink,
+                desk,
+                # The runway counts down between decisions: seen at least every refresh.
+                status_changes=[pool.changes.wait, self.status_changes.wait, _status_refresh],
+            )
             await nursery.start(keep_running, "uplink", lambda: node.run)
+
+    def desk_for(self, pool: WorkerPool) -> JobDesk:
+        """The job desk that runs this daemon's jobs on `pool` (not started)."""
+        sandbox = pool.config
+        return JobDesk(
+            pool,
+            self.ledger_path,
+            car=self.hotpath,
+            budget=self.budget,
+            installer=ManifestInstaller(
+                sandbox.models_dir, sandbox.models, pool.facts.operator_public_key
+            ),
+            device=self.budget.monitor.device,
+            ledger=self.config.ledger,
+            news=self.facade,
+        )
 
     async def _reload_on_signal(self, hups: AsyncIterator[int]) -> None:
         """On each SIGHUP (``systemctl reload``): re-read the file, apply what can change live
@@ -332,3 +387,8 @@ class Supervisor:
             else:
                 LOG.error("unhealthy: not pinging the watchdog")
             await trio.sleep(interval_s / 2)
+
+
+async def _status_refresh() -> None:
+    """A change feed of the uplink's status that fires every `STATUS_REFRESH_S`."""
+    await trio.sleep(STATUS_REFRESH_S)

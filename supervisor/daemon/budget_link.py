@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
-from supervisor.hotpath import HotPath
+from supervisor.vehicle.state import VehicleState
 from thermal.decision import BudgetDecision
 from thermal.inputs import VehicleReadings
-from thermal.vss_readings import vehicle_readings_from
+
+from .vss_readings import vehicle_readings_from
 
 LOG = logging.getLogger(__name__)
+
+
+class FloorOwner(Protocol):
+    """The policy's battery floor, as the budget takes it over."""
+
+    def use_budget(self) -> None:
+        """The thermal budget now owns the battery floor."""
+        ...
+
+
+class BudgetCar(Protocol):
+    """What the link reads and sets on the hot path (`supervisor.hotpath.HotPath`)."""
+
+    @property
+    def state(self) -> VehicleState:
+        """The vehicle state (its values are read, never changed)."""
+        ...
+
+    @property
+    def policy(self) -> FloorOwner:
+        """The admission policy's inputs."""
+        ...
+
+    def clock(self) -> float:
+        """Now, on the state's clock."""
+        ...
+
+    def set_soft_stop(self, source: str, reasons: Sequence[str]) -> object:
+        """Replace `source`'s soft-stop reasons and re-evaluate."""
+        ...
 
 
 class BudgetLink:
@@ -19,22 +52,21 @@ class BudgetLink:
     and nothing the budget says can ever hard-stop the car's own functions.
     """
 
-    def __init__(self, hotpath: HotPath) -> None:
-        self.hotpath = hotpath
+    def __init__(self, car: BudgetCar) -> None:
+        self.car = car
         self.decision: BudgetDecision | None = None
-        hotpath.policy.use_budget()
+        car.policy.use_budget()
 
     def readings(self) -> VehicleReadings:
         """The car as the budget sees it now (stale values are unknown)."""
-        state, now = self.hotpath.state, self.hotpath.clock()
+        state, now = self.car.state, self.car.clock()
         return vehicle_readings_from(lambda path: state.value(path, now))
 
     def on_decision(self, decision: BudgetDecision) -> None:
         """Apply a changed budget decision to the policy (synchronous, no I/O but a log line)."""
         self.decision = decision
         reasons = decision.reasons if decision.stopped else ()
-        self.hotpath.policy.set_soft_stop("budget", reasons)
-        self.hotpath.refresh_soft_stops()
+        self.car.set_soft_stop("budget", reasons)
         LOG.info(
             "budget: %.0f W allowed%s",
             decision.allowed_w,

@@ -7,10 +7,12 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
+from sandbox.board import Stopper
+from sandbox.slot import WorkerStatistics
 from sandbox.stop_page import StopLevel, StopReason
 from supervisor.api.bounds import shown
 from supervisor.api.facade import (
@@ -24,15 +26,13 @@ from supervisor.api.facade import (
     Stopped,
 )
 from supervisor.policy import Decision
-from thermal.preferences import PREFERENCE_NAMES, set_preference
-from uplink.node import NodeUplink
+from supervisor.vehicle.state import VehicleState
+from thermal.preferences import PREFERENCE_NAMES, OwnerPreferences, set_preference
+from thermal.prefstore import PreferenceStore
 
 from .log_ring import LogRing
-from .loop_monitor import LoopMonitor
+from .loop_monitor import IDLE_LAG_PERIOD_S, LoopMonitor
 from .stop_watch import StopReport
-
-if TYPE_CHECKING:
-    from .app import Supervisor
 
 LOG = logging.getLogger("parkmesh")
 
@@ -40,23 +40,132 @@ LOG = logging.getLogger("parkmesh")
 SUBSCRIBER_BUFFER = 64
 
 
-class DaemonFacade:
-    """Implements `supervisor.api.facade.SupervisorFacade` over a running `Supervisor`."""
+class CarView(Protocol):
+    """The hot path as the API sees it (`supervisor.hotpath.HotPath`)."""
 
-    def __init__(self, supervisor: Supervisor, log_ring: LogRing) -> None:
-        self.sup = supervisor
+    @property
+    def decision(self) -> Decision:
+        """The latest decision."""
+        ...
+
+    @property
+    def state(self) -> VehicleState:
+        """The vehicle state (read only)."""
+        ...
+
+    def clock(self) -> float:
+        """Now, on the state's clock."""
+        ...
+
+    def set_soft_stop(self, source: str, reasons: Sequence[str]) -> object:
+        """Replace `source`'s soft-stop reasons and re-evaluate."""
+        ...
+
+
+class OwnerBudget(Protocol):
+    """The thermal budget as the owner's calls change it (`thermal.service.BudgetService`)."""
+
+    @property
+    def preferences(self) -> OwnerPreferences:
+        """The preferences in force."""
+        ...
+
+    @property
+    def store(self) -> PreferenceStore | None:
+        """Where they are kept (None: in memory only)."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """The budget's state, for the API."""
+        ...
+
+    def set_preferences(self, prefs: OwnerPreferences) -> None:
+        """Adopt `prefs` (written to the store unless it holds them already)."""
+        ...
+
+    def add_curtailment_json(self, text: str) -> dict[str, Any]:
+        """Obey a curtailment in its JSON form; raises ValueError for a malformed one."""
+        ...
+
+
+class StopConfirmer(Protocol):
+    """Confirms hard stops and keeps the last report (`stop_watch.StopWatch`)."""
+
+    @property
+    def last(self) -> StopReport | None:
+        """The last confirmed stop's report."""
+        ...
+
+    async def confirm(self) -> StopReport:
+        """Wait for the workers to acknowledge the stop in force; its report."""
+        ...
+
+
+class WorkerList(Protocol):
+    """The worker processes (`sandbox.pool.WorkerPool`)."""
+
+    def statistics(self) -> Sequence[WorkerStatistics]:
+        """A snapshot of each worker."""
+        ...
+
+
+class JobViews(Protocol):
+    """The jobs and the earnings (`job_desk.JobDesk`)."""
+
+    def jobs_view(self) -> list[dict[str, Any]]:
+        """Jobs running now."""
+        ...
+
+    def earnings_view(self) -> dict[str, Any]:
+        """Credits today and this month."""
+        ...
+
+
+class UplinkView(Protocol):
+    """The dispatcher link (`uplink.node.NodeUplink`)."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The link's state, for the API."""
+        ...
+
+
+class DaemonFacade:
+    """Implements `supervisor.api.facade.SupervisorFacade` over the daemon's parts.
+
+    The daemon tells it each decision (`on_decision`) and each confirmed stop (`on_stop`) off
+    the hot path, and hands it the workers, the job desk and the uplink once they are built
+    (`workers`, `desk` and `own_uplink` stay None for a car that serves no jobs).
+    """
+
+    def __init__(
+        self,
+        car: CarView,
+        budget: OwnerBudget,
+        stopper: Stopper,
+        stop_watch: StopConfirmer,
+        log_ring: LogRing,
+        *,
+        ledger_path: Path | None = None,
+    ) -> None:
+        self.car = car
+        self.owner_budget = budget
+        self.stopper = stopper
+        self.stop_watch = stop_watch
         self.log_ring = log_ring
+        self.ledger = ledger_path
+        self.workers_list: WorkerList | None = None
+        self.desk: JobViews | None = None
+        self.own_uplink: UplinkView | None = None
+        # One a demo serves the car with instead (`supervisor.demo.run`).
+        self.attached_uplink: UplinkView | None = None
         self._subscribers: list[trio.MemorySendChannel[ApiEvent]] = []
         self._draining = False
-        self.attached_uplink: NodeUplink | None = None
         # Started by the daemon (`Supervisor.run`: ``nursery.start(facade.loop_monitor.run)``);
         # until then `loop()` reports ``running: false``.
-        self.loop_monitor = LoopMonitor()
+        self.loop_monitor = LoopMonitor(idle_period_s=IDLE_LAG_PERIOD_S)
         # One preference change at a time: each is computed from the one before and written
         # to disk (in a thread) before the next starts, in the order the calls came.
         self._preference_lock = trio.Lock()
-        supervisor.decision_listeners.append(self._on_decision)
-        supervisor.stop_reports.append(self._on_stop)
 
     # -- events --------------------------------------------------------------------------------
 
@@ -70,10 +179,13 @@ class DaemonFacade:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._subscribers.remove(channel)
 
-    def _on_decision(self, decision: Decision) -> None:
+    def on_decision(self, decision: Decision) -> None:
+        """Tell subscribers the state changed (the daemon's reporter calls it, off the hot
+        path)."""
         self.publish(StateChanged(self.state()))
 
-    def _on_stop(self, decision: Decision, report: StopReport) -> None:
+    def on_stop(self, decision: Decision, report: StopReport) -> None:
+        """Tell subscribers a hard stop was confirmed, and how long it took."""
         latency = report.flag_to_idle_ms or report.reading_to_flag_ms or 0.0
         self.publish(Stopped(decision.reasons[0].text if decision.reasons else "stop", latency))
 
@@ -93,7 +205,7 @@ class DaemonFacade:
 
     def state(self) -> StateView:
         """The phase and its reasons."""
-        decision = self.sup.hotpath.decision
+        decision = self.car.decision
         return StateView(
             phase=str(decision.phase),
             reasons=tuple(r.text for r in decision.reasons),
@@ -104,7 +216,7 @@ class DaemonFacade:
 
     def vehicle(self) -> Sequence[SignalView]:
         """Every declared or received signal, with age and staleness."""
-        state, now = self.sup.hotpath.state, self.sup.hotpath.clock()
+        state, now = self.car.state, self.car.clock()
         views = []
         for path in sorted(set(state.declared) | {s.path for s in state}):
             sig = state.get(path)
@@ -118,11 +230,11 @@ class DaemonFacade:
 
     def budget(self) -> JsonMap:
         """The budget's snapshot."""
-        return self.sup.budget.snapshot()
+        return self.owner_budget.snapshot()
 
     def workers(self) -> Sequence[JsonMap]:
         """The worker processes."""
-        if self.sup.pool is None:
+        if self.workers_list is None:
             return []
         return [
             {
@@ -142,7 +254,7 @@ class DaemonFacade:
                 "jobs_ok": w.jobs_ok,
                 "jobs_failed": w.jobs_failed,
             }
-            for w in self.sup.pool.statistics()
+            for w in self.workers_list.statistics()
         ]
 
     def uplink(self) -> JsonMap:
@@ -151,21 +263,21 @@ class DaemonFacade:
         return uplink.snapshot() if uplink is not None else {"connected": False}
 
     @property
-    def uplink_node(self) -> NodeUplink | None:
+    def uplink_node(self) -> UplinkView | None:
         """The uplink serving this car: the daemon's own, or one a demo attached."""
-        return self.sup.uplink or self.attached_uplink
+        return self.own_uplink or self.attached_uplink
 
     def jobs(self) -> Sequence[JsonMap]:
         """Jobs running now."""
-        return self.sup.job_desk.jobs_view() if self.sup.job_desk is not None else []
+        return self.desk.jobs_view() if self.desk is not None else []
 
     def earnings(self) -> JsonMap:
         """Credits today and this month, from the ledger."""
-        return self.sup.job_desk.earnings_view() if self.sup.job_desk is not None else {}
+        return self.desk.earnings_view() if self.desk is not None else {}
 
     def last_stop_ms(self) -> float | None:
         """Latency of the last confirmed hard stop."""
-        report = self.sup.stop_watch.last
+        report = self.stop_watch.last
         if report is None:
             return None
         value = report.flag_to_idle_ms or report.reading_to_flag_ms
@@ -181,11 +293,11 @@ class DaemonFacade:
 
     def preferences(self) -> JsonMap:
         """The owner's preferences."""
-        return self.sup.budget.preferences.to_json()
+        return self.owner_budget.preferences.to_json()
 
     def ledger_path(self) -> Path | None:
         """The earnings ledger file."""
-        return self.sup.ledger_path
+        return self.ledger
 
     def loop(self) -> JsonMap:
         """The loop's longest task step and lag (`LoopMonitor`)."""
@@ -211,7 +323,7 @@ class DaemonFacade:
             raise PreferenceError(
                 "name", f"unknown preference {shown(name)} (known: {', '.join(PREFERENCE_NAMES)})"
             )
-        budget = self.sup.budget
+        budget = self.owner_budget
         async with self._preference_lock:
             try:
                 prefs = set_preference(budget.preferences, name, value)
@@ -230,37 +342,33 @@ class DaemonFacade:
         Raises:
             ValueError: the request is malformed.
         """
-        accepted = self.sup.budget.add_curtailment_json(request_json)
+        accepted = self.owner_budget.add_curtailment_json(request_json)
         LOG.info("curtailment accepted: %s", accepted)
         return accepted
 
     async def drain(self) -> None:
         """No new jobs until `resume`; the running ones finish."""
         self._draining = True
-        self.sup.policy.set_soft_stop("drain", ["drained by the technician"])
-        self.sup.hotpath.refresh_soft_stops()
+        self.car.set_soft_stop("drain", ["drained by the technician"])
         LOG.info("drained by the technician")
 
     async def resume(self) -> None:
         """Take jobs again (when the policy allows)."""
         self._draining = False
-        self.sup.policy.set_soft_stop("drain", [])
-        self.sup.hotpath.refresh_soft_stops()
+        self.car.set_soft_stop("drain", [])
         LOG.info("resumed by the technician")
 
     async def test_stop(self) -> float:
         """Write a hard stop to every worker as a door would and measure it to idle, in ms."""
         # While the test runs the policy holds a soft stop, so that nothing re-admits the
         # workers before they are measured; lifting it lets the hot path release them.
-        self.sup.policy.set_soft_stop("test", ["technician's test stop"])
-        self.sup.hotpath.refresh_soft_stops()
+        self.car.set_soft_stop("test", ["technician's test stop"])
         asked_ns = time.monotonic_ns()
-        written_ns = self.sup.board.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
+        written_ns = self.stopper.stop_all_nowait(StopLevel.HARD, StopReason.TEST)
         try:
-            report = await self.sup.stop_watch.confirm()
+            report = await self.stop_watch.confirm()
         finally:
-            self.sup.policy.set_soft_stop("test", [])
-            self.sup.hotpath.refresh_soft_stops()
+            self.car.set_soft_stop("test", [])
         # Without a worker the flag write is all there is to measure.
         latency = report.flag_to_idle_ms
         if latency is None:

@@ -25,24 +25,22 @@ import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from sandbox.jobs import JobResult as PoolResult
+from supervisor.ledger.config import LedgerConfig
 from thermal.accounting import JobEnergy, open_job_meter
+from thermal.nvml import NvmlDevice
 from uplink.messages import FailureReason
 from uplink.node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus
-from uplink.pool_bridge import pool_job, pool_outcome
 
 from .job_books import MARKER_REFRESH_S, JobBooks, RowNotWritten, RunningJob
+from .job_desk_ports import DeskBudget, DeskCar, DeskPool, JobNews
 from .ledger_writer import LedgerWriter
 from .manifest_installer import ManifestInstaller
-
-if TYPE_CHECKING:
-    from sandbox.pool import WorkerPool
-
-    from .app import Supervisor
+from .pool_bridge import pool_job, pool_outcome
 
 __all__ = ["MARKER_REFRESH_S", "JobDesk", "RunningJob"]
 
@@ -54,21 +52,40 @@ class JobDesk:
 
     `run` is its trio service (the ledger writer, the installer, the marker refresher); start
     it before the uplink. `wait_idle` is for the daemon's shutdown.
+
+    Args:
+        pool: runs the jobs.
+        ledger_path: the earnings ledger's file.
+        car: the hot path (may a job start; the dispatcher's drain; the busy flag).
+        budget: the thermal budget (the power allowed; curtailments; the nightly cap).
+        installer: verifies and installs the dispatcher's model manifests.
+        device: the GPU whose energy counter meters the jobs (None: RAPL or the estimate).
+        ledger: the ``[ledger]`` section (tariff, currency).
+        news: told of every finished job.
     """
 
-    def __init__(self, supervisor: Supervisor, pool: WorkerPool, ledger_path: Path) -> None:
-        self.sup = supervisor
+    def __init__(
+        self,
+        pool: DeskPool,
+        ledger_path: Path,
+        *,
+        car: DeskCar,
+        budget: DeskBudget,
+        installer: ManifestInstaller,
+        device: NvmlDevice | None,
+        ledger: LedgerConfig,
+        news: JobNews,
+    ) -> None:
         self.pool = pool
         self.ledger_path = ledger_path
+        self.car = car
+        self.budget = budget
+        self.ledger = ledger
+        self.news = news
         self.writer = LedgerWriter(ledger_path)
-        self.installer = ManifestInstaller(
-            pool.config.models_dir, pool.config.models, pool.facts.operator_public_key
-        )
+        self.installer = installer
         # Not gated on the busy flag: the meter counts only the intervals in which a job ran.
-        meter = open_job_meter(
-            supervisor.budget.monitor.device, self._power_w, clock=trio.current_time
-        )
-        ledger = supervisor.config.ledger
+        meter = open_job_meter(device, self._power_w, clock=trio.current_time)
         self.books = JobBooks(
             self.writer, meter, self._power_w, ledger.tariff_per_kwh, ledger.currency
         )
@@ -80,8 +97,8 @@ class JobDesk:
 
     def status_snapshot(self) -> NodeStatus:
         """May a job start now, and what the car offers."""
-        decision = self.sup.hotpath.decision
-        budget = self.sup.budget.decision
+        decision = self.car.decision
+        budget = self.budget.decision
         models = tuple(s.model for s in self.pool.statistics() if s.state in ("ready", "busy"))
         accepting = decision.accepting and not self.running and bool(models)
         reasons = tuple(r.text for r in decision.reasons)
@@ -111,7 +128,7 @@ class JobDesk:
         Cancellation: the worker's job is abandoned (the pool stops it), the row is written
         all the same (shielded), then Cancelled propagates.
         """
-        decision = self.sup.hotpath.decision
+        decision = self.car.decision
         if not decision.accepting:
             why = "; ".join(r.text for r in decision.reasons) or str(decision.phase)
             now = time.time()
@@ -168,12 +185,9 @@ class JobDesk:
         """
         if not receipt_id or not math.isfinite(credit) or credit < 0:
             raise ValueError(f"receipt {receipt_id!r} for job {job_id}: bad credit {credit!r}")
-        if currency != self.sup.config.ledger.currency:
+        if currency != self.ledger.currency:
             LOG.warning(
-                "receipt %s is in %s, the ledger in %s",
-                receipt_id,
-                currency,
-                self.sup.config.ledger.currency,
+                "receipt %s is in %s, the ledger in %s", receipt_id, currency, self.ledger.currency
             )
         if await self.books.receipt(job_id, receipt_id, credit):
             LOG.info("receipt %s: %.4f %s for job %s", receipt_id, credit, currency, job_id)
@@ -213,8 +227,8 @@ class JobDesk:
             raise ValueError(f"curtailment {event.id!r}: empty window or negative power")
         if event.id and event.id in self._curtailments:
             return  # redelivered
-        baseline_w = self.sup.config.budget.host_baseline_w
-        self.sup.budget.add_curtailment_json(
+        baseline_w = self.budget.config.host_baseline_w
+        self.budget.add_curtailment_json(
             json.dumps(
                 {
                     "id": event.id,
@@ -230,14 +244,12 @@ class JobDesk:
     async def drain(self) -> None:
         """The dispatcher asks: stop taking jobs; running ones finish. Kept apart from the
         technician's drain, so that a dispatcher's resume cannot lift it."""
-        self.sup.policy.set_soft_stop("dispatcher", ["drained by the dispatcher"])
-        self.sup.hotpath.refresh_soft_stops()
+        self.car.set_soft_stop("dispatcher", ["drained by the dispatcher"])
         LOG.info("drained by the dispatcher")
 
     async def resume(self) -> None:
         """The dispatcher's drain ends."""
-        self.sup.policy.set_soft_stop("dispatcher", [])
-        self.sup.hotpath.refresh_soft_stops()
+        self.car.set_soft_stop("dispatcher", [])
         LOG.info("resumed by the dispatcher")
 
     def update_manifest(self, name: str, document: bytes) -> None:
@@ -265,15 +277,14 @@ class JobDesk:
     def _power_w(self) -> float:
         """The compute power the budget allows now (its nominal figure before its first
         decision): the estimate's power."""
-        decision = self.sup.budget.decision
+        decision = self.budget.decision
         if decision is None:
-            return self.sup.config.budget.nominal_compute_w
+            return self.budget.config.nominal_compute_w
         return decision.allowed_w
 
     def _set_busy(self, busy: bool) -> None:
-        self.sup.policy.set_busy(busy)
-        self.sup.budget.set_busy(busy)
-        self.sup.hotpath.refresh_soft_stops()
+        self.car.set_busy(busy)
+        self.budget.set_busy(busy)
 
     async def _record(
         self, job: Job, started: float, ended: float, status: str, energy: JobEnergy | None
@@ -281,7 +292,7 @@ class JobDesk:
         """Commit the job's row (deleting its marker) before the job is answered."""
         outcome = await self.books.record(job.job_id, job.model, started, ended, status, energy)
         self.finished += 1
-        self.sup.facade.job_finished(job.job_id, outcome, details={"status": status})
+        self.news.job_finished(job.job_id, outcome, details={"status": status})
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the ledger (the writer), turn markers left by a daemon that died into their
@@ -299,10 +310,10 @@ class JobDesk:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.writer.run)
             done_tonight = await self.books.open_books(
-                self.sup.budget.night_started(), self.sup.budget.wall_clock()
+                self.budget.night_started(), self.budget.wall_clock()
             )
             if done_tonight > 0:
-                self.sup.budget.restore_computed_tonight(done_tonight)
+                self.budget.restore_computed_tonight(done_tonight)
                 LOG.info(
                     "%.1f h of compute already done tonight (from the ledger)", done_tonight / 3600
                 )

@@ -1,4 +1,5 @@
-"""Building the configured vehicle source, on the stop thread."""
+"""Building the configured node's source (the car's vehicle source by default), on the stop
+thread."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ import trio
 
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
+from supervisor.nodes.adapter import adapter_for
 from supervisor.preempt.stop_thread import idle_body, run_stop_thread
-from supervisor.vehicle.can_decoder import FrameDecoder
-from supervisor.vehicle.can_source import CanSource
-from supervisor.vehicle.replay import ReplaySource
-from supervisor.vehicle.scenario import ScenarioSource
 
 
 class VehicleSource(Protocol):
@@ -64,20 +62,11 @@ def on_stop_thread(source: VehicleSource, hotpath: HotPath, priority: int) -> Ve
 
 
 def build_source(config: Config, hotpath: HotPath) -> VehicleSource:
-    """The source named by ``vehicle.source``, with its files loaded and checked.
+    """The source of ``[node] kind`` (`supervisor.nodes`; the car's is the one named by
+    ``vehicle.source``), with its files loaded and checked, feeding `hotpath` (the CAN, DBus,
+    SunSpec and robot sources from a stop thread owning it, `StopThreads`).
 
     Raises:
         ConfigError: a DBC, mapping, scenario or log that does not load.
     """
-    vehicle = config.vehicle
-    priority = config.daemon.realtime_priority
-    if vehicle.source == "scenario":
-        return ScenarioSource.from_config(vehicle.scenario, hotpath)
-    if vehicle.source == "dbus":
-        from supervisor.vehicle.dbus_source import DbusSource
-
-        return DbusSource.from_config(vehicle.dbus, hotpath, priority=priority)
-    decoder = FrameDecoder.load(vehicle.can.dbc, vehicle.can.mapping)
-    if vehicle.source == "replay":
-        return ReplaySource.from_config(vehicle.replay, decoder, hotpath)
-    return CanSource(vehicle.can, decoder, hotpath, priority=priority)
+    return adapter_for(config.node).build_source(config, hotpath)

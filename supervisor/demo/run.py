@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from supervisor.config.schema import Config
 from supervisor.daemon.app import Interrupted, Supervisor
 from supervisor.daemon.systemd import Notifier
 from supervisor.hotpath import HotPath
+from supervisor.nodes.config import NodeConfig
 from supervisor.policy import PolicyConfig
 from supervisor.vehicle.config import ScenarioConfig, VehicleConfig
 from supervisor.vehicle.scenario import ScenarioSource, load_scenario
@@ -44,9 +47,18 @@ DEMO_SETTLE_S = 3.0
 JOB_INTERVAL_S = 2.0
 
 
-def demo_config(state_dir: Path, scenario: Path, speed: float, bus: str, models: Path) -> Config:
-    """The demo's configuration: scenario car, short settle time, private state, bus, models."""
+def demo_config(
+    state_dir: Path,
+    scenario: Path,
+    speed: float,
+    bus: str,
+    models: Path,
+    node: NodeConfig | None = None,
+) -> Config:
+    """The demo's configuration: scenario car (or `node`), short settle time, private state,
+    bus, models."""
     return Config(
+        node=node or NodeConfig(),
         daemon=DaemonConfig(state_dir=state_dir, runtime_dir=state_dir / "run"),
         api=ApiConfig(bus=bus, poll_s=0.2),
         vehicle=VehicleConfig(
@@ -62,6 +74,69 @@ def demo_config(state_dir: Path, scenario: Path, speed: float, bus: str, models:
             release_delay_s=30.0,
         ),
     )
+
+
+@asynccontextmanager
+async def serving(
+    supervisor: Supervisor,
+    printer: DemoPrinter,
+    mesh_dir: Path,
+    models: Path,
+    speed: float,
+    mesh: bool,
+    node_id: str = "scenario-car",
+) -> AsyncIterator[None]:
+    """Run the daemon (and, with `mesh`, the mesh around it) for the block; the block is the
+    timeline, started once the worker is warm and the mesh is up.
+
+    Raises:
+        Interrupted: Ctrl-C or SIGTERM before the daemon was ready.
+    Cancellation: the daemon stopping on a signal cancels the block.
+    """
+    interrupted: list[Interrupted] = []
+    async with trio.open_nursery() as nursery:
+
+        async def supervise(*, task_status: trio.TaskStatus[Supervisor]) -> None:
+            await supervisor.run(task_status=task_status)
+            # The daemon stopped on Ctrl-C or SIGTERM: so does the demo.
+            nursery.cancel_scope.cancel()
+
+        try:
+            await nursery.start(supervise)
+        except Interrupted as exc:
+            interrupted.append(exc)  # raised below, outside the nursery's group
+            nursery.cancel_scope.cancel()
+            await trio.lowlevel.checkpoint()  # the cancellation ends the demo here
+        printer.line(
+            f"  worker for {DEMO_MODEL} is warm and confined",
+            kind="workers",
+            workers=[w["confinement"] for w in supervisor.facade.workers()],
+        )
+        if mesh and supervisor.job_desk is not None:
+            demo_mesh = DemoMesh(
+                mesh_dir,
+                supervisor.job_desk,
+                car_id=node_id,
+                model=DEMO_MODEL,
+                extra_cars=2,
+                redundancy=3,
+                job_interval_s=JOB_INTERVAL_S / speed,
+                job_text=SENTENCES[0],
+                on_event=printer.mesh,
+                stand_in_compute=stand_in_encoder(models),
+            )
+            await nursery.start(demo_mesh.run)
+            supervisor.facade.attached_uplink = demo_mesh.car_uplink
+            printer.line(
+                "  mesh up: mosquitto (mutual TLS), dispatcher, 2 other cars, "
+                "a client submitting jobs to 3 cars each",
+                kind="mesh_up",
+            )
+        printer.restart_clock()
+        yield
+        nursery.cancel_scope.cancel()
+    if interrupted:
+        raise interrupted[0]
 
 
 async def run_demo(
@@ -115,52 +190,10 @@ async def run_demo(
         printer.line(
             f"  watch it in another terminal: {BUS_ENV}={bus} parkmesh tui", kind="bus", bus=bus
         )
-        interrupted: list[Interrupted] = []
-        async with trio.open_nursery() as nursery:
-
-            async def supervise(*, task_status: trio.TaskStatus[Supervisor]) -> None:
-                await supervisor.run(task_status=task_status)
-                # The daemon stopped on Ctrl-C or SIGTERM: so does the demo.
-                nursery.cancel_scope.cancel()
-
-            try:
-                await nursery.start(supervise)
-            except Interrupted as exc:
-                interrupted.append(exc)  # raised below, outside the nursery's group
-                nursery.cancel_scope.cancel()
-                await trio.lowlevel.checkpoint()  # the cancellation ends the demo here
-            printer.line(
-                f"  worker for {DEMO_MODEL} is warm and confined",
-                kind="workers",
-                workers=[w["confinement"] for w in supervisor.facade.workers()],
-            )
-            if mesh and supervisor.job_desk is not None:
-                demo_mesh = DemoMesh(
-                    Path(tmp) / "mesh",
-                    supervisor.job_desk,
-                    car_id="scenario-car",
-                    model=DEMO_MODEL,
-                    extra_cars=2,
-                    redundancy=3,
-                    job_interval_s=JOB_INTERVAL_S / speed,
-                    job_text=SENTENCES[0],
-                    on_event=printer.mesh,
-                    stand_in_compute=stand_in_encoder(models),
-                )
-                await nursery.start(demo_mesh.run)
-                supervisor.facade.attached_uplink = demo_mesh.car_uplink
-                printer.line(
-                    "  mesh up: mosquitto (mutual TLS), dispatcher, 2 other cars, "
-                    "a client submitting jobs to 3 cars each",
-                    kind="mesh_up",
-                )
-            printer.restart_clock()
+        async with serving(supervisor, printer, Path(tmp) / "mesh", models, speed, mesh):
             for src in sources:
                 src.go.set()
             await trio.sleep(scenario.duration_s / speed + 0.5)
-            nursery.cancel_scope.cancel()
-        if interrupted:
-            raise interrupted[0]
         stats = supervisor.hotpath.statistics()
         desk = supervisor.job_desk
         printer.line(

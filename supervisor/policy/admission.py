@@ -13,22 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from supervisor.vehicle import vss
 from supervisor.vehicle.state import VehicleState
 
 from .config import PolicyConfig
 from .reasons import Decision, Phase, Reason
-from .vehicle_rules import freshness_reasons, vehicle_reasons
+from .rules import CarRules, NodeRules
 
 
 class AdmissionPolicy:
-    """Decides, at each evaluation, whether the car may compute."""
+    """Decides, at each evaluation, whether the node (the car by default) may compute.
 
-    def __init__(self, config: PolicyConfig) -> None:
+    `rules` are the node kind's hard-stop rules (`supervisor.nodes`); without them, the car's.
+    """
+
+    def __init__(self, config: PolicyConfig, rules: NodeRules | None = None) -> None:
         self.config = config
-        # Sets, built once: `evaluate` runs for every vehicle frame on the stop path.
-        self._required = frozenset(config.required_signals)
-        self._safe_power = frozenset(config.safe_power_states)
+        self.rules: NodeRules = rules if rules is not None else CarRules(config)
         # The simple floor check stands in for the budget until one reports (`use_budget`).
         self.soc_floor: float | None = config.soc_floor_percent
         self._soft: dict[str, tuple[Reason, ...]] = {}
@@ -73,11 +73,10 @@ class AdmissionPolicy:
     def evaluate(self, state: VehicleState, now: float) -> Decision:
         """Decide now. Pure apart from the settle timer and the hard-stop edge."""
         hard = [
-            Reason("source", f"vehicle source {name} failed: {why}", hard=True)
+            Reason("source", f"{self.rules.source_word} source {name} failed: {why}", hard=True)
             for name, why in sorted(self._failed_sources.items())
         ]
-        hard += freshness_reasons(state, self.config.required_signals, now)
-        hard += vehicle_reasons(state, now, self._required, self._safe_power)
+        hard += self.rules.hard_reasons(state, now, self.config)
         edge = bool(hard) and not self._hard
         self._hard = bool(hard)
         if hard:
@@ -89,7 +88,7 @@ class AdmissionPolicy:
 
         soft: list[Reason] = [r for reasons in self._soft.values() for r in reasons]
         if self.soc_floor is not None:
-            soc = state.value(vss.SOC, now)
+            soc = state.value(self.rules.soc_path, now)
             if isinstance(soc, int | float) and soc < self.soc_floor:
                 soft.append(
                     Reason(

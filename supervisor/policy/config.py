@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from supervisor.config.sections import Problem, setting
+from msgspec import Meta
+
 from supervisor.vehicle import vss
 
 # Signals without which the policy cannot know the car is parked and closed: if any is unknown
@@ -42,22 +43,34 @@ assert set(SafePowerState.__args__) == set(vss.POWER_STATES_SAFE)  # type: ignor
 class PolicyConfig:
     """``[policy]``: admission rules."""
 
-    settle_s: float = setting(
-        120.0, doc="how long every condition must hold before the car is admitted again", min=0.0
-    )
-    soc_floor_percent: float = setting(
-        50.0, doc="no compute below this state of charge (the owner's floor)", min=20.0, max=90.0
-    )
-    required_signals: tuple[str, ...] = setting(
-        DEFAULT_REQUIRED, doc="VSS paths that must be known and fresh for the car to compute"
-    )
-    safe_power_states: tuple[SafePowerState, ...] = setting(
-        vss.POWER_STATES_SAFE,
-        doc="low-voltage power states (Vehicle.LowVoltageSystemState) in which the car may"
-        " compute; any other state, unknown ones included, stops work",
-    )
+    settle_s: Annotated[
+        float,
+        Meta(
+            ge=0.0,
+            description="how long every condition must hold before the car is admitted again",
+        ),
+    ] = 120.0
+    soc_floor_percent: Annotated[
+        float,
+        Meta(
+            ge=20.0,
+            le=90.0,
+            description="no compute below this state of charge (the owner's floor)",
+        ),
+    ] = 50.0
+    required_signals: Annotated[
+        tuple[str, ...],
+        Meta(description="VSS paths that must be known and fresh for the car to compute"),
+    ] = DEFAULT_REQUIRED
+    safe_power_states: Annotated[
+        tuple[SafePowerState, ...],
+        Meta(
+            description="low-voltage power states (Vehicle.LowVoltageSystemState) in which the "
+            "car may compute; any other state, unknown ones included, stops work"
+        ),
+    ] = vss.POWER_STATES_SAFE
 
-    def config_problems(self) -> Iterator[Problem]:
+    def config_problems(self) -> Iterator[tuple[str, str]]:
         """Required signals that are not VSS paths parkmesh knows, or that leave out a
         hard-stop signal (placed in the file by the parser)."""
         for path in self.required_signals:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from supervisor.vehicle import vss
 from supervisor.vehicle.state import Value, VehicleState
@@ -38,16 +38,27 @@ def describe(path: str) -> str:
     }.get(path, path.removeprefix("Vehicle."))
 
 
-def freshness_reasons(state: VehicleState, required: Iterable[str], now: float) -> list[Reason]:
-    """A reason for each required signal that never arrived, is unknown, or is stale."""
+def freshness_reasons(
+    state: VehicleState,
+    required: Iterable[str],
+    now: float,
+    name_of: Callable[[str], str] = describe,
+    reporter: str = "the car",
+) -> list[Reason]:
+    """A reason for each required signal that never arrived, is unknown, or is stale.
+
+    `name_of` gives a signal's human name and `reporter` who reports it (another node kind's).
+    """
     reasons = []
     for path in required:
         sig = state.get(path)
-        name = describe(path)
+        name = name_of(path)
         if sig is None:
             reasons.append(Reason("unknown", f"{name}: no reading yet ({path})", hard=True))
         elif sig.value is None:
-            reasons.append(Reason("unknown", f"{name}: the car reports it as unknown", hard=True))
+            reasons.append(
+                Reason("unknown", f"{name}: {reporter} reports it as unknown", hard=True)
+            )
         elif not sig.is_fresh(now):
             # The age itself is left out of the text so that the reason, and its log line,
             # stays the same while the signal stays stale.

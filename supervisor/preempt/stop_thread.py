@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
@@ -204,3 +204,28 @@ async def run_stop_thread(
         if not finished.is_set():
             LOG.error("the stop thread %s did not end within %.0f s", name, CLOSE_TIMEOUT_S)
         sys.setswitchinterval(previous)
+
+
+class StopThreads:
+    """`run_stop_thread` bound to one hot path: what the daemon hands the sources that read on
+    their own thread (CAN, DBus) as their `supervisor.vehicle.sink.ReaderThread`.
+
+    Calling it runs the body on a new stop thread owning the hot path, as `run_stop_thread`
+    does (same errors, same cancellation).
+    """
+
+    def __init__(self, hotpath: HotPath) -> None:
+        self.hotpath = hotpath
+
+    async def __call__(
+        self,
+        body: Body,
+        *,
+        name: str = "parkmesh-stop",
+        priority: int = 0,
+        task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run `body` on a stop thread called `name` at `priority` (`run_stop_thread`)."""
+        await run_stop_thread(
+            self.hotpath, body, name=name, priority=priority, task_status=task_status
+        )

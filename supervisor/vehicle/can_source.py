@@ -1,12 +1,13 @@
 """The CAN source: a python-can bus read on the stop thread, frames decoded into the hot path.
 
-The bus is read on the stop thread (`supervisor.preempt.stop_thread`), never on the trio loop:
-buses with a descriptor (socketcan on the car, udp_multicast in tests) are polled beside the
-hand-off eventfd with the policy's next deadline as the timeout, then drained with
-``recv(timeout=0)``, each frame handed to `HotPath.feed` before the next is read. Buses
-without one (virtual, tests only) are read with a short timeout (`VIRTUAL_POLL_S`). A bus that
-fails is a failed source, decided on the same thread: work stops at once, and the bus is
-reopened with back-off until it reads again.
+The bus is read on the reader thread the daemon hands the source (its stop thread,
+`supervisor.preempt.stop_thread`), never on the trio loop: buses with a descriptor (socketcan on
+the car, udp_multicast in tests) are polled beside the hand-off eventfd with the policy's next
+deadline as the timeout, then drained with ``recv(timeout=0)``, each frame handed to the
+`ReadingSink` (the hot path) before the next is read. Buses without one (virtual, tests only)
+are read with a short timeout (`VIRTUAL_POLL_S`). A bus that fails is a failed source, decided
+on the same thread: work stops at once, and the bus is reopened with back-off until it reads
+again.
 
 A frame is the mapped message only if both its id and its id kind (11-bit standard, 29-bit
 extended, as the DBC declares the message) match: the receive filters (``kernel_filters``) say
@@ -27,11 +28,9 @@ from typing import Any, Final
 import can
 import trio
 
-from supervisor.hotpath import HotPath
-from supervisor.preempt.stop_thread import StopThreadControl, run_stop_thread
-
 from .can_decoder import CanId, FrameDecoder
 from .config import CanConfig
+from .sink import ReaderControl, ReaderThread, ReadingSink
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ RETRY_INITIAL_S = 0.1
 RETRY_MAX_S = 5.0
 # How long one wait on a bus with a descriptor lasts at most (the policy's deadlines and the
 # hand-over wake it earlier): the stop thread's own heartbeat.
-READ_TIMEOUT_S: Final = 0.1
+READ_TIMEOUT_S: Final = 0.5
 # A bus without a descriptor cannot be polled: it is read with this timeout (tests only).
 VIRTUAL_POLL_S: Final = 0.002
 # udp_multicast: multicast hop limit / IPv4 TTL 0, so frames never leave the host.
@@ -51,10 +50,10 @@ STANDARD_MASK: Final = 0x7FF
 EXTENDED_MASK: Final = 0x1FFFFFFF
 
 
-def declare_signals(hotpath: HotPath, decoder: FrameDecoder) -> None:
-    """Tell the state which signals to expect and how old each may get."""
+def declare_signals(sink: ReadingSink, decoder: FrameDecoder) -> None:
+    """Tell the sink which signals to expect and how old each may get."""
     for entry in decoder.mapping.entries:
-        hotpath.state.declare(entry.path, entry.max_age_s)
+        sink.declare(entry.path, entry.max_age_s)
 
 
 def bus_options(config: CanConfig) -> dict[str, Any]:
@@ -98,11 +97,11 @@ def open_bus(config: CanConfig, frame_ids: Collection[CanId], **extra: Any) -> c
 
 
 class CanSource:
-    """A trio service feeding one CAN bus into the hot path from its own stop thread.
+    """A trio service feeding one CAN bus into `sink` from its own reader thread (`thread`).
 
-    Cancellation: cancelling `run` ends the stop thread, which closes the bus. Errors: a
-    failing bus never raises out of `run`; it is reported to the policy as a failed source
-    (a hard stop, on the stop thread) and retried.
+    Cancellation: cancelling `run` ends the reader thread, which closes the bus. Errors: a
+    failing bus never raises out of `run`; it is reported to the sink as a failed source
+    (a hard stop, on the reader thread) and retried.
     """
 
     name = "can"
@@ -112,24 +111,25 @@ class CanSource:
         self,
         config: CanConfig,
         decoder: FrameDecoder,
-        hotpath: HotPath,
+        sink: ReadingSink,
         bus_factory: Callable[[], can.BusABC] | None = None,
         *,
+        thread: ReaderThread,
         priority: int = 0,
     ) -> None:
         self.config = config
         self.decoder = decoder
-        self.hotpath = hotpath
+        self.sink = sink
+        self.thread = thread
         self.priority = priority
         self._bus_factory = bus_factory or (lambda: open_bus(config, decoder.frame_ids))
-        declare_signals(hotpath, decoder)
+        declare_signals(sink, decoder)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Read frames until cancelled. Starts once the bus is open (or failed once)."""
         async with trio.open_nursery() as nursery:
             await nursery.start(
-                lambda task_status: run_stop_thread(
-                    self.hotpath,
+                lambda task_status: self.thread(
                     self._serve,
                     name="parkmesh-stop-can",
                     priority=self.priority,
@@ -138,8 +138,8 @@ class CanSource:
             )
             task_status.started()
 
-    def _serve(self, control: StopThreadControl) -> None:
-        """The stop thread's body: open, read, reopen with back-off, until closing."""
+    def _serve(self, control: ReaderControl) -> None:
+        """The reader thread's body: open, read, reopen with back-off, until closing."""
         delay = RETRY_INITIAL_S
         while not control.closing:
             try:
@@ -149,7 +149,7 @@ class CanSource:
             else:
                 try:
                     control.started()
-                    self.hotpath.source_recovered(self.name)
+                    self.sink.source_recovered(self.name)
                     delay = RETRY_INITIAL_S
                     self._read(control, bus)
                 except (can.CanError, OSError) as exc:
@@ -162,16 +162,16 @@ class CanSource:
 
     def _failed(self, why: str) -> None:
         # The stop first: the log line can wait for the handler's lock, the car cannot.
-        self.hotpath.source_failed(self.name, why)
+        self.sink.source_failed(self.name, why)
         LOG.error("vehicle source %s failed: %s", self.name, why)
 
-    def _read(self, control: StopThreadControl, bus: can.BusABC) -> None:
+    def _read(self, control: ReaderControl, bus: can.BusABC) -> None:
         try:
             fd = bus.fileno()
         except NotImplementedError:
             fd = -1
         decoder = self.decoder
-        feed, decode = self.hotpath.feed, decoder.decode_message
+        feed, decode = self.sink.feed, decoder.decode_message
         while not control.closing:
             if fd >= 0:
                 if not control.wait((fd,), READ_TIMEOUT_S):

@@ -24,6 +24,7 @@ from pathlib import Path
 from supervisor.config.errors import ConfigError
 
 from .mapping import MappingLoader, SignalMapping, read_mapping_text
+from .mapping_shape import GatewayTable
 
 _BUS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 _OBJECT_PATH = re.compile(r"^/([A-Za-z0-9_]+(/[A-Za-z0-9_]+)*)?$")
@@ -67,13 +68,8 @@ def load_dbus_mapping(file: Path) -> DbusMapping:
         ConfigError: naming the file, line and key of the first problem.
     """
     loader = MappingLoader(file, read_mapping_text(file))
-    gateway = loader.doc.get("gateway", {})
-    if not isinstance(gateway, dict):
-        raise loader.error("gateway", "must be a table")
-    default_bus = gateway.get("bus_name")
-    poll_s = gateway.get("poll_s", 0.5)
-    if isinstance(poll_s, bool) or not isinstance(poll_s, int | float) or poll_s <= 0:
-        raise loader.error("gateway.poll_s", f"must be a number of seconds > 0, not {poll_s!r}")
+    gateway = loader.parse(GatewayTable, loader.doc.get("gateway", {}), "gateway")
+    default_bus, poll_s = gateway.bus_name, gateway.poll_s
     entries = []
     for index, raw in loader.entries():
         key = f"signal[{index}]"
@@ -116,4 +112,4 @@ def load_dbus_mapping(file: Path) -> DbusMapping:
         )
     if not entries:
         raise ConfigError("no [[signal]] entries", file=file)
-    return DbusMapping(file, float(poll_s), tuple(entries))
+    return DbusMapping(file, poll_s, tuple(entries))

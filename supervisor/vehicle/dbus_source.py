@@ -1,8 +1,9 @@
 """The DBus source: a vehicle gateway's properties, followed through PropertiesChanged.
 
-The source owns one blocking jeepney connection, read on the stop thread
-(`supervisor.preempt.stop_thread`): a PropertiesChanged signal goes from the socket through the
-mapping into `HotPath.feed` on that thread, whatever the trio loop is doing. Method replies are
+The source owns one blocking jeepney connection, read on the reader thread the daemon hands it
+(its stop thread, `supervisor.preempt.stop_thread`): a PropertiesChanged signal goes from the
+socket through the mapping into the `ReadingSink` (the hot path) on that thread, whatever the
+trio loop is doing. Method replies are
 matched to their calls by serial in the same loop. Every mapped object is also re-read with
 GetAll each ``poll_s``, which keeps the readings fresh and makes a hung gateway go stale.
 A gateway that leaves the bus (NameOwnerChanged) or stops answering is a failed source until
@@ -21,12 +22,10 @@ from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, 
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 
-from supervisor.hotpath import HotPath
-from supervisor.preempt.stop_thread import StopThreadControl, run_stop_thread
-
 from .config import DbusSourceConfig
 from .dbus_mapping import DbusEntry, DbusMapping, load_dbus_mapping
 from .mapping import convert
+from .sink import ReaderControl, ReaderThread, ReadingSink
 from .state import SignalUpdate
 
 LOG = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ def bus_address(bus: str) -> str:
 class _Link:
     """One connection on the stop thread: calls matched to replies, signals dispatched."""
 
-    def __init__(self, conn: DBusConnection, control: StopThreadControl, on_signal: Any) -> None:
+    def __init__(self, conn: DBusConnection, control: ReaderControl, on_signal: Any) -> None:
         self.conn = conn
         self.control = control
         self.on_signal = on_signal
@@ -102,7 +101,7 @@ class _Link:
 class DbusSource:
     """A trio service feeding a DBus vehicle gateway into the hot path from its stop thread.
 
-    Cancellation: ends the stop thread, which closes the connection. Errors: never raised out
+    Cancellation: ends the reader thread, which closes the connection. Errors: never raised out
     of `run`; a failing gateway or bus is a failed source (a hard stop) and is retried.
     """
 
@@ -110,31 +109,43 @@ class DbusSource:
     owns_stop_thread = True
 
     def __init__(
-        self, config: DbusSourceConfig, mapping: DbusMapping, hotpath: HotPath, *, priority: int = 0
+        self,
+        config: DbusSourceConfig,
+        mapping: DbusMapping,
+        sink: ReadingSink,
+        *,
+        thread: ReaderThread,
+        priority: int = 0,
     ) -> None:
         self.config = config
         self.mapping = mapping
-        self.hotpath = hotpath
+        self.sink = sink
+        self.thread = thread
         self.priority = priority
         self._by_object: dict[tuple[str, str], list[DbusEntry]] = defaultdict(list)
         for entry in mapping.entries:
             self._by_object[(entry.object_path, entry.interface)].append(entry)
-            hotpath.state.declare(entry.spec.path, entry.spec.max_age_s)
+            sink.declare(entry.spec.path, entry.spec.max_age_s)
         self._failure = ""
 
     @classmethod
     def from_config(
-        cls, config: DbusSourceConfig, hotpath: HotPath, *, priority: int = 0
+        cls,
+        config: DbusSourceConfig,
+        sink: ReadingSink,
+        *,
+        thread: ReaderThread,
+        priority: int = 0,
     ) -> DbusSource:
         """Build from ``[vehicle.dbus]``. Raises ConfigError for a bad mapping."""
-        return cls(config, load_dbus_mapping(config.mapping), hotpath, priority=priority)
+        mapping = load_dbus_mapping(config.mapping)
+        return cls(config, mapping, sink, thread=thread, priority=priority)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Follow the gateway until cancelled; started after the first connection attempt."""
         async with trio.open_nursery() as nursery:
             await nursery.start(
-                lambda task_status: run_stop_thread(
-                    self.hotpath,
+                lambda task_status: self.thread(
                     self._serve,
                     name="parkmesh-stop-dbus",
                     priority=self.priority,
@@ -143,8 +154,8 @@ class DbusSource:
             )
             task_status.started()
 
-    def _serve(self, control: StopThreadControl) -> None:
-        """The stop thread's body: connect, follow, reconnect, until closing."""
+    def _serve(self, control: ReaderControl) -> None:
+        """The reader thread's body: connect, follow, reconnect, until closing."""
         while not control.closing:
             try:
                 conn = open_dbus_connection(
@@ -163,7 +174,7 @@ class DbusSource:
             control.started()
             control.wait((), self.config.retry_s)
 
-    def _follow(self, control: StopThreadControl, link: _Link) -> None:
+    def _follow(self, control: ReaderControl, link: _Link) -> None:
         for bus_name in self.mapping.bus_names:
             rule = MatchRule(
                 type="signal", sender=bus_name, interface=PROPERTIES, member="PropertiesChanged"
@@ -224,7 +235,7 @@ class DbusSource:
                 value = None
             updates.append(SignalUpdate(entry.spec.path, value, stamp))
         if updates:
-            self.hotpath.feed(updates, received_ns)
+            self.sink.feed(updates, received_ns)
 
     def _poll_once(self, link: _Link) -> None:
         """GetAll on every mapped object; a failure is a failed source until one succeeds."""
@@ -241,11 +252,11 @@ class DbusSource:
         if self._failure:
             LOG.info("vehicle source %s recovered", self.name)
             self._failure = ""
-            self.hotpath.source_recovered(self.name)
+            self.sink.source_recovered(self.name)
 
     def _fail(self, why: str) -> None:
         # The stop first: the log line can wait for the handler's lock, the car cannot.
-        self.hotpath.source_failed(self.name, why)
+        self.sink.source_failed(self.name, why)
         if why != self._failure:
             LOG.error("vehicle source %s failed: %s", self.name, why)
         self._failure = why

@@ -23,37 +23,25 @@ DBC, the value map against the signal's choices, the transform's grammar and the
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from supervisor.config.errors import ConfigError
+from supervisor.config.errors import ConfigError, combine
+from supervisor.config.sections import SectionParser
 from supervisor.config.toml_lines import LineIndex
 
+from .mapping_shape import MappingDefaults, SignalEntry
 from .state import Value
 from .transform import Transform, TransformError
 from .vss import ADMITTING, VssSignal, lookup
 
-DEFAULT_MAX_AGE_S = 2.0
+T = TypeVar("T")
 # Source codes that mean "this is not a reading" (Tesla's SNA = signal not available): mapping
 # one of them to a value that admits compute would turn a fault into a safe state.
 NOT_A_READING = ("SNA", "INVALID", "UNKNOWN", "UNDEFINED", "FAULT", "ERROR", "UNAVAILABLE")
-_ENTRY_KEYS = frozenset(
-    {
-        "path",
-        "message",
-        "signal",
-        "values",
-        "default",
-        "transform",
-        "min_interval_s",
-        "on_change",
-        "max_age_s",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +105,28 @@ class MappingLoader:
             raise self.error("signal", "the mapping has no [[signal]] entries")
         return list(enumerate(raw))
 
-    def defaults(self) -> dict[str, Any]:
-        """The ``[defaults]`` table."""
-        raw = self.doc.get("defaults", {})
-        if not isinstance(raw, dict):
-            raise self.error("defaults", "must be a table")
-        return raw
+    def defaults(self) -> MappingDefaults:
+        """The ``[defaults]`` table, checked against its declaration.
+
+        Raises:
+            ConfigError: naming the file, line and key of each problem.
+        """
+        return self.parse(MappingDefaults, self.doc.get("defaults", {}), "defaults")
+
+    def parse(self, shape: type[T], raw: Any, key: str, line: int | None = None) -> T:
+        """`raw` (the table at `key`) as the declared `shape` (see `mapping_shape`).
+
+        Raises:
+            ConfigError: naming the file, the line (`line` when given, else the key's) and the
+                key of every problem of the table.
+        """
+        try:
+            return SectionParser(self.file, self._text).parse(shape, raw, key)
+        except ConfigError as exc:
+            # A mapping's errors name file, line and key, not a table of parkmesh.toml.
+            raise combine(
+                [self.error(p.key or key, p.detail, line or p.line) for p in exc.problems]
+            ) from None
 
     def entry_line(self, index: int) -> int | None:
         """Best-effort line of the index-th ``[[signal]]`` header."""
@@ -152,22 +156,14 @@ class MappingLoader:
         """
         line = self.entry_line(index)
         key = f"signal[{index}]"
-        unknown = set(raw) - _ENTRY_KEYS - {"bus_name", "object_path", "interface", "property"}
-        if unknown:
-            raise self.error(f"{key}.{sorted(unknown)[0]}", "unknown key", line)
+        entry = self.parse(SignalEntry, raw, key, line)
         defaults = self.defaults()
-        path = raw.get("path")
-        if not isinstance(path, str):
-            raise self.error(f"{key}.path", "is required (a VSS path)", line)
         try:
-            vss = lookup(path)
+            vss = lookup(entry.path)
         except KeyError as exc:
             raise self.error(f"{key}.path", str(exc.args[0]), line) from None
         values: dict[str | int | float, Value] = {}
-        raw_values = raw.get("values", {})
-        if not isinstance(raw_values, dict):
-            raise self.error(f"{key}.values", "must be a table of choice = value", line)
-        for name, target in raw_values.items():
+        for name, target in entry.values.items():
             number: str | int | float | None = choices.get(name)
             if number is None:
                 try:
@@ -183,31 +179,25 @@ class MappingLoader:
                         line,
                     ) from None
             values[number] = self._coerce(vss, target, f"{key}.values.{name}", line)
-        default = raw.get("default")
+        default = entry.default
         if default is not None:
             default = self._coerce(vss, default, f"{key}.default", line)
-        self._check_unknown_stays_unsafe(vss, raw_values, choices, default, key, line)
+        self._check_unknown_stays_unsafe(vss, entry.values, choices, default, key, line)
         transform = None
-        if "transform" in raw:
-            if not isinstance(raw["transform"], str):
-                raise self.error(f"{key}.transform", "must be a string expression in x", line)
+        if entry.transform is not None:
             try:
-                transform = Transform(raw["transform"])
+                transform = Transform(entry.transform)
             except TransformError as exc:
                 raise self.error(f"{key}.transform", str(exc), line) from None
-        min_interval = self._number(raw, defaults, "min_interval_s", 0.0, key, line)
-        max_age = self._number(raw, defaults, "max_age_s", DEFAULT_MAX_AGE_S, key, line)
-        if max_age <= 0:
-            raise self.error(f"{key}.max_age_s", "must be greater than 0", line)
-        if min_interval >= max_age and not math.isinf(max_age):
+        min_interval = _given(entry.min_interval_s, defaults.min_interval_s)
+        max_age = _given(entry.max_age_s, defaults.max_age_s)
+        on_change = _given(entry.on_change, defaults.on_change)
+        if min_interval >= max_age:
             raise self.error(
                 f"{key}.min_interval_s",
                 f"{min_interval} s would let the signal go stale (max_age_s is {max_age})",
                 line,
             )
-        on_change = raw.get("on_change", defaults.get("on_change", True))
-        if not isinstance(on_change, bool):
-            raise self.error(f"{key}.on_change", "must be true or false", line)
         return SignalMapping(
             vss=vss,
             message=message,
@@ -275,21 +265,10 @@ class MappingLoader:
         except ValueError as exc:
             raise self.error(key, str(exc), line) from None
 
-    def _number(
-        self,
-        raw: dict[str, Any],
-        defaults: dict[str, Any],
-        name: str,
-        fallback: float,
-        key: str,
-        line: int | None,
-    ) -> float:
-        value = raw.get(name, defaults.get(name, fallback))
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self.error(
-                f"{key}.{name}", f"must be a number of seconds >= 0, not {value!r}", line
-            )
-        return float(value)
+
+def _given(value: T | None, default: T) -> T:
+    """An entry's own value of a key, else the ``[defaults]`` one."""
+    return default if value is None else value
 
 
 def convert(spec: SignalMapping, raw: Any) -> Value | None:

@@ -1,4 +1,4 @@
-"""Replaying candump logs through the CAN path: the decoder and the hot path see real frames."""
+"""Replaying candump logs through the CAN path: the decoder and the sink see real frames."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import can
 import trio
 
 from supervisor.config.errors import ConfigError
-from supervisor.hotpath import HotPath
 
 from .can_decoder import FrameDecoder
 from .can_source import declare_signals
 from .config import ReplayConfig
+from .sink import ReadingSink
 from .state import SignalUpdate
 
 LOG = logging.getLogger(__name__)
@@ -61,27 +61,27 @@ class ReplaySource:
         self,
         messages: list[can.Message],
         decoder: FrameDecoder,
-        hotpath: HotPath,
+        sink: ReadingSink,
         speed: float = 1.0,
         loop: bool = False,
     ) -> None:
         self.messages = messages
         self.decoder = decoder
-        self.hotpath = hotpath
+        self.sink = sink
         self.speed = speed
         self.loop = loop
-        declare_signals(hotpath, decoder)
+        declare_signals(sink, decoder)
 
     @classmethod
     def from_config(
-        cls, config: ReplayConfig, decoder: FrameDecoder, hotpath: HotPath
+        cls, config: ReplayConfig, decoder: FrameDecoder, sink: ReadingSink
     ) -> ReplaySource:
         """Build from ``[vehicle.replay]``. Raises ConfigError for a missing or bad log."""
         if config.log is None:
             raise ConfigError(
                 "vehicle.source is 'replay' but no log is set", key="vehicle.replay.log"
             )
-        return cls(read_log(config.log), decoder, hotpath, config.speed, config.loop)
+        return cls(read_log(config.log), decoder, sink, config.speed, config.loop)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Play the log (again and again with `loop`), then idle until cancelled."""
@@ -103,7 +103,7 @@ class ReplaySource:
             received_ns = time.monotonic_ns()
             updates = self.decoder.decode_message(msg, received_ns / 1e9)
             if updates:
-                self.hotpath.feed(updates, received_ns)
+                self.sink.feed(updates, received_ns)
             self.decoder.log_problems()
             if self.speed == 0:
                 await trio.lowlevel.checkpoint()

@@ -34,9 +34,9 @@ import trio
 
 from supervisor.config.errors import ConfigError
 from supervisor.config.toml_lines import LineIndex
-from supervisor.hotpath import HotPath
 
 from .config import ScenarioConfig
+from .sink import ReadingSink
 from .state import SignalUpdate, Value
 from .vss import lookup
 
@@ -153,7 +153,8 @@ def parse_scenario(doc: dict[str, Any], path: Path | None, lines: LineIndex) -> 
 
 
 class ScenarioSource:
-    """A trio service that plays a scenario into the hot path, in real time scaled by `speed`.
+    """A trio service that plays a scenario into `sink` (the hot path), in real time scaled
+    by `speed`.
 
     Scenario times, refresh periods and maximum ages are all scenario seconds: at `speed` 4 a
     signal silenced for 2 s is silent for 0.5 s of real time and goes stale after a quarter of
@@ -169,12 +170,12 @@ class ScenarioSource:
     def __init__(
         self,
         scenario: Scenario,
-        hotpath: HotPath,
+        sink: ReadingSink,
         speed: float = 1.0,
         on_event: Callable[[ScenarioEvent], None] | None = None,
     ) -> None:
         self.scenario = scenario
-        self.hotpath = hotpath
+        self.sink = sink
         self.speed = speed
         self.on_event = on_event
         self.values: dict[str, Value] = dict(scenario.initial)
@@ -184,17 +185,17 @@ class ScenarioSource:
         self.go = trio.Event()
         self.go.set()
         for path in scenario.paths:
-            hotpath.state.declare(path, scenario.max_age_s / speed)
+            sink.declare(path, scenario.max_age_s / speed)
 
     @classmethod
-    def from_config(cls, config: ScenarioConfig, hotpath: HotPath) -> ScenarioSource:
+    def from_config(cls, config: ScenarioConfig, sink: ReadingSink) -> ScenarioSource:
         """Build from ``[vehicle.scenario]``. Raises ConfigError for a bad file."""
-        return cls(load_scenario(config.file), hotpath, config.speed)
+        return cls(load_scenario(config.file), sink, config.speed)
 
     def _refresh(self) -> None:
         received_ns = time.monotonic_ns()
         stamp = received_ns / 1e9
-        self.hotpath.feed(
+        self.sink.feed(
             [SignalUpdate(p, v, stamp) for p, v in self.values.items() if p not in self._silent],
             received_ns,
         )
@@ -204,9 +205,9 @@ class ScenarioSource:
         self._silent.difference_update(event.set)
         self.values.update(event.set)
         if event.fail:
-            self.hotpath.source_failed(self.name, event.fail)
+            self.sink.source_failed(self.name, event.fail)
         if event.recover:
-            self.hotpath.source_recovered(self.name)
+            self.sink.source_recovered(self.name)
         self._refresh()
         LOG.info("scenario: %s", event.note or f"event at {event.at} s")
         if self.on_event is not None:

@@ -8,11 +8,10 @@ import pytest
 
 from sandbox.config import SandboxConfig
 from sandbox.node import NodeSetupError, prepare, read_operator_key, resolve_user
-from supervisor.config.errors import ConfigError
 
 
 def test_missing_user_names_the_key() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(NodeSetupError) as info:
         resolve_user("no-such-user-parkmesh")
     assert info.value.key == "sandbox.worker_user" and "provision" in str(info.value)
     assert resolve_user("4242") == (4242, 4242)

@@ -231,10 +231,10 @@ async def test_the_confirmer_kills_only_the_worker_that_missed_the_deadline(
 async def test_a_frozen_worker_is_idle_whatever_the_confirmers_delay(node: SandboxConfig) -> None:
     async with running_pool(node) as pool, trio.open_nursery() as n:
         await _start_job(pool, n, "SLOW")
-        handle = next(s.handle for s in pool._slots.values() if s.handle is not None)
+        handle = next(iter(pool.stops.handles()))
         # The pool's own confirmer is held back, so that this one, looking first long after
         # its deadline, decides: it must see an idle (frozen) worker, not kill it.
-        confirmer, pool._confirmer = pool._confirmer, None
+        confirmer, pool.stops.confirmer = pool.stops.confirmer, None
         try:
             pool.stop_all_nowait(StopLevel.HARD, StopReason.TEST)  # freezes the busy worker
             await _until(handle.frozen_confirmed)
@@ -242,7 +242,7 @@ async def test_a_frozen_worker_is_idle_whatever_the_confirmers_delay(node: Sandb
             killed: list[int] = []
             results = wait_for_stops([handle], 0.0, lambda h: killed.append(h.pid or 0))
         finally:
-            pool._confirmer = confirmer
+            pool.stops.confirmer = confirmer
         assert results[handle].via == "freeze" and killed == []
         assert handle.page.snapshot().acknowledged and not handle.exited.is_set()
         pool.release_all_nowait()

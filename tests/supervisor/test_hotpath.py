@@ -77,7 +77,10 @@ def test_a_separate_process_sees_the_flag_and_acknowledges() -> None:
         [sys.executable, "-m", "supervisor.preempt.reader", str(page.fd)], pass_fds=(page.fd,)
     )
     try:
-        time.sleep(0.3)  # let the reader start polling
+        # The reader polls once it beats (it has read the generation to answer from by then).
+        deadline = time.monotonic() + 10
+        while page.snapshot().heartbeat == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
         generation = page.request_stop(StopLevel.HARD, StopReason.TEST)
         deadline = time.monotonic() + 5
         while not page.snapshot().acknowledged and time.monotonic() < deadline:
@@ -100,11 +103,10 @@ def test_pages_are_released_only_once_the_car_is_admitted_again() -> None:
     clock.now = 0.2
     hotpath.feed([SignalUpdate(vss.DOORS[0], False, 0.2)])
     assert page.level() == StopLevel.HARD  # settling: still stopped
-    hotpath.policy.set_soft_stop("owner", ["paused by the owner"])
+    hotpath.set_soft_stop("owner", ["paused by the owner"])
     for now in (0.9, 1.3):  # settled, and every signal fresh
         clock.now = now
         hotpath.feed([SignalUpdate(p, v, now) for p, v in PARKED.items()])
     assert page.level() == StopLevel.HARD  # a soft stop keeps them stopped
-    hotpath.policy.set_soft_stop("owner", [])
-    decision = hotpath.refresh_soft_stops()
+    decision = hotpath.set_soft_stop("owner", [])
     assert decision.accepting and page.level() == StopLevel.RUN

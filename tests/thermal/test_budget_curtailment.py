@@ -66,6 +66,13 @@ def test_randomized_start_stays_within_the_band_and_keeps_the_duration() -> None
         ({"level": 1, "duration_s": 60, "start": "tomorrow"}, "start must be an ISO 8601"),
         ({"level": 1, "duration_s": 60, "colour": "red"}, "unknown key 'colour'"),
         ([1, 2], "must be an object"),
+        ({"level": "2", "duration_s": 60}, "level must be a number or null, not '2'"),
+        ({"level": 1, "duration_s": 60, "start": [2026]}, "start must be a string or null"),
+        ({"level": 1, "duration_s": 60, "id": True}, "id must be an integer or a string or null"),
+        (
+            {"level": 1, "duration_s": 60, "k" * 10_000: 1},
+            r"unknown key 'k+\.\.\.\[cut, 10000 chars in all\] \(known: duration_s, id",
+        ),
     ],
 )
 def test_bad_requests_are_refused_naming_the_key(request_: object, match: str) -> None:

@@ -1,4 +1,4 @@
-"""Device side: temperature sources, the NVML power cap, energy accounting, VSS readings.
+"""Device side: temperature sources, the NVML power cap, energy accounting.
 
 NVML is driven through a stand-in module with NVML's error classes, so the capper's and the
 counters' handling of refusals and failures is tested on hosts without a GPU; the H100 device
@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from supervisor.vehicle import vss
 from thermal.accounting import (
     EstimatedCounter,
     JobEnergyMeter,
@@ -25,7 +24,6 @@ from thermal.decision import BudgetDecision
 from thermal.nvml import NvmlDevice
 from thermal.powercap import PowerCapper
 from thermal.sensors import DeviceMonitor
-from thermal.vss_readings import vehicle_readings_from
 
 
 class FakeNvml:
@@ -177,24 +175,3 @@ def test_rapl_counter_unwraps(tmp_path: Path) -> None:
     assert open_energy_counter(None, lambda: 0.0, tmp_path / "none").method == "estimate"
     nvml_counter = open_energy_counter(NvmlDevice(FakeNvml(), "h", 0), lambda: 0.0, tmp_path)
     assert nvml_counter.method == "nvml"
-
-
-def test_vehicle_readings_from_vss() -> None:
-    values: dict[str, Any] = {
-        vss.SOC: 64.5,
-        vss.NET_CAPACITY: 75,
-        vss.CABLE: True,
-        vss.IS_CHARGING: True,
-        vss.CHARGE_POWER_KW: 7.2,
-        vss.PACK_TEMP: 24.0,
-        vss.PACK_TEMP_MAX: 27.0,
-        vss.COOLANT_TEMP: 30.0,
-        vss.CABIN_TEMP: 21.0,
-        vss.AMBIENT_TEMP: 999.0,
-    }
-    r = vehicle_readings_from(values.get)
-    assert (r.soc_percent, r.capacity_kwh, r.charging, r.charge_power_kw) == (64.5, 75.0, True, 7.2)
-    assert r.temperatures.battery == 27.0  # the hottest cell group counts
-    assert r.temperatures.ambient is None  # out of range: unknown
-    stale = vehicle_readings_from(lambda path: None)
-    assert stale.soc_percent is None and not stale.charging

@@ -174,6 +174,14 @@ def test_saving_what_is_already_on_disk_does_not_write_again(tmp_path: Path) -> 
             "HH:MM",
         ),
         ("[]", "preferences", "must be an object"),
+        (
+            '{"departures": [{"days": ["mon"], "time": 7, "target_percent": 80}]}',
+            "departures",
+            r"\[0\]\.time: must be a string, not 7",
+        ),
+        ('{"departures": [{"days": ["mon"], "time": "07:30"}]}', "departures", "is required"),
+        ('{"metered_links_allowed": 1}', "metered_links_allowed", "true or false, not 1"),
+        ('{"nightly_compute_hours": "6"}', "nightly_compute_hours", "a number or null, not '6'"),
     ],
 )
 def test_bad_store_file_names_file_and_field(

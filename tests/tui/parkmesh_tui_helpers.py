@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from tui.app import ParkmeshApp
+from tui.source import DaemonSource
 
 SIZE = (80, 24)
 
 
-def screen_text(app: ParkmeshApp) -> str:
+def screen_text(app: App[Any]) -> str:
     """What the terminal shows now, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
@@ -30,12 +33,17 @@ async def wait_for(
 
 
 async def wait_text(pilot: Pilot[None], text: str, timeout: float = 5.0) -> None:
+    """Pause the app until the screen shows `text`."""
     await wait_for(pilot, lambda: text in screen_text(pilot.app), repr(text), timeout)
 
 
-def run(bus: str, scenario: Callable[[ParkmeshApp, Pilot[None]], Awaitable[None]]) -> None:
+def run(
+    client: DaemonSource, scenario: Callable[[ParkmeshApp, Pilot[None]], Awaitable[None]]
+) -> None:
+    """Run the app with `client`; once it has connected and loaded the ledger, `scenario`."""
+
     async def main() -> None:
-        app = ParkmeshApp(bus)
+        app = ParkmeshApp(client)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(
                 pilot,

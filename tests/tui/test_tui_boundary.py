@@ -27,7 +27,7 @@ def _modules_after(code: str) -> list[str]:
     return modules
 
 
-def test_tui_imports_no_daemon_package():
+def test_tui_imports_no_daemon_package() -> None:
     loaded = _modules_after("import tui.app")
     assert "textual" in loaded
     daemon = [
@@ -38,7 +38,7 @@ def test_tui_imports_no_daemon_package():
     assert daemon == []
 
 
-def test_daemon_side_imports_no_textual():
+def test_daemon_side_imports_no_textual() -> None:
     loaded = _modules_after(
         "import supervisor.api.service, supervisor.api.client, supervisor.cli.status, "
         "supervisor.cli.prefs, supervisor.cli.ledger, supervisor.cli.tui"
@@ -46,7 +46,20 @@ def test_daemon_side_imports_no_textual():
     assert not [m for m in loaded if m.split(".")[0] in ("textual", "rich")]
 
 
-def test_tui_names_match_the_interface():
+def test_only_the_client_speaks_dbus() -> None:
+    # The app and its screens reach the daemon only through the `DaemonSource` they are given:
+    # jeepney, and the client that uses it, are imported by the client and the entry alone.
+    for path in sorted((REPO / "tui").rglob("*.py")):
+        name = path.relative_to(REPO).as_posix()
+        text = path.read_text()
+        if name != "tui/client.py":
+            assert "jeepney" not in text, name
+        if name not in ("tui/client.py", "tui/__main__.py"):
+            imports = ("from tui.client import", "import tui.client", "from tui import client")
+            assert not any(i in text for i in imports), name
+
+
+def test_tui_names_match_the_interface() -> None:
     assert (client.BUS_NAME, client.OBJECT_PATH, client.INTERFACE) == (
         names.BUS_NAME,
         names.OBJECT_PATH,
@@ -67,12 +80,12 @@ def test_tui_names_match_the_interface():
     }
     for method, signature in used.items():
         assert methods[method].in_signature == signature, method
-    source = (REPO / "tui" / "app.py").read_text()
+    source = (REPO / "tui" / "client.py").read_text()
     for method in used:
         assert f'"{method}"' in source
 
 
-def test_plot_draws_points_floor_and_target():
+def test_plot_draws_points_floor_and_target() -> None:
     from tui.widgets.plot import draw
 
     text = draw([(0, 70.0), (1800, 65.0), (3600, 60.0)], 50.0, 80.0, 60, 12).plain
@@ -86,7 +99,7 @@ def test_plot_draws_points_floor_and_target():
     assert draw([], None, None, 60, 12).plain.startswith("no projection")
 
 
-def test_entry_points_start():
+def test_entry_points_start() -> None:
     for argv in (["-m", "tui", "--help"], ["-m", "supervisor.cli", "tui", "--help"]):
         out = subprocess.run(
             [sys.executable, *argv], cwd=REPO, capture_output=True, text=True, timeout=60

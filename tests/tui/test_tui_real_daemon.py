@@ -1,4 +1,8 @@
-"""The TUI against the real daemon (``parkmesh run`` with the scenario car) on a private bus."""
+"""The TUI against the real daemon (``parkmesh run`` with the scenario car) on a private bus.
+
+The one end-to-end TUI test: the real DBus client (`tui.client.SupervisorClient`), a real bus
+and a real daemon; every other TUI test runs against the daemon in memory.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from textual.pilot import Pilot
 
 from supervisor.api import client
 from tui.app import ParkmeshApp
+from tui.client import SupervisorClient
 from tui.screens.floor import FloorDialog
 
 pytestmark = pytest.mark.slow
@@ -26,11 +31,11 @@ def real_daemon(bus_address: str, tmp_path: Path) -> Iterator[RealDaemonProcess]
         daemon.stop()
 
 
-def test_tui_follows_the_real_daemon(bus_address: str, real_daemon: RealDaemonProcess):
+def test_tui_follows_the_real_daemon(bus_address: str, real_daemon: RealDaemonProcess) -> None:
     import asyncio
 
     async def main() -> None:
-        app = ParkmeshApp(bus_address)
+        app = ParkmeshApp(SupervisorClient(bus_address))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.state.connected, "connection")
             await wait_text(pilot, "72.0 %")

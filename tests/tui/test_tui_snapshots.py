@@ -1,4 +1,5 @@
-"""Snapshots of every screen at 80x24, against the fake daemon's fixed data (no clocks).
+"""Snapshots of every screen at 80x24, against the daemon in memory (`MemoryClient`: the fake
+daemon's fixed data, no clocks).
 
 Update after an intended change with ``pytest tests/tui --snapshot-update`` and review the SVGs.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from parkmesh_private_bus import FakeDaemonProcess
+from memory_client import MemoryClient
 from textual.pilot import Pilot
 
 from tui.app import ParkmeshApp
@@ -40,26 +41,26 @@ async def _loaded(pilot: Pilot[None]) -> None:
         ("8", "log"),
     ],
 )
-def test_screen_snapshot(fake_daemon: FakeDaemonProcess, snap_compare: Any, key: str, mode: str):
+def test_screen_snapshot(client: MemoryClient, snap_compare: Any, key: str, mode: str) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         await pilot.press(key)
         assert pilot.app.current_mode == mode
         await pilot.pause(0.1)
 
-    assert snap_compare(ParkmeshApp(fake_daemon.bus), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(ParkmeshApp(client), terminal_size=SIZE, run_before=run_before)
 
 
-def test_help_snapshot(fake_daemon: FakeDaemonProcess, snap_compare: Any):
+def test_help_snapshot(client: MemoryClient, snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         await pilot.press("question_mark")
         await pilot.pause(0.1)
 
-    assert snap_compare(ParkmeshApp(fake_daemon.bus), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(ParkmeshApp(client), terminal_size=SIZE, run_before=run_before)
 
 
-def test_banner_snapshot(snap_compare: Any):
+def test_banner_snapshot(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         app = pilot.app
         assert isinstance(app, ParkmeshApp)
@@ -69,5 +70,10 @@ def test_banner_snapshot(snap_compare: Any):
             await pilot.pause(0.02)
         await pilot.pause(0.1)
 
-    app = ParkmeshApp("unix:path=/nonexistent/parkmesh-bus")
+    away = MemoryClient(
+        "unix:path=/nonexistent/parkmesh-bus",
+        reachable=False,
+        problem="cannot reach the bus ([Errno 2] No such file or directory)",
+    )
+    app = ParkmeshApp(away)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -32,7 +32,7 @@ def sha(text: str) -> str:
 
 
 async def test_job_round_trip(mesh: Mesh) -> None:
-    node = NodeUplink(mesh.node_config("car1"), LocalPort())
+    node = NodeUplink.open(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
     async with running(dispatcher, node, client):
@@ -53,9 +53,9 @@ async def test_job_round_trip(mesh: Mesh) -> None:
 
 
 async def test_cancel_stops_the_slower_car(mesh: Mesh) -> None:
-    fast = NodeUplink(mesh.node_config("fast"), LocalPort())
+    fast = NodeUplink.open(mesh.node_config("fast"), LocalPort())
     slow_port = LocalPort(extra_delay_s=30.0)
-    slow = NodeUplink(mesh.node_config("slow"), slow_port)
+    slow = NodeUplink.open(mesh.node_config("slow"), slow_port)
     dispatcher = mesh.dispatcher(["fast", "slow"], ["alice"])
     client = mesh.client("alice")
     async with running(dispatcher, fast, slow, client):
@@ -73,8 +73,8 @@ async def test_cancel_stops_the_slower_car(mesh: Mesh) -> None:
 
 async def test_only_the_winner_gets_a_receipt_once(mesh: Mesh) -> None:
     fast_port, slow_port = LocalPort(), LocalPort(extra_delay_s=30.0)
-    fast = NodeUplink(mesh.node_config("fast"), fast_port)
-    slow = NodeUplink(mesh.node_config("slow"), slow_port)
+    fast = NodeUplink.open(mesh.node_config("fast"), fast_port)
+    slow = NodeUplink.open(mesh.node_config("slow"), slow_port)
     core = DispatcherCore(prices=PriceList({"hash": 0.25}, currency="USD"))
     dispatcher = mesh.dispatcher(["fast", "slow"], ["alice"], core=core)
     client = mesh.client("alice")
@@ -126,13 +126,13 @@ async def test_receipt_waits_in_the_broker_while_the_car_is_away(
 
     monkeypatch.setattr(dispatcher.core, "on_result", hold_receipts)
     async with running(dispatcher, client):
-        async with running(NodeUplink(mesh.node_config("car1"), port)):
+        async with running(NodeUplink.open(mesh.node_config("car1"), port)):
             await seen_accepting(dispatcher, "car1")
             out = await client.submit("hash", ["x"], k=1)
         dispatcher._carry_out(held)  # sent while the car is away: queued in its session
         await trio.sleep(0.1)
         assert port.receipts == []
-        back = NodeUplink(mesh.node_config("car1"), port)  # a new process: empty replay cache
+        back = NodeUplink.open(mesh.node_config("car1"), port)  # a new process: empty replay cache
         async with running(back):
             await wait_until(lambda: port.receipts, 5.0, "the queued receipt")
     assert [(r.job_id, r.credit) for r in port.receipts] == [(out.job, 0.001)]
@@ -141,7 +141,7 @@ async def test_receipt_waits_in_the_broker_while_the_car_is_away(
 
 async def test_preempted_car_job_is_reassigned(mesh: Mesh) -> None:
     ports = {"a": LocalPort(), "b": LocalPort()}
-    nodes = {n: NodeUplink(mesh.node_config(n), p) for n, p in ports.items()}
+    nodes = {n: NodeUplink.open(mesh.node_config(n), p) for n, p in ports.items()}
     dispatcher = mesh.dispatcher(list(nodes), ["alice"])
     client = mesh.client("alice")
     async with running(dispatcher, *nodes.values(), client) as nursery:
@@ -169,7 +169,7 @@ async def test_bad_messages_are_refused_and_logged_while_serving(
     mesh: Mesh, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="parkmesh.uplink")
-    node = NodeUplink(mesh.node_config("car1"), LocalPort())
+    node = NodeUplink.open(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
     topic = dispatcher.topics.node_in("car1")
@@ -197,7 +197,7 @@ async def test_bad_messages_are_refused_and_logged_while_serving(
 
 async def test_control_messages_reach_the_port(mesh: Mesh) -> None:
     port = LocalPort()
-    node = NodeUplink(mesh.node_config("car1"), port)
+    node = NodeUplink.open(mesh.node_config("car1"), port)
     dispatcher = mesh.dispatcher(["car1"], [])
     async with running(dispatcher, node):
         await seen_accepting(dispatcher, "car1")
@@ -223,8 +223,8 @@ async def test_control_messages_reach_the_port(mesh: Mesh) -> None:
 async def test_clean_stop_says_offline_at_once_and_a_vanished_car_by_its_will(
     mesh: Mesh, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calm = NodeUplink(mesh.node_config("calm", will_delay_s=60), LocalPort())
-    gone = NodeUplink(mesh.node_config("gone", will_delay_s=1), LocalPort())
+    calm = NodeUplink.open(mesh.node_config("calm", will_delay_s=60), LocalPort())
+    gone = NodeUplink.open(mesh.node_config("gone", will_delay_s=1), LocalPort())
     dispatcher = mesh.dispatcher(["calm", "gone"], [])
 
     async def vanish() -> None:  # the link drops: no last words, no DISCONNECT

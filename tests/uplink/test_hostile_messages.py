@@ -90,7 +90,7 @@ async def test_hostile_messages_are_refused_and_the_car_serves_on(
     mesh: Mesh, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="parkmesh.uplink")
-    node = NodeUplink(mesh.node_config("car1"), LocalPort())
+    node = NodeUplink.open(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
     key = load_or_create_signing_key(mesh.signing_key_path(DISPATCHER_ID))

@@ -100,7 +100,7 @@ async def test_refused_messages_are_counted_and_acknowledged() -> None:
 
 
 async def test_a_large_offer_is_opened_off_the_trio_thread(mesh: Mesh) -> None:
-    node = NodeUplink(mesh.node_config("car1"), LocalPort())
+    node = NodeUplink.open(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
     texts = [f"{i}" * 50_000 for i in range(4)]  # an offer of about 200 KB

@@ -132,20 +132,20 @@ async def test_receipt_of_a_car_that_dies_before_the_commit_comes_again(mesh: Me
     stuck = GatedPort(started=["j1"])  # its ledger never commits: the car dies meanwhile
     fake = Dispatcher(mesh, "car1")
     async with running(fake):
-        node = NodeUplink(config, stuck)
+        node = NodeUplink.open(config, stuck)
         async with running(node):
             await subscribed(node)
             fake.receipt()
             await wait_until(lambda: stuck.entered == 1, what="the port's ledger write")
         assert stuck.receipts == [] and not node.receipts
         port = LocalPort(started=["j1"])
-        again = NodeUplink(config, port)
+        again = NodeUplink.open(config, port)
         async with running(again):
             await wait_until(lambda: again.receipts["recorded"] == 1, what="the redelivery")
             assert await again.journal.run(NodeStore.has_receipt, "r-1")
             await fake.marker(port)
         # Recorded and acknowledged: a third start gets nothing again.
-        third = NodeUplink(config, port)
+        third = NodeUplink.open(config, port)
         async with running(third):
             await fake.marker(port)
     assert port.receipts == [Receipt("j1", "r-1", 0.5, "USD")]
@@ -159,7 +159,7 @@ async def test_receipt_the_ledger_failed_to_write_is_recorded_on_redelivery(mesh
     port.gate.set()
     fake = Dispatcher(mesh, "car1")
     async with running(fake):
-        node = NodeUplink(config, port)
+        node = NodeUplink.open(config, port)
         async with running(node):
             await subscribed(node)
             fake.receipt()
@@ -169,7 +169,7 @@ async def test_receipt_the_ledger_failed_to_write_is_recorded_on_redelivery(mesh
             await wait_until(lambda: node.receipts["recorded"] == 1, what="the redelivery")
             assert not node.refused  # handled anew, not refused as a replay
             await fake.marker(port)
-        later = NodeUplink(config, port)
+        later = NodeUplink.open(config, port)
         async with running(later):
             await fake.marker(port)
     assert port.receipts == [Receipt("j1", "r-1", 0.5, "USD")]
@@ -183,7 +183,7 @@ async def test_redelivery_during_the_first_commit_waits_for_it(mesh: Mesh) -> No
     port = GatedPort(started=["j1"])
     fake = Dispatcher(mesh, "car1")
     async with running(fake):
-        node = NodeUplink(config, port)
+        node = NodeUplink.open(config, port)
         async with running(node):
             await subscribed(node)
             fake.receipt()
@@ -196,7 +196,7 @@ async def test_redelivery_during_the_first_commit_waits_for_it(mesh: Mesh) -> No
             await wait_until(lambda: node.refused["replayed"] == 1, what="the redelivery settled")
             assert node.receipts == {"recorded": 1}
             await fake.marker(port)
-        later = NodeUplink(config, port)
+        later = NodeUplink.open(config, port)
         async with running(later):
             await fake.marker(port)
     assert port.entered == 1
@@ -210,7 +210,7 @@ async def test_offer_and_controls_are_acknowledged_once_applied(mesh: Mesh) -> N
     fake = Dispatcher(mesh, "car1")
     offer = {"job": "j-late", "model": "hash", "tier": "batch", "deadline": time.time() + 60}
     async with running(fake):
-        node = NodeUplink(config, port)
+        node = NodeUplink.open(config, port)
         async with running(node):
             await subscribed(node)
             # An input that does not open: the job runs, fails as poison and is answered.
@@ -219,7 +219,7 @@ async def test_offer_and_controls_are_acknowledged_once_applied(mesh: Mesh) -> N
             await wait_until(lambda: port.draining, what="drain")
             await wait_until(lambda: node.answered["failure"] == 1, what="the poison answer")
             await fake.marker(port)
-        later = NodeUplink(config, port)
+        later = NodeUplink.open(config, port)
         async with running(later):
             await fake.marker(port)
     # Neither the offer nor the drain came again: both were acknowledged.
@@ -234,7 +234,7 @@ async def test_curtailment_and_drain_outlive_a_restart(mesh: Mesh) -> None:
     window = {"id": "dr-9", "start": now - 1, "until": now + 3600, "max_power_w": 0.0}
     async with running(fake):
         first = LocalPort()
-        node = NodeUplink(config, first)
+        node = NodeUplink.open(config, first)
         async with running(node):
             await subscribed(node)
             fake.send("curtail", window)
@@ -244,7 +244,7 @@ async def test_curtailment_and_drain_outlive_a_restart(mesh: Mesh) -> None:
             await fake.marker(first)
         # A new process: the daemon's budget and policy start empty.
         port = LocalPort()
-        again = NodeUplink(config, port)
+        again = NodeUplink.open(config, port)
         async with running(again):
             assert "dr-9" in port.curtailments and "dr-old" not in port.curtailments
             assert port.draining and again.draining
@@ -253,6 +253,6 @@ async def test_curtailment_and_drain_outlive_a_restart(mesh: Mesh) -> None:
             await fake.marker(port)
             assert (port.draining, again.draining) == (False, False)  # resumed
         fresh = LocalPort()
-        async with running(NodeUplink(config, fresh)):
+        async with running(NodeUplink.open(config, fresh)):
             assert not fresh.draining  # the resume lasted too
             assert set(fresh.curtailments) >= {"dr-9"}

@@ -129,9 +129,10 @@ def test_backoff_grows_with_jitter_and_resets() -> None:
 def test_uplink_config_cross_checks_name_the_key(tmp_path: Path) -> None:
     from dataclasses import replace
 
+    from supervisor.config.check import check_uplink
     from supervisor.config.errors import ConfigError
     from uplink import pki
-    from uplink.config import UplinkConfig, check_uplink
+    from uplink.config import UplinkConfig
 
     # Real PEM files: the check loads them as the TLS client will.
     ca = pki.make_ca(tmp_path / "pki")

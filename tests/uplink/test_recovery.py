@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 async def test_broker_restart_mid_job_delivers_the_result_once(
     mesh: Mesh, broker: Mosquitto
 ) -> None:
-    node = NodeUplink(mesh.node_config("car1"), LocalPort())
+    node = NodeUplink.open(mesh.node_config("car1"), LocalPort())
     dispatcher = mesh.dispatcher(["car1"], ["alice"])
     client = mesh.client("alice")
     async with running(dispatcher, node, client) as nursery:
@@ -63,7 +63,7 @@ async def test_killed_car_answers_its_job_once_after_restart(mesh: Mesh, tmp_pat
             [
                 sys.executable,
                 "-m",
-                "uplink.node_main",
+                "supervisor.cli.node_main",
                 str(config),
                 "--worker-key",
                 str(worker_key),
@@ -80,7 +80,7 @@ async def test_killed_car_answers_its_job_once_after_restart(mesh: Mesh, tmp_pat
     car1 = await trio.to_thread.run_sync(start_car)
     try:
         # The spare has a shorter runway, so the dispatcher offers to car1 first.
-        car2 = NodeUplink(mesh.node_config("car2"), LocalPort(runway_s=1000.0))
+        car2 = NodeUplink.open(mesh.node_config("car2"), LocalPort(runway_s=1000.0))
         dispatcher = mesh.dispatcher(["car1", "car2"], ["alice"])
         client = mesh.client("alice")
         async with running(dispatcher, car2, client) as nursery:

@@ -30,7 +30,7 @@ async def test_stop_taking_jobs_then_wait_quiet_returns_after_the_answers_puback
     with Mosquitto(tmp_path / "broker") as broker:
         mesh = Mesh.create(tmp_path / "mesh", broker)
         port = LocalPort()
-        node = NodeUplink(mesh.node_config("car1"), port)
+        node = NodeUplink.open(mesh.node_config("car1"), port)
         dispatcher = mesh.dispatcher(["car1"], ["alice"])
         client = mesh.client("alice")
         async with running(dispatcher, node, client) as nursery:
@@ -110,7 +110,7 @@ async def test_a_job_left_running_gets_its_ledger_row_before_its_crashed_answer(
     assert store.begin_job("j-int", "hash", 1_800_000_000.5)
     store.close()
 
-    broken = NodeUplink(config, BrokenLedger())
+    broken = NodeUplink.open(config, BrokenLedger())
     async with running(broken):
         pass
     # Not answered without its ledger row: still running, for the next start.
@@ -120,7 +120,7 @@ async def test_a_job_left_running_gets_its_ledger_row_before_its_crashed_answer(
     store.close()
 
     port = LocalPort()
-    node = NodeUplink(config, port)
+    node = NodeUplink.open(config, port)
     async with running(node):
         assert port.interrupted == [("j-int", "hash", 1_800_000_000.5)]
         assert node.answered["failure"] == 1
@@ -129,7 +129,7 @@ async def test_a_job_left_running_gets_its_ledger_row_before_its_crashed_answer(
             await node.wait_quiet()  # the crashed answer was acknowledged
 
     again = LocalPort()
-    async with running(NodeUplink(config, again)):
+    async with running(NodeUplink.open(config, again)):
         pass
     assert again.interrupted == []  # answered now: never recorded twice
 

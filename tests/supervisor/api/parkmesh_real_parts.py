@@ -18,7 +18,6 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import trio
@@ -29,10 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import trio.lowlevel
 from parkmesh_fake_daemon import FakeFacade
 
+from sandbox.board import PageBoard
 from supervisor.api.service import ApiService
 from supervisor.daemon.facade import DaemonFacade
 from supervisor.daemon.log_ring import LogRing
 from supervisor.daemon.logs import setup_logging
+from supervisor.daemon.stop_watch import StopWatch
+from supervisor.hotpath import HotPath
+from supervisor.policy import AdmissionPolicy, PolicyConfig
+from supervisor.vehicle.state import VehicleState
 from thermal.config import BudgetConfig
 from thermal.inputs import Temperatures, VehicleReadings
 from thermal.preferences import OwnerPreferences
@@ -41,6 +45,8 @@ from thermal.sensors import DeviceMonitor
 from thermal.service import BudgetService
 
 READINGS = VehicleReadings(80.0, 75.0, True, True, 7.2, Temperatures(25.0, 22.0, 21.0, 15.0))
+# How long the facade's stop watch waits (no worker here: nothing to wait for).
+STOP_WAIT_S = 0.1
 
 
 class RealPartsFacade(FakeFacade):
@@ -55,10 +61,11 @@ class RealPartsFacade(FakeFacade):
             preferences=OwnerPreferences(departures=()),
             monitor=DeviceMonitor(temperature=lambda: 50.0),
         )
-        sup: Any = SimpleNamespace(
-            budget=self.budget_service, decision_listeners=[], stop_reports=[]
+        board = PageBoard()
+        car = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig()), board)
+        self.daemon = DaemonFacade(
+            car, self.budget_service, board, StopWatch(car, board, STOP_WAIT_S), ring
         )
-        self.daemon = DaemonFacade(sup, ring)
         self.ring = ring
 
     def preferences(self) -> dict[str, Any]:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 import trio
 
+from sandbox.board import PageBoard
 from supervisor.api.facade import PreferenceError
 from supervisor.daemon.facade import DaemonFacade
 from supervisor.daemon.log_ring import LogRing
+from supervisor.daemon.stop_watch import StopWatch
+from supervisor.hotpath import HotPath
+from supervisor.policy import AdmissionPolicy, PolicyConfig
+from supervisor.vehicle.state import VehicleState
 from thermal.config import BudgetConfig
 from thermal.inputs import Temperatures, VehicleReadings
 from thermal.preferences import OwnerPreferences
@@ -33,8 +36,9 @@ def _facade(state_dir: Path) -> tuple[DaemonFacade, BudgetService]:
         preferences=OwnerPreferences(departures=()),
         monitor=DeviceMonitor(temperature=lambda: 50.0),
     )
-    sup: Any = SimpleNamespace(budget=budget, decision_listeners=[], stop_reports=[])
-    return DaemonFacade(sup, LogRing()), budget
+    board = PageBoard()
+    car = HotPath(VehicleState(), AdmissionPolicy(PolicyConfig()), board)
+    return DaemonFacade(car, budget, board, StopWatch(car, board, 0.1), LogRing()), budget
 
 
 async def test_a_preference_is_durable_when_the_call_returns(

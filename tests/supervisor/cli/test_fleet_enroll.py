@@ -110,7 +110,7 @@ async def test_an_enrolled_car_connects_and_the_dispatcher_hears_it(
             db_path=tmp_path / "dispatcher.sqlite3",
             client_id="dispatcher",
         )
-        car = NodeUplink(config, LocalPort())
+        car = NodeUplink.open(config, LocalPort())
         async with running(dispatcher, car):
             with trio.fail_after(20):
                 await seen_accepting(dispatcher, "car-7")

@@ -12,6 +12,7 @@ import pytest
 from supervisor.config.errors import ConfigError
 from supervisor.config.load import load_config, parse_config
 from supervisor.config.schema import Config
+from supervisor.config.sections import field_docs
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -122,3 +123,32 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "parkmesh.toml"
     path.write_text('[vehicle.can]\ndbc = "cars/my.dbc"\n')
     assert load_config(path).vehicle.can.dbc == tmp_path / "cars" / "my.dbc"
+
+
+def test_a_cross_field_problem_names_the_file_the_line_of_its_key_and_the_dotted_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "parkmesh.toml"
+    lines = ["[daemon]", 'log_level = "info"', "", "[budget]", "capacity_kwh = 70", "[budget.gpu]"]
+    path.write_text("\n".join([*lines, "warn_c = 95", "stop_c = 90", ""]))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert (info.value.file, info.value.line, info.value.key) == (path, 7, "budget.gpu.warn_c")
+    assert str(info.value) == (
+        f"{path}:7: [budget.gpu] budget.gpu.warn_c: must be below stop_c (90), not 95"
+    )
+
+
+def test_every_key_of_every_section_declares_its_documentation() -> None:
+    def undocumented(cls: type, prefix: str) -> list[str]:
+        hints = typing.get_type_hints(cls)
+        missing = []
+        for name, doc in field_docs(cls).items():
+            key = f"{prefix}.{name}" if prefix else name
+            if not doc:
+                missing.append(key)
+            if dataclasses.is_dataclass(hints[name]):
+                missing += undocumented(hints[name], key)
+        return missing
+
+    assert undocumented(Config, "") == []

@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from msgspec import Meta
 
 from supervisor.config.check import place
 from supervisor.config.errors import ConfigError, ConfigErrors, combine
-from supervisor.config.sections import Problem, SectionParser, setting
+from supervisor.config.sections import SectionParser, field_docs
 
 FILE = "/etc/parkmesh/parkmesh.toml"
 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    low: float = setting(1.0, doc="lower bound", min=0.0)
-    high: float = setting(2.0, doc="upper bound", max=100.0)
+    low: Annotated[float, Meta(ge=0.0, description="lower bound")] = 1.0
+    high: Annotated[float, Meta(le=100.0, description="upper bound")] = 2.0
 
-    def config_problems(self) -> Iterator[Problem]:
+    def config_problems(self) -> Iterator[tuple[str, str]]:
         if not self.low < self.high:
             yield "low", f"must be below high ({self.high:g}), not {self.low:g}"
 
 
 @dataclass(frozen=True, slots=True)
 class Outer:
-    window: Window = setting(factory=Window, doc="a nested table")
-    shares: tuple[float, ...] = setting((0.5,), doc="a list of numbers")
-    count: int = setting(1, doc="an integer", min=0)
+    window: Annotated[Window, Meta(description="a nested table")] = field(default_factory=Window)
+    shares: Annotated[tuple[float, ...], Meta(description="a list of numbers")] = (0.5,)
+    count: Annotated[int, Meta(ge=0, description="an integer")] = 1
 
 
 def _parse(text_lines: list[str], table: dict[str, object]) -> Outer:
@@ -138,3 +140,36 @@ def test_place_puts_keyed_problems_of_later_checks_in_the_file(tmp_path: Path) -
     assert place(mapping, path) is mapping
     both = place(combine([mapping, ConfigError("bad", key="sandbox.models")]), path)
     assert [p.file for p in both.problems] == [path, Path("m.toml")]
+
+
+@dataclass(frozen=True, slots=True)
+class Strict:
+    shares: tuple[Annotated[float, Meta(gt=0.0, lt=1.0)], ...] = (0.5,)
+
+
+@dataclass(frozen=True, slots=True)
+class Unenforced:
+    name: Annotated[str, Meta(pattern="^[a-z]+$", description="not enforced by the parser")] = "a"
+
+
+def test_limits_are_read_from_the_msgspec_declarations_also_inside_lists() -> None:
+    parser = SectionParser(FILE, "[strict]\nshares = [0.0, 0.5, 1.0]\n")
+    with pytest.raises(ConfigErrors) as info:
+        parser.parse(Strict, {"shares": [0.0, 0.5, 1.0]}, "strict")
+    assert [(p.line, p.key, p.detail) for p in info.value.problems] == [
+        (2, "strict.shares", "must be above 0.0, not 0.0"),
+        (2, "strict.shares", "must be below 1.0, not 1.0"),
+    ]
+
+
+def test_a_constraint_the_parser_would_ignore_is_refused() -> None:
+    with pytest.raises(TypeError, match="pattern"):
+        SectionParser(FILE).parse(Unenforced, {}, "unenforced")
+
+
+def test_field_docs_come_from_the_declarations() -> None:
+    assert field_docs(Outer) == {
+        "window": "a nested table",
+        "shares": "a list of numbers",
+        "count": "an integer",
+    }

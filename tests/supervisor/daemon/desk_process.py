@@ -19,11 +19,10 @@ from tests.supervisor.daemon.test_job_desk import _job, _park, _supervisor
 
 
 async def main(state_dir: Path, base: Path, job_id: str) -> None:
-    from supervisor.daemon.job_desk import JobDesk
 
     sup = _supervisor(state_dir)
     async with running_pool(node_config(base)) as pool, trio.open_nursery() as nursery:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         await nursery.start(desk.run)
         _park(sup)
         nursery.start_soon(desk.run_job, _job(desk, job_id, "SLOW " * 20))

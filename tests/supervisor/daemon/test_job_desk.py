@@ -59,7 +59,7 @@ async def desk(tmp_path: Path, node: SandboxConfig) -> AsyncIterator[tuple[JobDe
     """A desk on a pool of real fake-model workers, for a daemon whose car the test drives."""
     sup = _supervisor(tmp_path)
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        job_desk = JobDesk(sup, pool, sup.ledger_path)
+        job_desk = sup.desk_for(pool)
         await nursery.start(job_desk.run)
         yield job_desk, sup
         nursery.cancel_scope.cancel()
@@ -254,7 +254,7 @@ async def test_a_restart_keeps_tonights_compute_and_the_jobs_it_ran(
             )
     assert sup.budget.computed_tonight_s() == 0.0
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        job_desk = JobDesk(sup, pool, sup.ledger_path)
+        job_desk = sup.desk_for(pool)
         await nursery.start(job_desk.run)
         # A receipt for a job the previous process ran (its result went out before the stop).
         await job_desk.record_receipt("tonight", "r-late", 0.03, sup.config.ledger.currency)

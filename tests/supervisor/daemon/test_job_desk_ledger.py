@@ -19,7 +19,7 @@ import trio
 from sandbox.config import SandboxConfig
 from sandbox.jobs import Job as PoolJob
 from sandbox.jobs import JobResult as PoolResult
-from supervisor.daemon.job_desk import MARKER_REFRESH_S, JobDesk
+from supervisor.daemon.job_desk import MARKER_REFRESH_S
 from supervisor.daemon.ledger_writer import WriterClosed
 from supervisor.ledger import Entry, Ledger
 from supervisor.ledger.inflight import Marker, iso_s
@@ -45,7 +45,7 @@ async def test_a_running_job_has_a_marker_refreshed_at_most_once_a_second(
 ) -> None:
     sup = _supervisor(tmp_path)
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         await nursery.start(desk.run)
         _park(sup)
         answers: list[JobResult | JobFailure] = []
@@ -102,7 +102,7 @@ async def test_markers_left_by_a_dead_daemon_are_rows_before_the_desk_starts(
             Marker("j-died", "fake-encoder", start, start + 90, 800.0, 72_000.0, "nvml-energy")
         )
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         await nursery.start(desk.run)
         # Before `started`: the row, and its compute in tonight's total.
         assert _markers(sup.ledger_path) == []
@@ -125,7 +125,7 @@ async def test_a_job_interrupted_before_its_worker_gets_a_row_without_energy(
 ) -> None:
     sup = _supervisor(tmp_path)
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         await nursery.start(desk.run)
         started = time.time() - 5
         await desk.record_interrupted("j-journal", "fake-encoder", started)
@@ -148,7 +148,7 @@ async def test_a_stopping_daemon_writes_the_running_jobs_row_then_stops_the_writ
 ) -> None:
     sup = _supervisor(tmp_path)
     async with running_pool(node) as pool:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         answers: list[JobResult | JobFailure] = []
         began = 0.0
         async with trio.open_nursery() as services:
@@ -186,7 +186,7 @@ async def test_cancelling_the_desk_mid_job_still_writes_the_row(
     # on a writer that is already gone.
     sup = _supervisor(tmp_path)
     async with running_pool(node) as pool:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         with trio.fail_after(20):
             async with trio.open_nursery() as services:
                 await services.start(desk.run)
@@ -239,7 +239,7 @@ async def test_a_killed_daemon_leaves_its_job_one_failed_row_with_energy(
     assert [m.job_id for m in _markers(sup.ledger_path)] == ["j-killed"]
     assert _jobs(sup.ledger_path) == []
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         await nursery.start(desk.run)
         [row] = _jobs(sup.ledger_path)
         assert (row.job_id, row.outcome) == ("j-killed", "failed")
@@ -277,7 +277,7 @@ async def test_earnings_are_read_from_sql_at_start_then_kept_from_each_write(
             )
         ledger.take_receipt("earlier", "r-0", 1.5)  # a late receipt replaces the credit
     async with running_pool(node) as pool, trio.open_nursery() as nursery:
-        desk = JobDesk(sup, pool, sup.ledger_path)
+        desk = sup.desk_for(pool)
         assert desk.earnings_view() == {}
         await nursery.start(desk.run)
         seeded = desk.earnings_view()

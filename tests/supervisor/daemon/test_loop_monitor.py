@@ -83,3 +83,25 @@ def test_the_instrument_hooks_record_only_new_maxima() -> None:
     assert 0 <= stats.longest_step_ms < 5
     assert stats.longest_step_task == "t"
     assert stats.samples == 0 and not stats.running
+
+
+async def test_an_idle_loop_is_sampled_slowly_and_a_busy_one_quickly() -> None:
+    monitor = LoopMonitor(period_s=0.01, idle_period_s=0.3, window_s=60.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run)
+        # Nothing else runs: after its first sample the lag task sleeps the idle period.
+        await trio.sleep(0.95)
+        idle = monitor.statistics().samples
+        busy_from = idle
+
+        async def busy() -> None:
+            while True:
+                await trio.lowlevel.checkpoint()  # hundreds of steps a second
+
+        nursery.start_soon(busy)
+        with trio.fail_after(10):
+            while monitor.statistics().samples < busy_from + 20:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    # 0.95 s at the idle period is at most 1 + 0.95 / 0.3 samples (at 10 ms it would be ~95).
+    assert idle <= 5

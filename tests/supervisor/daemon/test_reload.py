@@ -16,6 +16,7 @@ from supervisor.config.load import load_config
 from supervisor.config.schema import Config
 from supervisor.daemon.reload import apply_reload, changed_keys, is_live
 from thermal.inputs import VehicleReadings
+from thermal.sensors import DeviceMonitor
 from thermal.service import BudgetService
 from uplink import pki
 from uplink.local_port import LocalPort
@@ -83,8 +84,12 @@ def root_level() -> Iterator[None]:
 
 
 def parts_for(config: Config) -> Parts:
-    budget = BudgetService(config.budget, lambda: VehicleReadings(soc_percent=80.0))
-    return Parts(config, budget, NodeUplink(config.uplink, LocalPort()))
+    budget = BudgetService(
+        config.budget,
+        lambda: VehicleReadings(soc_percent=80.0),
+        monitor=DeviceMonitor.open(config.budget.device_temperature),
+    )
+    return Parts(config, budget, NodeUplink.open(config.uplink, LocalPort()))
 
 
 def test_the_same_file_changes_nothing(files: Files) -> None:
@@ -186,7 +191,12 @@ async def test_a_daemon_without_uplink_still_reloads_the_rest(
     files: Files, root_level: None
 ) -> None:
     config = files.config({})
-    parts = Parts(config, BudgetService(config.budget, lambda: VehicleReadings(None)), None)
+    budget = BudgetService(
+        config.budget,
+        lambda: VehicleReadings(None),
+        monitor=DeviceMonitor.open(config.budget.device_temperature),
+    )
+    parts = Parts(config, budget, None)
     outcome = apply_reload(
         parts, files.config({"uplink": "rtt_interval_s = 12.0", "daemon": 'log_level = "error"'})
     )

@@ -23,6 +23,7 @@ from sandbox.stop_page import StopLevel, StopPage
 from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Decision, Phase, PolicyConfig
+from supervisor.preempt.stop_thread import StopThreads
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import LOOPBACK_HOP_LIMIT, CanSource, open_bus
 from supervisor.vehicle.config import CanConfig
@@ -80,7 +81,11 @@ async def rig() -> AsyncIterator[Rig]:
     seen: list[tuple[Decision, int]] = []
     hotpath.add_listener(lambda d: seen.append((d, threading.get_ident())))
     source = CanSource(
-        config, decoder, hotpath, bus_factory=lambda: open_bus(config, decoder.frame_ids)
+        config,
+        decoder,
+        hotpath,
+        bus_factory=lambda: open_bus(config, decoder.frame_ids),
+        thread=StopThreads(hotpath),
     )
     tx = can.Bus(interface="udp_multicast", channel=GROUP, port=port, hop_limit=LOOPBACK_HOP_LIMIT)
     try:
@@ -137,11 +142,9 @@ async def test_loop_changes_take_effect_at_once_on_the_stop_thread(rig: Rig) -> 
     decision = rig.hotpath.set_soft_stop("owner", ["paused by the owner"])
     assert not decision.accepting and rig.hotpath.decision is decision
     assert "paused by the owner" in decision.explain()
-    # The two-call form of the other subsystems, through the policy's setters.
-    rig.hotpath.policy.set_soft_stop("owner", [])
-    assert rig.hotpath.refresh_soft_stops().accepting
-    rig.hotpath.policy.set_busy(True)
-    assert rig.hotpath.refresh_soft_stops().phase == Phase.SERVING
+    # Lifting it, and a job starting, through the same one-call form.
+    assert rig.hotpath.set_soft_stop("owner", []).accepting
+    assert rig.hotpath.set_busy(True).phase == Phase.SERVING
 
 
 def _bare_hotpath() -> tuple[HotPath, PageBoard, StopPage]:

@@ -23,6 +23,7 @@ from supervisor.config.load import load_config
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Phase, PolicyConfig
 from supervisor.policy_clock import PolicyClock
+from supervisor.preempt.stop_thread import StopThreads
 from supervisor.vehicle import vss
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import CanSource, open_bus
@@ -115,6 +116,7 @@ async def _open_rig(
         decoder,
         hotpath,
         bus_factory=bus_factory or (lambda: open_bus(config, decoder.frame_ids, **extra)),
+        thread=StopThreads(hotpath),
     )
     tx = can.Bus(interface=config.interface, channel=config.channel, **extra)
     try:

@@ -17,6 +17,7 @@ from sandbox.stop_page import StopLevel, StopPage
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Phase, PolicyConfig
 from supervisor.policy_clock import PolicyClock
+from supervisor.preempt.stop_thread import StopThreads
 from supervisor.vehicle.config import DATA_DIR, DbusSourceConfig
 from supervisor.vehicle.dbus_source import DbusSource
 from supervisor.vehicle.state import VehicleState
@@ -96,7 +97,7 @@ async def rig(bus_address: str, gateway: Gateway) -> AsyncIterator[Rig]:
     config = DbusSourceConfig(
         bus=bus_address, mapping=DATA_DIR / "dbus_gateway_mapping.toml", retry_s=0.1
     )
-    source = DbusSource.from_config(config, hotpath)
+    source = DbusSource.from_config(config, hotpath, thread=StopThreads(hotpath))
     with board.register(page):
         async with trio.open_nursery() as nursery:
             await nursery.start(source.run)
@@ -161,6 +162,7 @@ async def test_no_bus_at_all_is_a_failed_source(tmp_path: Path) -> None:
         retry_s=0.1,
     )
     async with trio.open_nursery() as nursery:
-        await nursery.start(DbusSource.from_config(config, hotpath).run)
+        source = DbusSource.from_config(config, hotpath, thread=StopThreads(hotpath))
+        await nursery.start(source.run)
         assert "cannot connect to the unix:path=" in hotpath.decision.explain()
         nursery.cancel_scope.cancel()

@@ -111,7 +111,7 @@ async def test_a_sigkilled_dispatcher_process_answers_its_job_once_after_a_resta
         )
 
     port = LocalPort()
-    node = NodeUplink(mesh.node_config("car1"), port)
+    node = NodeUplink.open(mesh.node_config("car1"), port)
     client, tap = mesh.client("alice"), open_tap("alice")
     answers: list[Outcome | JobFailed] = []
     proc = spawn()

@@ -67,7 +67,7 @@ async def test_a_result_that_came_while_the_dispatcher_was_down_is_answered_once
     mesh: Mesh, open_tap: Callable[[str], Any]
 ) -> None:
     port = LocalPort()
-    node = NodeUplink(mesh.node_config("car1"), port)
+    node = NodeUplink.open(mesh.node_config("car1"), port)
     client, tap = mesh.client("alice"), open_tap("alice")
     first = mesh.dispatcher(["car1"], ["alice"])
     answers: list[Outcome | JobFailed] = []
@@ -114,7 +114,7 @@ async def test_a_job_in_flight_fails_at_its_deadline_after_a_restart(
     answers: list[Outcome | JobFailed] = []
     async with running(tap, client) as nursery:
         # The car goes away with the job too: only the dispatcher's deadline is left.
-        async with running(first), running(NodeUplink(mesh.node_config("car1"), port)):
+        async with running(first), running(NodeUplink.open(mesh.node_config("car1"), port)):
             await seen_accepting(first, "car1")
             nursery.start_soon(submitter(client, "x", answers, deadline_s=3.0))
             job = await wait_accepted(first, "car1")
@@ -135,7 +135,7 @@ async def test_a_result_received_but_not_committed_is_delivered_again_and_handle
     mesh: Mesh, open_tap: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = LocalPort()
-    node = NodeUplink(mesh.node_config("car1"), port)
+    node = NodeUplink.open(mesh.node_config("car1"), port)
     client, tap = mesh.client("alice"), open_tap("alice")
     first = mesh.dispatcher(["car1"], ["alice"])
     lost: list[Inbound] = []
@@ -183,7 +183,7 @@ async def test_after_a_crash_past_the_commit_every_send_goes_again_and_is_droppe
     mesh: Mesh, open_tap: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = LocalPort()
-    node = NodeUplink(mesh.node_config("car1"), port)
+    node = NodeUplink.open(mesh.node_config("car1"), port)
     client, tap = mesh.client("alice"), open_tap("alice")
     first = mesh.dispatcher(["car1"], ["alice"])
     ack = first.mqtt.ack
@@ -227,7 +227,7 @@ async def test_a_receipt_decided_but_not_published_is_sent_after_the_restart(
     mesh: Mesh, open_tap: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = LocalPort()
-    node = NodeUplink(mesh.node_config("car1"), port)
+    node = NodeUplink.open(mesh.node_config("car1"), port)
     client = mesh.client("alice")
     first = mesh.dispatcher(["car1"], ["alice"])
     held: list[Outgoing] = []
@@ -260,7 +260,7 @@ async def test_a_spare_known_only_from_the_state_file_takes_over_after_a_restart
 ) -> None:
     # The spare has the shorter runway: the job is offered to car "a" first.
     ports = {"a": LocalPort(), "b": LocalPort(runway_s=1000.0)}
-    nodes = {name: NodeUplink(mesh.node_config(name), port) for name, port in ports.items()}
+    nodes = {name: NodeUplink.open(mesh.node_config(name), port) for name, port in ports.items()}
     client, tap = mesh.client("alice"), open_tap("alice")
     first = mesh.dispatcher(list(nodes), ["alice"])
     answers: list[Outcome | JobFailed] = []

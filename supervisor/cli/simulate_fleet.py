@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from .fleet import Fleet, FleetParams, simulate
+    from uplink.sim.fleet import Fleet, FleetParams, simulate
 
     if (
         args.nodes < 1

@@ -1,4 +1,4 @@
-"""``python -m uplink.node_main CONFIG``: a car's uplink alone, over a `LocalPort`.
+"""``python -m supervisor.cli.node_main CONFIG``: a car's uplink alone, over a `LocalPort`.
 
 For tests that need a real process (SIGKILL mid-job, then restart) and for the demo until the
 daemon runs the uplink itself. Reads the ``[uplink]`` section of a parkmesh TOML file; the
@@ -19,15 +19,14 @@ import trio
 
 from supervisor.config.errors import ConfigError
 from supervisor.config.load import load_config
-
-from .keys import load_or_create_sealing_key
-from .local_port import LocalPort
-from .node import NodeUplink
+from uplink.keys import load_or_create_sealing_key
+from uplink.local_port import LocalPort
+from uplink.node import NodeUplink
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m uplink.node_main")
+    parser = argparse.ArgumentParser(prog="python -m supervisor.cli.node_main")
     parser.add_argument("config", type=Path)
     parser.add_argument("--worker-key", type=Path, required=True)
     parser.add_argument("--slots", type=int, default=1)
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     port = LocalPort(worker_key=load_or_create_sealing_key(args.worker_key), slots=args.slots)
 
     async def run() -> None:
-        node = NodeUplink(config, port)
+        node = NodeUplink.open(config, port)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)

@@ -1,7 +1,8 @@
 """Conversions between the uplink's jobs and the sandbox worker pool's (``sandbox.jobs``).
 
-For the daemon's `NodePort`: ``run_job`` becomes ``pool_outcome(await pool.run_job(
-pool_job(job)), energy_j)``. No torch is imported (``sandbox.jobs`` is plain data).
+For the daemon's `NodePort` (`job_desk.JobDesk.run_job`): ``run_job`` becomes
+``pool_outcome(await pool.run_job(pool_job(job)), energy_j)``. No torch is imported
+(``sandbox.jobs`` is plain data).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from collections.abc import Mapping
 from typing import Final
 
 from sandbox import jobs as sandbox_jobs
-
-from .messages import FailureReason
-from .node_port import Job, JobFailure, JobResult
+from uplink.messages import FailureReason
+from uplink.node_port import Job, JobFailure, JobResult
 
 # The pool's statuses other than "ok", as the protocol's failure reasons.
 POOL_REASONS: Final[Mapping[str, FailureReason]] = {

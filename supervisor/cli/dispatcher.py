@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from supervisor.cli.output import print_json
-
-from .dispatcher.reconnect import LEAST_MAX_S, LEAST_MIN_S, RECONNECT_MAX_S, RECONNECT_MIN_S
+from uplink.dispatcher.reconnect import LEAST_MAX_S, LEAST_MIN_S, RECONNECT_MAX_S, RECONNECT_MIN_S
 
 if TYPE_CHECKING:
-    from .dispatcher.core import DispatcherCore
+    from uplink.dispatcher.core import DispatcherCore
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -116,9 +115,9 @@ def _need(args: argparse.Namespace, *names: str) -> list[str]:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
-    from .dispatcher.core import DispatcherCore
-    from .dispatcher.pricing import PriceList
-    from .dispatcher.reconnect import reconnect_backoff
+    from uplink.dispatcher.core import DispatcherCore
+    from uplink.dispatcher.pricing import PriceList
+    from uplink.dispatcher.reconnect import reconnect_backoff
 
     try:
         core = DispatcherCore(prices=PriceList.parse(args.price, args.default_price, args.currency))
@@ -140,9 +139,9 @@ def _dispatcher(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from .client import TlsFiles
-    from .dispatcher.service import Dispatcher
-    from .keys import load_signing_key, read_public_file
+    from uplink.client import TlsFiles
+    from uplink.dispatcher.service import Dispatcher
+    from uplink.keys import load_signing_key, read_public_file
 
     dispatcher = Dispatcher(
         signing_key=load_signing_key(args.signing_key),
@@ -163,10 +162,10 @@ def _dispatcher(args: argparse.Namespace) -> int:
 
 
 def _dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
-    from .broker import Mosquitto
-    from .local_port import LocalPort
-    from .mesh import Mesh
-    from .node import NodeUplink
+    from uplink.broker import Mosquitto
+    from uplink.local_port import LocalPort
+    from uplink.mesh import Mesh
+    from uplink.node import NodeUplink
 
     if not 0 <= args.cars <= 100:
         print("parkmesh dispatcher: --cars must be 0..100", file=sys.stderr)
@@ -189,7 +188,7 @@ def _dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
             async with trio.open_nursery() as nursery:
                 await nursery.start(dispatcher.run)
                 for car in cars:
-                    await nursery.start(NodeUplink(mesh.node_config(car), LocalPort()).run)
+                    await nursery.start(NodeUplink.open(mesh.node_config(car), LocalPort()).run)
                 print(
                     json.dumps(
                         {
@@ -224,10 +223,10 @@ def _submit(args: argparse.Namespace) -> int:
             "parkmesh submit: --redundancy must be 1..8 and --deadline-s positive", file=sys.stderr
         )
         return 2
-    from .dispatcher.submit import JobFailed, SubmitClient
+    from uplink.dispatcher.submit import JobFailed, SubmitClient
 
     if args.dev is not None:
-        from .mesh import Mesh
+        from uplink.mesh import Mesh
 
         client = Mesh.open(args.dev / "mesh").client(args.client_id)
     else:
@@ -238,8 +237,8 @@ def _submit(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        from .client import TlsFiles
-        from .keys import load_signing_key, parse_public_key
+        from uplink.client import TlsFiles
+        from uplink.keys import load_signing_key, parse_public_key
 
         client = SubmitClient(
             client_id=args.client_id,

@@ -17,12 +17,16 @@ from typing import Any
 import trio
 
 from supervisor.cli.output import print_json
+from supervisor.cli.sandbox_config import (
+    add_config_argument,
+    dev_config,
+    fail,
+    load_sandbox_config,
+)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``infer``, ``selftest`` (with ``sandbox``) and ``sandbox`` (with ``provision``)."""
-    from sandbox.session import add_config_argument
-
     infer = sub.add_parser("infer", help="run one private job in a sandboxed worker")
     infer.add_argument("--model", required=True, help="model name, e.g. all-MiniLM-L6-v2")
     what = infer.add_mutually_exclusive_group(required=True)
@@ -55,7 +59,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _infer(args: argparse.Namespace) -> int:
     from sandbox.jobs import open_output, seal_encode_job, seal_generate_job
-    from sandbox.session import fail, load_sandbox_config, open_pool
+    from sandbox.session import open_pool
 
     if args.max_new_tokens < 1:
         return fail("--max-new-tokens must be at least 1")
@@ -124,7 +128,6 @@ def _infer(args: argparse.Namespace) -> int:
 
 def _selftest(args: argparse.Namespace) -> int:
     from sandbox.selftest import run_selftest
-    from sandbox.session import fail, load_sandbox_config
 
     config = load_sandbox_config(args.config)
     model = args.model or config.models[0]
@@ -138,7 +141,6 @@ def _selftest(args: argparse.Namespace) -> int:
 
 def _provision(args: argparse.Namespace) -> int:
     from sandbox.node import NodeSetupError
-    from sandbox.session import dev_config, fail
 
     if args.config is not None:
         from supervisor.config.load import load_config

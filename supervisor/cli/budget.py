@@ -54,7 +54,7 @@ def _bounded(lo: float, hi: float, *, above: bool = False) -> Callable[[str], fl
 
 
 def _hhmm(text: str) -> time:
-    from .preferences import PreferenceError, parse_hhmm
+    from thermal.preferences import PreferenceError, parse_hhmm
 
     try:
         return parse_hhmm(text, "time")
@@ -176,9 +176,9 @@ def _budget(args: argparse.Namespace) -> int:
     given = [k for k in WHAT_IF if getattr(args, k) not in (None, False)]
     if not given:
         return _ask_daemon(args)
-    from .budget import Budget
-    from .inputs import BudgetClock, DeviceReadings, Temperatures, VehicleReadings
-    from .night import NightScenario
+    from thermal.budget import Budget
+    from thermal.inputs import BudgetClock, DeviceReadings, Temperatures, VehicleReadings
+    from thermal.night import NightScenario
 
     d = NightScenario()
     cfg = _config(args, required_sensors=())
@@ -263,14 +263,8 @@ def _curtail(args: argparse.Namespace) -> int:
 
 def _call_daemon(method: str, *params: str) -> Any:
     """The daemon's JSON answer, or None after printing why it could not be had."""
-    try:
-        from supervisor.api.client import call_json
-    except ImportError as exc:
-        print(
-            f"parkmesh: daemon not reachable: the API client is not available ({exc})",
-            file=sys.stderr,
-        )
-        return None
+    from supervisor.api.client import call_json
+
     try:
         return call_json(method, *params)
     except (ConnectionError, OSError) as exc:
@@ -284,7 +278,7 @@ def _call_daemon(method: str, *params: str) -> Any:
 def _simulate_night(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .night import NightScenario, simulate_night
+    from thermal.night import NightScenario, simulate_night
 
     d = NightScenario()
     changes: dict[str, Any] = {}
@@ -313,7 +307,7 @@ def _simulate_night(args: argparse.Namespace) -> int:
     result = simulate_night(scenario, cfg)
     out = result.to_json()
     if args.plot is not None:
-        from .plot import plot_night
+        from thermal.plot import plot_night
 
         plot_night(result, scenario, args.plot)
         out["plot"] = str(args.plot)
@@ -327,7 +321,7 @@ def _simulate_night(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace, **overrides: Any) -> Any:
     import dataclasses
 
-    from .config import BudgetConfig
+    from thermal.config import BudgetConfig
 
     cfg = BudgetConfig()
     if args.config is not None:
@@ -340,7 +334,7 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def _prefs(args: argparse.Namespace) -> Any:
-    from .preferences import EVERY_DAY, Departure, OwnerPreferences
+    from thermal.preferences import EVERY_DAY, Departure, OwnerPreferences
 
     defaults = OwnerPreferences()
     departures = defaults.departures
