@@ -148,6 +148,7 @@ class StatusBody(Body, frozen=True, kw_only=True):
     running: Number | UnsetType = UNSET
     slots: Number | UnsetType = UNSET
     draining: bool | UnsetType = UNSET
+    kind: PlainId | UnsetType = UNSET
 
 
 class AcceptBody(Body, frozen=True, kw_only=True):

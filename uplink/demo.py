@@ -10,7 +10,6 @@ cancels, reassignments), so cancellations and pre-emptions are visible as they h
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -103,14 +102,14 @@ class DemoMesh:
                     f"the dispatcher to see {self.car_id}",
                 )
                 task_status.started()
-                for n in itertools.count(1):
-                    nursery.start_soon(self._one_job, client, n)
+                while True:
+                    nursery.start_soon(self._one_job, client)
                     await trio.sleep(self.job_interval_s)
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(broker.stop)
 
-    async def _one_job(self, client: Any, n: int) -> None:
+    async def _one_job(self, client: Any) -> None:
         t0 = time.monotonic()
         try:
             out = await client.submit(
@@ -123,14 +122,16 @@ class DemoMesh:
             )
         except JobFailed as exc:
             self.outcomes["failed"] += 1
-            self._emit("job_failed", "", exc.job, f"job {n} failed: {exc.reason} ({exc.detail})")
+            job = str(exc.job)[:8]
+            self._emit("job_failed", "", job, f"job {job} failed: {_why(exc.reason, exc.detail)}")
             return
         self.outcomes["done"] += 1
+        job = str(out.job)[:8]
         self._emit(
             "job_done",
             out.car,
-            out.job,
-            f"job {n} done in {(time.monotonic() - t0) * 1e3:.0f} ms by car alias "
+            job,
+            f"job {job} done in {(time.monotonic() - t0) * 1e3:.0f} ms by car alias "
             f"{out.car} (the client never learns which car)",
         )
 
@@ -143,7 +144,8 @@ class DemoMesh:
                 "cancel",
                 who,
                 job,
-                f"dispatcher cancels job {job} on {who} ({body.get('reason', '')})",
+                f"dispatcher cancels job {job} on {who}"
+                + (f" ({body['reason']})" if body.get("reason") else ""),
             )
         elif direction == "in" and msg_type == "accept":
             self._emit("accept", who, job, f"{who} accepts job {job}")
@@ -157,9 +159,8 @@ class DemoMesh:
             )
             self.winners[who] = self.winners.get(who, 0) + 1
         elif direction == "in" and msg_type == "failure":
-            self._emit(
-                "failure", who, job, f"{who}: job {job} {body['reason']} ({body.get('detail', '')})"
-            )
+            why = _why(str(body["reason"]), str(body.get("detail", "")))
+            self._emit("failure", who, job, f"{who}: job {job} {why}")
         elif direction == "in" and msg_type == "status":
             state = "accepting" if body.get("accepting") else "not accepting"
             why = "; ".join(body.get("reasons") or [])
@@ -171,3 +172,13 @@ class DemoMesh:
         event = MeshEvent(kind, car, job, text, data or {})
         LOG.info("%s", text)
         self._on_event(event)
+
+
+def _why(reason: str, detail: str) -> str:
+    """A failure in words, its reason said once: ``declined (not accepting: door open)``,
+    ``cancelled: another car won`` rather than ``cancelled (cancelled: another car won)``."""
+    if not detail:
+        return reason
+    if detail.startswith(reason):
+        return detail
+    return f"{reason} ({detail})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import types
 import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
@@ -130,7 +131,8 @@ def parse_body(msg_type: str, body: Mapping[str, Any]) -> Body:
     except msgspec.ValidationError as exc:
         raise _refusal(msg_type, shape, data, str(exc)) from None
     for name in _plain_ids(shape):
-        if not getattr(parsed, name).isprintable():
+        value = getattr(parsed, name)
+        if value is not msgspec.UNSET and not value.isprintable():
             raise BadBody(_field_message(msg_type, shape, name, data[name]))
     return parsed
 
@@ -206,6 +208,10 @@ def _hints(shape: type[Body]) -> dict[str, Any]:
 
 
 def _meta(hint: Any) -> msgspec.Meta | None:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        # An optional field (``PlainId | UnsetType``): the constraint of its declared type.
+        found = (_meta(arg) for arg in typing.get_args(hint))
+        return next((m for m in found if m is not None), None)
     if typing.get_origin(hint) is not Annotated:
         return None
     return next((m for m in typing.get_args(hint)[1:] if isinstance(m, msgspec.Meta)), None)

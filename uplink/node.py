@@ -57,7 +57,7 @@ from .link_monitor import LinkMonitor
 from .messages import DISPATCHER_ID, Direction, FailureReason, Tier
 from .node_port import Job, JobFailure, JobResult, NodePort
 from .node_status import SHUTTING_DOWN, NodeFlags, StatusPublisher
-from .offers import Refusal, decide, job_from_offer
+from .offers import Refusal, answer_of, decide, job_from_offer
 from .outbox import Outbox
 from .receipts import take_receipt
 from .replay import ReplayCache
@@ -329,12 +329,7 @@ class NodeUplink:
             )
         if refusal is not None:
             LOG.info("declined job %s: %s (%s)", job.job_id, refusal.reason, refusal.detail)
-            await self.outbox.answer(
-                job.job_id,
-                job.model,
-                "failure",
-                {"job": job.job_id, "reason": refusal.reason.value, "detail": refusal.detail},
-            )
+            await self.outbox.answer(job.job_id, job.model, "failure", refusal.body(job.job_id))
             return True
         if not await self.journal.write(NodeStore.begin_job, job.job_id, job.model, self._clock()):
             return True
@@ -391,15 +386,6 @@ class NodeUplink:
     async def _finish(
         self, job: Job, outcome: JobResult | JobFailure, timings: dict[str, float]
     ) -> None:
-        if isinstance(outcome, JobResult):
-            body = {
-                "job": job.job_id,
-                "output": outcome.sealed_output,
-                "timings": {k: round(float(v), 3) for k, v in timings.items()},
-                "energy_j": float(outcome.energy_j),
-            }
-            await self.outbox.answer(job.job_id, job.model, "result", body)
-        else:
-            body = {"job": job.job_id, "reason": outcome.reason.value, "detail": outcome.detail}
-            await self.outbox.answer(job.job_id, job.model, "failure", body)
+        kind, body = answer_of(job, outcome, timings)
+        await self.outbox.answer(job.job_id, job.model, kind, body)
         self.status_publisher.invalidate()

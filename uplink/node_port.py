@@ -94,6 +94,8 @@ class NodeStatus:
         runway_s: how long compute may go on at that power (battery floor, departure).
         worker_key: the workers' X25519 public key (32 bytes) that clients seal inputs to.
         slots: how many jobs may run at once.
+        kind: what the node is (``car``, ``home-battery``, ``robot``: docs/nodes.md), so that
+            the dispatcher can tell its fleet apart.
     """
 
     accepting: bool
@@ -103,6 +105,7 @@ class NodeStatus:
     runway_s: float = 0.0
     worker_key: bytes = b""
     slots: int = 1
+    kind: str = "car"
 
 
 @dataclass(frozen=True, slots=True)

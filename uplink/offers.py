@@ -1,4 +1,5 @@
-"""Whether an offer is taken: the node's admission of a job, decided at once. Pure, synchronous.
+"""Whether an offer is taken, and the answer to one: the node's admission of a job, decided at
+once. Pure, synchronous.
 
 An offer is declined (``failure`` with reason ``declined`` and a detail in words) when the car
 is not accepting (and the policy's reasons say why), is draining, has no free slot, has not
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .messages import FailureReason, Tier
-from .node_port import Job, NodeStatus
+from .node_port import Job, JobFailure, JobResult, NodeStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,24 @@ class Refusal:
 
     reason: FailureReason
     detail: str
+
+    def body(self, job_id: str) -> dict[str, Any]:
+        """The ``failure`` body that answers the offer of `job_id`."""
+        return {"job": job_id, "reason": self.reason.value, "detail": self.detail}
+
+
+def answer_of(
+    job: Job, outcome: JobResult | JobFailure, timings: Mapping[str, float]
+) -> tuple[str, dict[str, Any]]:
+    """The final answer to a job that ran: ``("result", body)`` or ``("failure", body)``."""
+    if isinstance(outcome, JobResult):
+        return "result", {
+            "job": job.job_id,
+            "output": outcome.sealed_output,
+            "timings": {k: round(float(v), 3) for k, v in timings.items()},
+            "energy_j": float(outcome.energy_j),
+        }
+    return "failure", Refusal(outcome.reason, outcome.detail).body(job.job_id)
 
 
 def job_from_offer(body: Mapping[str, Any]) -> Job:

@@ -55,6 +55,7 @@ def status_body(
         "running": running,
         "slots": status.slots,
         "draining": draining,
+        "kind": status.kind,
     }
 
 

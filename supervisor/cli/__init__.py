@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
+from supervisor.api.client import DaemonUnreachable
+from supervisor.cli.output import EX_UNREACHABLE
 from supervisor.config.errors import ConfigError
 
 # Each module exposes `register(subparsers)`; the order is the order of `parkmesh --help`.
@@ -52,10 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.func(args)
+        sys.stdout.flush()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"parkmesh: {problem}", file=sys.stderr)
         return 2
+    except DaemonUnreachable as exc:
+        print(f"parkmesh: {exc}", file=sys.stderr)
+        return EX_UNREACHABLE
+    except BrokenPipeError:
+        # The reader went away (`parkmesh ... | head`): no traceback, and no second error
+        # when the interpreter flushes stdout at exit. 141 is what a shell reports for SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return 130
     return status

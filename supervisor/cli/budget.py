@@ -262,14 +262,19 @@ def _curtail(args: argparse.Namespace) -> int:
 
 
 def _call_daemon(method: str, *params: str) -> Any:
-    """The daemon's JSON answer, or None after printing why it could not be had."""
-    from supervisor.api.client import call_json
+    """The daemon's JSON answer, or None after printing why it refused.
+
+    Raises:
+        DaemonUnreachable: the daemon is not on the bus (the command line exits 3).
+    """
+    from supervisor.api.client import DaemonUnreachable, call_json
 
     try:
         return call_json(method, *params)
+    except DaemonUnreachable:
+        raise  # the command line's one status for it (`EX_UNREACHABLE`)
     except (ConnectionError, OSError) as exc:
-        text = str(exc) if "not reachable" in str(exc) else f"daemon not reachable: {exc}"
-        print(f"parkmesh: {text}", file=sys.stderr)
+        raise DaemonUnreachable(f"daemon not reachable: {exc}") from exc
     except (RuntimeError, ValueError) as exc:
         print(f"parkmesh: the daemon refused {method}: {exc}", file=sys.stderr)
     return None

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from supervisor.cli.output import print_json, print_table
+from supervisor.cli.output import print_json
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="energy price per kWh (default: the tariff recorded per job)",
     )
     _common(statement)
+    _currency_argument(statement)
     statement.set_defaults(func=_statement)
 
     year = actions.add_parser("year", help="per-month income summary of a year (for taxes)")
@@ -47,7 +48,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="energy price per kWh (default: the tariff recorded per job)",
     )
+    year.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default="text",
+        help="text: the printable summary for an accountant; csv: one row per month",
+    )
     _common(year)
+    _currency_argument(year)
     year.set_defaults(func=_year)
 
 
@@ -65,6 +73,30 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="configuration file to read [daemon] state_dir from",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _currency_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--currency",
+        default=None,
+        help="ISO 4217 code of the amounts (default: [ledger] currency of the configuration)",
+    )
+
+
+def _currency(args: argparse.Namespace) -> str:
+    """The currency the amounts are in: ``--currency``, else the configuration's."""
+    from supervisor.config.load import DEFAULT_PATH, load_config
+    from supervisor.ledger import LedgerError
+    from uplink.messages import is_currency
+
+    if args.currency is not None:
+        if not is_currency(args.currency):
+            raise LedgerError(
+                f"currency: expected an ISO 4217 code such as EUR, not {args.currency!r}"
+            )
+        return str(args.currency)
+    config_file = args.config or (DEFAULT_PATH if DEFAULT_PATH.exists() else None)
+    return load_config(config_file).ledger.currency
 
 
 def _open(args: argparse.Namespace) -> Any:
@@ -104,57 +136,51 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _statement(args: argparse.Namespace) -> int:
     from supervisor.ledger import LedgerError
+    from supervisor.ledger.printed import statement_text
     from supervisor.ledger.statement import statement, statement_csv
 
     try:
         _check_tariff(args.tariff)
+        currency = _currency(args)
         with _open(args) as ledger:
             data = statement(ledger, args.month, args.tariff)
     except LedgerError as exc:
         return _bad(exc)
     if args.json or args.format == "json":
-        print_json(data)
+        print_json({**data, "currency": currency})
     elif args.format == "csv":
-        sys.stdout.write(statement_csv(data))
+        sys.stdout.write(statement_csv(data, currency))
     else:
-        print(f"Statement for {data['month']}")
-        print_table(data["totals"])
-        print("not completed:")
-        print_table(
-            {
-                k: f"{v['jobs']} jobs, {v['compute_hours']} h, {v['kwh']} kWh"
-                for k, v in data["not_completed"].items()
-            }
-        )
+        sys.stdout.write(statement_text(data, currency))
     return 0
 
 
 def _year(args: argparse.Namespace) -> int:
     from supervisor.ledger import LedgerError
+    from supervisor.ledger.printed import year_csv, year_text
     from supervisor.ledger.statement import year_summary
 
     try:
         _check_tariff(args.tariff)
         if not (len(args.year) == 4 and args.year.isdigit()):
             raise LedgerError(f"year: expected YYYY, not {args.year!r}")
+        currency = _currency(args)
         with _open(args) as ledger:
             data = year_summary(ledger, int(args.year), args.tariff)
+            checked = ledger.verify()
     except LedgerError as exc:
         return _bad(exc)
-    if args.json:
-        print_json(data)
-        return 0
-    print(
-        f"{'month':8} {'jobs':>5} {'hours':>8} {'kWh':>8} {'energy':>9} {'accrued':>9} "
-        f"{'paid':>9} {'pending':>9}"
-    )
-    for row in [*data["months"], {"month": "total", **data["total"]}]:
-        print(
-            f"{row['month']:8} {row['jobs']:>5} {row['compute_hours']:>8.2f} "
-            f"{row['kwh']:>8.3f} {row['energy_cost']:>9.2f} {row['credits_accrued']:>9.2f} "
-            f"{row['credits_paid']:>9.2f} {row['credits_pending']:>9.2f}"
+    if args.json or args.format == "json":
+        print_json({**data, "currency": currency, "chain_ok": checked.ok})
+    elif args.format == "csv":
+        sys.stdout.write(year_csv(data, currency))
+    else:
+        chain = (
+            f"{ledger.path}, hash chain intact ({checked.entries} entries)"
+            if checked.ok
+            else f"{ledger.path}: TAMPERED at row {checked.bad_seq}: {checked.problem}"
         )
-    print(f"net income (credits accrued - energy cost): {data['total']['net_income']:.2f}")
+        sys.stdout.write(year_text(data, currency, chain))
     return 0
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+
+# The one exit status of every command that needs the daemon and cannot reach it (status, why,
+# prefs, budget, curtail, ledger ...): scripts can tell "not running" from "refused".
+EX_UNREACHABLE: Final = 3
 
 
 def print_json(data: Any) -> None:

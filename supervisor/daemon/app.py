@@ -306,6 +306,7 @@ class Supervisor:
             device=self.budget.monitor.device,
             ledger=self.config.ledger,
             news=self.facade,
+            kind=self.config.node.kind,
         )
 
     async def _reload_on_signal(self, hups: AsyncIterator[int]) -> None:

@@ -75,8 +75,10 @@ class JobDesk:
         device: NvmlDevice | None,
         ledger: LedgerConfig,
         news: JobNews,
+        kind: str = "car",
     ) -> None:
         self.pool = pool
+        self.kind = kind  # the node kind the dispatcher sees in the status
         self.ledger_path = ledger_path
         self.car = car
         self.budget = budget
@@ -114,6 +116,7 @@ class JobDesk:
             ),
             worker_key=self.pool.worker_public_key,
             slots=1,
+            kind=self.kind,
         )
 
     async def run_job(self, job: Job) -> JobResult | JobFailure:

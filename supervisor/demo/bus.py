@@ -3,7 +3,6 @@ the one the tests start."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -30,11 +29,11 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC
 """
 
 
-def demo_bus_dir() -> Path:
-    """Where the demo's bus socket lives: the same place for the demo and the TUI."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) if runtime else Path("/tmp")
-    return base / f"parkmesh-demo-{os.getuid()}"
+def demo_bus_dir(run_dir: Path) -> Path:
+    """Where one demo run's bus lives: inside the run's own folder, so that two demos of one
+    user each have their own bus (the address is printed for ``parkmesh tui``), and one
+    ending never removes the other's."""
+    return run_dir / "bus"
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from .mesh import demo_models_dir, provision_demo_node
 from .node_scripts import SCRIPTS, NodeScript
 from .printer import DemoPrinter
 from .robot_device import running_robot
-from .run import DEMO_SETTLE_S, demo_config, serving
+from .run import DEMO_SETTLE_S, demo_config, finish, serving, soc_of
 from .sunspec_device import running_inverter
 
 TITLES: dict[str, str] = {"home-battery": "home battery", "robot": "robot"}
@@ -86,7 +86,7 @@ async def run_node_demo(
     models = await trio.to_thread.run_sync(demo_models_dir)
     with (
         tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
-        open_private_bus(demo_bus_dir()) as bus,
+        open_private_bus(demo_bus_dir(Path(tmp))) as bus,
         _device(kind, bus) as (device, node_config),
     ):
         state_dir = keep or Path(tmp)
@@ -106,6 +106,7 @@ async def run_node_demo(
             return morning + timedelta(seconds=(time.monotonic() - started) * speed)
 
         supervisor = Supervisor(config, notifier=Notifier({}), wall_clock=wall_clock)
+        printer.soc = lambda: soc_of(supervisor)
         supervisor.decision_listeners.append(printer.decision)
         supervisor.stop_reports.append(printer.stop)
         printer.line(
@@ -120,14 +121,5 @@ async def run_node_demo(
         node_id = f"{kind}-node"
         async with serving(supervisor, printer, Path(tmp) / "mesh", models, speed, mesh, node_id):
             await _play(script, device, speed, printer, title)
-        stats = supervisor.hotpath.statistics()
-        desk = supervisor.job_desk
-        printer.line(
-            f"done: {stats.readings} readings, {stats.hard_stops} hard stops, "
-            f"{desk.finished if desk else 0} jobs run by this {title}",
-            kind="end",
-            readings=stats.readings,
-            hard_stops=stats.hard_stops,
-            jobs=desk.finished if desk else 0,
-        )
+        finish(printer, supervisor, title, keep)
     return printer

@@ -1,9 +1,15 @@
-"""The demo's narration: scenario events, decisions and stop latencies, one line each."""
+"""The demo's narration: scenario events, decisions and stop latencies, one line each.
+
+It reads as a story: one clock from the first line to the last, SERVING when the car takes a
+job, the state of charge beside each decision, no line twice, and a closing summary (jobs,
+stops, energy, credits, and where the ledger is).
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from supervisor.daemon.stop_watch import StopReport
@@ -31,15 +37,21 @@ class DemoPrinter:
 
     def __init__(self, clock: Callable[[], float], speed: float, out: TextIO = sys.stdout) -> None:
         self._clock = clock
-        self._start = clock()
+        self._start: float | None = None  # the first line's time: the story's one clock
+        self.started_at = datetime.now(UTC)  # the ledger's clock: which months to sum
         self._speed = speed
         self._out = out
         self.record: list[dict[str, Any]] = []
         self.quiet = False
         self._last_phase: Phase | None = None
+        self._last_text = ""
         self.car_id = "scenario-car"
+        # The state of charge now (percent), shown beside each decision; None: not known.
+        self.soc: Callable[[], float | None] = lambda: None
 
     def _t(self) -> float:
+        if self._start is None:
+            self._start = self._clock()
         return (self._clock() - self._start) * self._speed
 
     def line(self, text: str, **fields: Any) -> None:
@@ -49,9 +61,10 @@ class DemoPrinter:
         if not self.quiet:
             print(f"{t:6.1f} s  {text}", file=self._out, flush=True)
 
-    def restart_clock(self) -> None:
-        """Scenario time starts now (after the warm-up)."""
-        self._start = self._clock()
+    def say(self, text: str) -> None:
+        """Print a line for the reader only: its facts are in the record already."""
+        if not self.quiet:
+            print(f"{self._t():6.1f} s  {text}", file=self._out, flush=True)
 
     def mesh(self, event: MeshEvent) -> None:
         """Something happened in the mesh: every job's outcome, and what befell this car's
@@ -66,14 +79,22 @@ class DemoPrinter:
         self.line(f"  car: {event.note}", kind="event", note=event.note)
 
     def decision(self, decision: Decision) -> None:
-        """The policy changed its mind (a job starting or ending is told by the mesh lines)."""
-        if decision.phase in _WORKING and self._last_phase in _WORKING and not decision.reasons:
-            self._last_phase = decision.phase
-            return
+        """The policy changed its mind. A job starting is SERVING; its end (back to eligible)
+        is told by the mesh's line for the job, so it is not said twice."""
+        back_to_eligible = decision.phase == Phase.ELIGIBLE and self._last_phase == Phase.SERVING
         self._last_phase = decision.phase
+        if back_to_eligible and not decision.reasons:
+            self._last_text = ""  # the next job's SERVING is news again
+            return
         mark = _PHASE_MARK[decision.phase]
         reasons = "; ".join(r.text for r in decision.reasons)
         text = f"{mark} {decision.phase.upper()}" + (f": {reasons}" if reasons else "")
+        if text == self._last_text:
+            return  # the same words again (a budget re-evaluation): nothing new to tell
+        self._last_text = text
+        soc = self.soc()
+        if soc is not None:
+            text += f"  (SoC {soc:.0f} %)"
         self.line(
             text,
             kind="decision",

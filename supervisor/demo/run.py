@@ -40,6 +40,7 @@ from .mesh import (
     stand_in_encoder,
 )
 from .printer import DemoPrinter
+from .summary import ledger_summary, summary_lines
 
 # Short enough to watch, long enough to show that a closed door does not re-admit at once.
 DEMO_SETTLE_S = 3.0
@@ -132,7 +133,6 @@ async def serving(
                 "a client submitting jobs to 3 cars each",
                 kind="mesh_up",
             )
-        printer.restart_clock()
         yield
         nursery.cancel_scope.cancel()
     if interrupted:
@@ -159,7 +159,7 @@ async def run_demo(
     models = await trio.to_thread.run_sync(demo_models_dir)
     with (
         tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
-        open_private_bus(demo_bus_dir()) as bus,
+        open_private_bus(demo_bus_dir(Path(tmp))) as bus,
     ):
         config = demo_config(keep or Path(tmp), scenario_file, speed, bus, models)
         await trio.to_thread.run_sync(provision_demo_node, config.sandbox)
@@ -180,6 +180,7 @@ async def run_demo(
             return evening + timedelta(seconds=(time.monotonic() - started) * speed)
 
         supervisor = Supervisor(config, notifier=Notifier({}), source=source, wall_clock=wall_clock)
+        printer.soc = lambda: soc_of(supervisor)
         supervisor.decision_listeners.append(printer.decision)
         supervisor.stop_reports.append(printer.stop)
         printer.line(
@@ -194,14 +195,37 @@ async def run_demo(
             for src in sources:
                 src.go.set()
             await trio.sleep(scenario.duration_s / speed + 0.5)
-        stats = supervisor.hotpath.statistics()
-        desk = supervisor.job_desk
-        printer.line(
-            f"done: {stats.readings} readings, {stats.hard_stops} hard stops, "
-            f"{desk.finished if desk else 0} jobs run by this car",
-            kind="end",
-            readings=stats.readings,
-            hard_stops=stats.hard_stops,
-            jobs=desk.finished if desk else 0,
-        )
+        finish(printer, supervisor, "car", keep)
     return printer
+
+
+def soc_of(supervisor: Supervisor) -> float | None:
+    """The state of charge the budget reads now (percent), for the narration."""
+    readings = supervisor.budget.vehicle_readings
+    return readings.soc_percent if readings is not None else None
+
+
+def finish(printer: DemoPrinter, supervisor: Supervisor, what: str, keep: Path | None) -> None:
+    """The closing lines, once the daemon has stopped: the counts, then what the night cost
+    and earned according to the car's own ledger, and where that ledger is."""
+    stats = supervisor.hotpath.statistics()
+    desk = supervisor.job_desk
+    config = supervisor.config
+    summary = ledger_summary(config.daemon.state_dir, printer.started_at)
+    printer.line(
+        f"done: {stats.readings} readings, {stats.hard_stops} hard stops, "
+        f"{desk.finished if desk else 0} jobs run by this {what}",
+        kind="end",
+        readings=stats.readings,
+        hard_stops=stats.hard_stops,
+        jobs=desk.finished if desk else 0,
+        kwh=summary["kwh"],
+        energy_cost=summary["energy_cost"],
+        credits=summary["credits"],
+        currency=config.ledger.currency,
+        ledger=summary["ledger"] if keep is not None else None,
+    )
+    for text in summary_lines(
+        summary, stops=stats.hard_stops, currency=config.ledger.currency, kept=keep
+    ):
+        printer.say(f"  {text}")  # the figures are in the "end" record

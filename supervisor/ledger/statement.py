@@ -130,8 +130,9 @@ def compute_seconds_between(entries: Iterable[Entry], since: datetime, until: da
     return total
 
 
-def statement_csv(data: Mapping[str, Any]) -> str:
-    """The statement's job rows as CSV, then a blank line and the totals as name,value."""
+def statement_csv(data: Mapping[str, Any], currency: str | None = None) -> str:
+    """The statement's job rows as CSV, then a blank line and the totals as name,value; with
+    `currency`, each row and the totals name it (the money columns are in it)."""
     out = io.StringIO()
     columns = [
         "job_id",
@@ -147,12 +148,15 @@ def statement_csv(data: Mapping[str, Any]) -> str:
         "credit",
         "receipt_id",
     ]
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    extra = {} if currency is None else {"currency": currency}
+    writer = csv.DictWriter(
+        out, fieldnames=[*columns, *extra], extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row in data["jobs"]:
-        writer.writerow(row)
+        writer.writerow({**row, **extra})
     out.write("\n")
-    for name, value in data["totals"].items():
+    for name, value in {**data["totals"], **extra}.items():
         out.write(f"{name},{value}\n")
     return out.getvalue()
 

@@ -176,9 +176,10 @@ def test_daemon_not_reachable_is_said_clearly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PARKMESH_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
-    assert main(["budget", "--json"]) == 1
+    # The command line's one status for a daemon it cannot reach (`EX_UNREACHABLE`).
+    assert main(["budget", "--json"]) == 3
     assert "daemon not reachable" in capsys.readouterr().err
-    assert main(["curtail", "--level", "3", "--duration", "5"]) == 1
+    assert main(["curtail", "--level", "3", "--duration", "5"]) == 3
     assert "daemon not reachable" in capsys.readouterr().err
 
 

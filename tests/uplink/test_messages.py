@@ -168,3 +168,23 @@ def test_docs_protocol_md_lists_the_declared_fields() -> None:
         assert isinstance(info, msgspec.inspect.StructType)
         declared = {f.name: f.required for f in info.fields}
         assert documented[msg_type] == declared, msg_type
+
+
+def test_a_status_names_its_node_kind_and_a_hostile_kind_is_refused() -> None:
+    from uplink.link import LinkInfo
+    from uplink.node_port import NodeStatus
+    from uplink.status import status_body
+
+    body = status_body(
+        NodeStatus(accepting=False, kind="robot"),
+        link=LinkInfo("wifi", False, "config"),
+        rtt_ms=None,
+        tier=Tier.BATCH,
+        running=0,
+        draining=False,
+    )
+    assert body["kind"] == "robot"
+    check_body("status", body)
+    for hostile in ("x" * 500, "car\n<3>forged", 7):
+        with pytest.raises(BadBody, match="kind"):
+            check_body("status", {"online": True, "kind": hostile})

@@ -95,6 +95,7 @@ class DispatcherCore:
         info.power_w = float(body.get("power_w") or 0.0)
         info.slots = int(body.get("slots") or 1)
         info.reasons = tuple(str(r) for r in body.get("reasons") or ())
+        info.kind = str(body.get("kind") or "car")
         info.seen = now
         self.changed_nodes.add(node_id)
         if info.online:

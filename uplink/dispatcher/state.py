@@ -53,6 +53,7 @@ class NodeInfo:
     slots: int = 1
     seen: float = 0.0
     reasons: tuple[str, ...] = ()
+    kind: str = "car"  # what the node is; a status from before kinds existed is a car's
 
 
 @dataclass

@@ -33,7 +33,7 @@ from typing import Any
 from ..messages import Tier
 from .state import JobState, NodeInfo, Replica
 
-VERSION = 2
+VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS inputs (
 CREATE TABLE IF NOT EXISTS nodes (
     node TEXT PRIMARY KEY, online INTEGER NOT NULL, accepting INTEGER NOT NULL,
     models TEXT NOT NULL, tier TEXT NOT NULL, worker_key BLOB NOT NULL, runway_s REAL NOT NULL,
-    power_w REAL NOT NULL, slots INTEGER NOT NULL, seen REAL NOT NULL, reasons TEXT NOT NULL
+    power_w REAL NOT NULL, slots INTEGER NOT NULL, seen REAL NOT NULL, reasons TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'car'
 );
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 # Columns a version 1 file (outcomes only, written when a job ended) lacks.
-_V1_ADDED = {
+_COLUMNS_ADDED = {
     "jobs": (
         "quoted REAL NOT NULL DEFAULT 0",
         "deadline REAL NOT NULL DEFAULT 0",
@@ -75,6 +76,7 @@ _V1_ADDED = {
         "told TEXT NOT NULL DEFAULT ''",
     ),
     "replicas": ("alias TEXT NOT NULL DEFAULT ''",),
+    "nodes": ("kind TEXT NOT NULL DEFAULT 'car'",),  # version 3: the node kind
 }
 _OUTCOME_COLUMNS = (
     "job, client, model, tier, k, submitted, finished, outcome, winner, reason, latency_ms, told"
@@ -117,7 +119,7 @@ class JobStore:
         if version >= VERSION:
             return
         self._db.execute("BEGIN IMMEDIATE")
-        for table, added in _V1_ADDED.items():
+        for table, added in _COLUMNS_ADDED.items():
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if not have:
                 continue  # a new file: SCHEMA creates the table whole
@@ -153,7 +155,7 @@ class JobStore:
                 self._save(job)
             for node in nodes:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         node.node_id,
                         node.online,
@@ -166,6 +168,7 @@ class JobStore:
                         node.slots,
                         node.seen,
                         json.dumps(node.reasons),
+                        node.kind,
                     ),
                 )
             for send in sends:
@@ -316,9 +319,24 @@ class JobStore:
                 int(slots),
                 float(seen),
                 tuple(json.loads(reasons)),
+                str(kind),
             )
-            for node, online, accepting, models, tier, key, runway, power, slots, seen, reasons in (
-                self._db.execute("SELECT * FROM nodes ORDER BY node")
+            for (
+                node,
+                online,
+                accepting,
+                models,
+                tier,
+                key,
+                runway,
+                power,
+                slots,
+                seen,
+                reasons,
+                kind,
+            ) in self._db.execute(
+                "SELECT node, online, accepting, models, tier, worker_key, runway_s, power_w,"
+                " slots, seen, reasons, kind FROM nodes ORDER BY node"
             )
         ]
 

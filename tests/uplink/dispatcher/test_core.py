@@ -158,3 +158,10 @@ def test_failed_job_issues_no_receipt() -> None:
     out = core.on_failure(cars[0], {"job": "j", "reason": "crashed"}, 5.0)
     assert [a.type for a in out] == ["job_failed"]
     assert core.jobs["j"].receipt == ""
+
+
+def test_the_dispatcher_knows_each_nodes_kind_and_a_status_without_one_is_a_car() -> None:
+    core = core_with("car1")
+    core.on_status("house", {"online": True, "kind": "home-battery"}, 1.0)
+    assert core.nodes["house"].kind == "home-battery"
+    assert core.nodes["car1"].kind == "car"

@@ -152,3 +152,33 @@ def test_every_commit_waits_for_the_disk(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "d.sqlite3")
     # FULL (2): a commit that returned survives a power cut, so acknowledging after it is safe.
     assert store._db.execute("PRAGMA synchronous").fetchone() == (2,)
+
+
+def test_a_nodes_kind_comes_back_and_a_version_2_file_reads_its_nodes_as_cars(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.sqlite3"
+    battery = NodeInfo(
+        "house", True, True, ("hash",), Tier.BATCH, b"k" * 32, 900.0, 750.0, 1, 5.0, ()
+    )
+    battery.kind = "home-battery"
+    store = JobStore(path)
+    store.commit([], [], [battery])
+    store.close()
+    assert JobStore(path).nodes() == [battery]
+    # The file as version 2 wrote it: no kind column.
+    old = tmp_path / "v2.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.executescript(
+            """
+            CREATE TABLE nodes (node TEXT PRIMARY KEY, online INTEGER NOT NULL,
+                accepting INTEGER NOT NULL, models TEXT NOT NULL, tier TEXT NOT NULL,
+                worker_key BLOB NOT NULL, runway_s REAL NOT NULL, power_w REAL NOT NULL,
+                slots INTEGER NOT NULL, seen REAL NOT NULL, reasons TEXT NOT NULL);
+            INSERT INTO nodes VALUES ('a', 1, 0, '[]', 'batch', x'', 0.0, 0.0, 1, 6.0, '[]');
+            PRAGMA user_version = 2;
+            """
+        )
+    db.close()
+    (car,) = JobStore(old).nodes()
+    assert (car.node_id, car.kind) == ("a", "car")
