@@ -326,6 +326,7 @@ class NodeUplink:
                 running=len(self.jobs.running),
                 draining=self.draining,
                 tier=self.tier,
+                metered=self.link.metered,
             )
         if refusal is not None:
             LOG.info("declined job %s: %s (%s)", job.job_id, refusal.reason, refusal.detail)

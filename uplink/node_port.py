@@ -96,6 +96,8 @@ class NodeStatus:
         slots: how many jobs may run at once.
         kind: what the node is (``car``, ``home-battery``, ``robot``: docs/nodes.md), so that
             the dispatcher can tell its fleet apart.
+        metered_links_allowed: the owner lets jobs come over a metered link (cellular,
+            satellite); when not, the node takes none while its link is metered.
     """
 
     accepting: bool
@@ -106,6 +108,7 @@ class NodeStatus:
     worker_key: bytes = b""
     slots: int = 1
     kind: str = "car"
+    metered_links_allowed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

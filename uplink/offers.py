@@ -17,6 +17,8 @@ from typing import Any
 from .messages import FailureReason, Tier
 from .node_port import Job, JobFailure, JobResult, NodeStatus
 
+METERED_REFUSED = "the owner does not allow jobs over a metered link"
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -56,9 +58,17 @@ def job_from_offer(body: Mapping[str, Any]) -> Job:
 
 
 def decide(
-    job: Job, status: NodeStatus, *, now: float, running: int, draining: bool, tier: Tier
+    job: Job,
+    status: NodeStatus,
+    *,
+    now: float,
+    running: int,
+    draining: bool,
+    tier: Tier,
+    metered: bool = False,
 ) -> Refusal | None:
-    """None to accept `job` now, else the `Refusal` to send."""
+    """None to accept `job` now, else the `Refusal` to send. `metered`: the link is metered
+    now (cellular, satellite), which the owner may forbid for jobs."""
     if job.deadline <= now:
         return Refusal(FailureReason.EXPIRED, f"deadline passed {now - job.deadline:.3f} s ago")
     if draining:
@@ -72,4 +82,6 @@ def decide(
         return Refusal(FailureReason.DECLINED, f"model {job.model!r} is not loaded")
     if job.tier is Tier.INTERACTIVE and tier is not Tier.INTERACTIVE:
         return Refusal(FailureReason.DECLINED, "link is too slow or metered for interactive")
+    if metered and not status.metered_links_allowed:
+        return Refusal(FailureReason.DECLINED, METERED_REFUSED)
     return None

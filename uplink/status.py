@@ -14,6 +14,7 @@ from typing import Any
 from .link import LinkInfo
 from .messages import Tier
 from .node_port import NodeStatus
+from .offers import METERED_REFUSED
 
 FAST_TYPES = frozenset({"wifi", "ethernet"})
 
@@ -36,11 +37,15 @@ def status_body(
     draining: bool,
     online: bool = True,
 ) -> dict[str, Any]:
-    """The body of a ``status`` message (see ``docs/protocol.md``)."""
+    """The body of a ``status`` message (see ``docs/protocol.md``). A metered link the owner
+    does not allow jobs over makes the node not accepting, with that reason."""
+    metered_refused = link.metered and not status.metered_links_allowed
     return {
         "online": online,
-        "accepting": status.accepting and not draining,
-        "reasons": list(status.reasons) + (["draining"] if draining else []),
+        "accepting": status.accepting and not draining and not metered_refused,
+        "reasons": list(status.reasons)
+        + (["draining"] if draining else [])
+        + ([METERED_REFUSED] if metered_refused else []),
         "models": sorted(status.models),
         "power_w": round(float(status.allowed_power_w), 1),
         "runway_s": round(float(status.runway_s), 0),

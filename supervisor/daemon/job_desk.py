@@ -117,6 +117,7 @@ class JobDesk:
             worker_key=self.pool.worker_public_key,
             slots=1,
             kind=self.kind,
+            metered_links_allowed=self.budget.preferences.metered_links_allowed,
         )
 
     async def run_job(self, job: Job) -> JobResult | JobFailure:

@@ -16,6 +16,7 @@ from sandbox.slot import WorkerStatistics
 from supervisor.policy import Decision
 from thermal.config import BudgetConfig
 from thermal.decision import BudgetDecision
+from thermal.preferences import OwnerPreferences
 
 
 class DeskCar(Protocol):
@@ -46,6 +47,11 @@ class DeskBudget(Protocol):
     @property
     def decision(self) -> BudgetDecision | None:
         """The latest decision, None before the first."""
+        ...
+
+    @property
+    def preferences(self) -> OwnerPreferences:
+        """The owner's preferences in force (the uplink obeys the metered-link one)."""
         ...
 
     def set_busy(self, busy: bool) -> None:
