@@ -9,7 +9,6 @@ the node kind's own source, rules and budget inputs; the story is `node_scripts`
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,11 +28,11 @@ from thermal.preferences import OwnerPreferences
 from thermal.prefstore import PreferenceStore
 
 from .bus import demo_bus_dir, open_private_bus
-from .mesh import demo_models_dir, provision_demo_node
+from .mesh import provision_demo_node
 from .node_scripts import SCRIPTS, NodeScript
 from .printer import DemoPrinter
 from .robot_device import running_robot
-from .run import DEMO_SETTLE_S, demo_config, finish, serving, soc_of
+from .run import DEMO_SETTLE_S, demo_config, finish, prepare, serving, soc_of
 from .sunspec_device import running_inverter
 
 TITLES: dict[str, str] = {"home-battery": "home battery", "robot": "robot"}
@@ -80,10 +79,7 @@ async def run_node_demo(
     else:
         raise ValueError(f"no node demo for {node!r} (home-battery, robot)")
     script, title = SCRIPTS[kind], TITLES[kind]
-    logging.basicConfig(level=logging.ERROR, format="parkmesh: %(levelname)s %(message)s")
-    printer = DemoPrinter(time.monotonic, speed)
-    printer.quiet = quiet
-    models = await trio.to_thread.run_sync(demo_models_dir)
+    printer, models = await prepare(speed, quiet)
     with (
         tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
         open_private_bus(demo_bus_dir(Path(tmp))) as bus,

@@ -152,11 +152,7 @@ async def run_demo(
     existing folder) when the caller wants to read it afterwards.
     """
     scenario = load_scenario(scenario_file)
-    # The narration replaces the log; only errors still reach stderr.
-    logging.basicConfig(level=logging.ERROR, format="parkmesh: %(levelname)s %(message)s")
-    printer = DemoPrinter(time.monotonic, speed)
-    printer.quiet = quiet
-    models = await trio.to_thread.run_sync(demo_models_dir)
+    printer, models = await prepare(speed, quiet)
     with (
         tempfile.TemporaryDirectory(prefix="parkmesh-demo-") as tmp,
         open_private_bus(demo_bus_dir(Path(tmp))) as bus,
@@ -197,6 +193,15 @@ async def run_demo(
             await trio.sleep(scenario.duration_s / speed + 0.5)
         finish(printer, supervisor, "car", keep)
     return printer
+
+
+async def prepare(speed: float, quiet: bool) -> tuple[DemoPrinter, Path]:
+    """The narrator (which replaces the log: only errors still reach stderr) and the demo's
+    models folder (provisioned once, in a thread)."""
+    logging.basicConfig(level=logging.ERROR, format="parkmesh: %(levelname)s %(message)s")
+    printer = DemoPrinter(time.monotonic, speed)
+    printer.quiet = quiet
+    return printer, await trio.to_thread.run_sync(demo_models_dir)
 
 
 def soc_of(supervisor: Supervisor) -> float | None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .money import amount, money
+from .statement import YEAR_COLUMNS
 
 _JOB_HEADER = (
     f"{'ended (UTC)':19}  {'model':22} {'outcome':9} {'duration':>9} {'kWh':>9}"
@@ -62,17 +63,6 @@ def _job_line(job: Mapping[str, Any], currency: str) -> str:
     )
 
 
-_YEAR_COLUMNS = (
-    "jobs",
-    "compute_hours",
-    "kwh",
-    "energy_cost",
-    "credits_accrued",
-    "credits_paid",
-    "credits_pending",
-)
-
-
 def year_text(data: Mapping[str, Any], currency: str, chain: str) -> str:
     """The printable tax-year summary: per month, then gross credits, payouts, energy cost and
     net income, with where the figures come from (`chain`: the ledger's verification)."""
@@ -108,13 +98,13 @@ def year_csv(data: Mapping[str, Any], currency: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     money_columns = {"energy_cost", "credits_accrued", "credits_paid", "credits_pending"}
     writer.writerow(
-        ["month", *(f"{c}_{currency}" if c in money_columns else c for c in _YEAR_COLUMNS)]
+        ["month", *(f"{c}_{currency}" if c in money_columns else c for c in YEAR_COLUMNS)]
     )
     for row in [*data["months"], {"month": "total", **data["total"]}]:
         writer.writerow(
             [
                 row["month"],
-                *(amount(row[c]) if c in money_columns else row[c] for c in _YEAR_COLUMNS),
+                *(amount(row[c]) if c in money_columns else row[c] for c in YEAR_COLUMNS),
             ]
         )
     writer.writerow([f"net_income_{currency}", amount(data["total"]["net_income"])])

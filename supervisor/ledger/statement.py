@@ -24,6 +24,17 @@ from .store import Ledger
 
 _ROUND = 6  # decimals kept in money and energy figures (sums are exact before rounding)
 
+# The figures of each month of `year_summary`, in the order they are shown.
+YEAR_COLUMNS: tuple[str, ...] = (
+    "jobs",
+    "compute_hours",
+    "kwh",
+    "energy_cost",
+    "credits_accrued",
+    "credits_paid",
+    "credits_pending",
+)
+
 
 def month_statement(
     jobs: Iterable[Entry], payouts: Iterable[Entry], month: str, tariff: float | None = None
@@ -90,16 +101,7 @@ def year_summary(ledger: Ledger, year: int, tariff: float | None = None) -> dict
     for m in range(1, 13):
         totals = statement(ledger, f"{year:04d}-{m:02d}", tariff)["totals"]
         months.append({"month": f"{year:04d}-{m:02d}", **totals})
-    keys = (
-        "jobs",
-        "compute_hours",
-        "kwh",
-        "energy_cost",
-        "credits_accrued",
-        "credits_paid",
-        "credits_pending",
-    )
-    total = {k: sum(row[k] for row in months) for k in keys}
+    total = {k: sum(row[k] for row in months) for k in YEAR_COLUMNS}
     total["net_income"] = total["credits_accrued"] - total["energy_cost"]
     return {"year": year, "months": months, "total": _rounded(total)}
 
