@@ -26,7 +26,9 @@ class ApiConfig:
             le=10.0,
             description="how often properties are compared and PropertiesChanged sent",
         ),
-    ] = 0.5
+        # Once a second: state changes are sent at once anyway (the facade's events); this
+        # catches readings (SoC, temperatures), and an idle daemon should not wake for more.
+    ] = 1.0
     log_lines: Annotated[
         int, Meta(ge=10, description="how many recent log lines GetLog can return")
     ] = 200

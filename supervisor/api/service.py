@@ -68,7 +68,7 @@ class ApiService:
         facade: SupervisorFacade,
         bus: str = "system",
         *,
-        poll_s: float = 0.5,
+        poll_s: float = 1.0,
         log_limit: int = 200,
     ) -> None:
         self.facade = facade
