@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "supervisor.cli.simulate_fleet",
     "supervisor.cli.fleet",
     "supervisor.cli.status",
+    "supervisor.cli.actions",
     "supervisor.cli.prefs",
     "supervisor.cli.ledger",
     "supervisor.cli.tui",
