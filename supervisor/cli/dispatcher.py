@@ -8,32 +8,43 @@ the keys and certificates out in DIR; ``parkmesh submit --dev DIR ...`` then fin
 The dispatcher keeps its jobs in a sqlite state file (``--db``; with ``--dev``,
 ``DIR/mesh/state/dispatcher.sqlite3``): started again on the same file after a crash or a
 stop, it carries on the jobs in flight and publishes again what it had decided but not sent.
+It logs every step of every job on stderr (`uplink.dispatcher.joblog`). The development mesh is
+in `supervisor.cli.dispatcher_dev`, the operator's ``parkmesh dispatcher control`` in
+`supervisor.cli.dispatcher_control`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from supervisor.cli.output import print_json
 from uplink.dispatcher.reconnect import LEAST_MAX_S, LEAST_MIN_S, RECONNECT_MAX_S, RECONNECT_MIN_S
 
-if TYPE_CHECKING:
-    from uplink.dispatcher.core import DispatcherCore
-
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``parkmesh dispatcher`` and ``parkmesh submit``."""
-    d = sub.add_parser("dispatcher", help="run the reference dispatcher (demos, tests, sizing)")
+    d = sub.add_parser(
+        "dispatcher",
+        help="run the reference dispatcher (demos, tests, sizing)",
+        description="Run the reference dispatcher: it places each client's job on k cars, "
+        "the first result wins, and logs every step of every job on stderr. With --dev DIR it "
+        "also starts a broker and stand-in cars. `parkmesh dispatcher control` drains, resumes "
+        "or curtails cars through a running dispatcher.",
+        epilog=DISPATCHER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _broker_args(d)
-    d.add_argument("--signing-key", type=Path, help="dispatcher Ed25519 key (raw 32 bytes)")
+    d.add_argument(
+        "--signing-key",
+        type=Path,
+        help="dispatcher Ed25519 key (raw 32 bytes); without --dev, required",
+    )
     d.add_argument(
         "--client-id",
         default="dispatcher",
@@ -41,8 +52,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "and clients send while the dispatcher is down; one per dispatcher process "
         "(default dispatcher)",
     )
-    d.add_argument("--nodes-dir", type=Path, help="<node>.pub files: pinned car keys (hex)")
-    d.add_argument("--clients-dir", type=Path, help="<client>.pub files: pinned client keys")
+    d.add_argument(
+        "--nodes-dir",
+        type=Path,
+        help="folder of <node>.pub files: the pinned car keys (hex); without --dev, required",
+    )
+    d.add_argument(
+        "--clients-dir",
+        type=Path,
+        help="folder of <client>.pub files: the pinned client keys (hex); without --dev, required",
+    )
     d.add_argument(
         "--db",
         type=Path,
@@ -65,8 +84,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help=f"largest reconnect back-off (default {RECONNECT_MAX_S}, at least {LEAST_MAX_S} "
         "and not below --reconnect-min-s)",
     )
-    d.add_argument("--cars", type=int, default=3, help="--dev: stand-in cars to run (default 3)")
-    d.add_argument("--clients", default="client", help="--dev: client names, comma-separated")
+    d.add_argument(
+        "--cars",
+        type=int,
+        default=3,
+        metavar="N",
+        help="--dev: stand-in cars to run, car1..carN (default 3; 0..100)",
+    )
+    d.add_argument(
+        "--clients",
+        default="client",
+        metavar="NAMES",
+        help="--dev: client names whose keys are made and pinned, comma-separated (default client)",
+    )
     d.add_argument(
         "--price",
         action="append",
@@ -74,17 +104,51 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="MODEL=CREDIT",
         help="credit per won job of MODEL (repeatable; default all-MiniLM-L6-v2=0.002)",
     )
-    d.add_argument("--default-price", type=float, default=0.001, help="other models' credit")
-    d.add_argument("--currency", default="USD", help="ISO 4217 code of the credits (USD)")
-    d.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    d.add_argument(
+        "--default-price",
+        type=float,
+        default=0.001,
+        metavar="CREDIT",
+        help="credit per won job of a model without --price (default 0.001)",
+    )
+    d.add_argument(
+        "--currency",
+        default="USD",
+        metavar="CODE",
+        help="ISO 4217 code of the credits (default USD)",
+    )
+    d.add_argument(
+        "--json", action="store_true", help="--dev: print a JSON summary (jobs, credits) at the end"
+    )
     d.set_defaults(func=_dispatcher)
+    from supervisor.cli import dispatcher_control
 
-    s = sub.add_parser("submit", help="submit one job through the dispatcher and open the result")
+    dispatcher_control.register(d.add_subparsers(title="commands", metavar="COMMAND"))
+
+    s = sub.add_parser(
+        "submit",
+        help="submit one job through the dispatcher and open the result",
+        description="Submit one job to the reference dispatcher: ask for a quote, seal the input "
+        "to each quoted car's worker key, and print the first result, opened.",
+        epilog=SUBMIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _broker_args(s)
     s.add_argument("--client-id", default="client", help="this client's id (default client)")
-    s.add_argument("--signing-key", type=Path, help="client Ed25519 key (raw 32 bytes)")
-    s.add_argument("--dispatcher-key", help="pinned dispatcher public key (64 hex digits)")
-    s.add_argument("--model", required=True, help="model name (stand-in cars: hash, embed-tiny)")
+    s.add_argument(
+        "--signing-key",
+        type=Path,
+        help="client Ed25519 key (raw 32 bytes); without --dev, required",
+    )
+    s.add_argument(
+        "--dispatcher-key",
+        help="pinned dispatcher public key (64 hex digits); without --dev, required",
+    )
+    s.add_argument(
+        "--model",
+        required=True,
+        help="model name (--dev stand-in cars: hash, embed-tiny, all-MiniLM-L6-v2)",
+    )
     s.add_argument("--text", required=True, help="the input text")
     s.add_argument(
         "--op",
@@ -92,22 +156,61 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default="encode",
         help="request kind (sandbox.jobs): embeddings or text generation",
     )
-    s.add_argument("--max-new-tokens", type=int, default=32, help="for --op generate")
-    s.add_argument("--redundancy", type=int, default=1, help="cars running it at once (k)")
-    s.add_argument("--tier", choices=("interactive", "batch"), default="batch")
-    s.add_argument("--deadline-s", type=float, default=60.0)
-    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--max-new-tokens", type=int, default=32, help="for --op generate (default 32)")
+    s.add_argument(
+        "--redundancy", type=int, default=1, help="cars running it at once, k (1..8, default 1)"
+    )
+    s.add_argument(
+        "--tier",
+        choices=("interactive", "batch"),
+        default="batch",
+        help="interactive: only cars that answer fast; batch: any (default batch)",
+    )
+    s.add_argument(
+        "--deadline-s",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="the job is worthless after this long (default 60)",
+    )
+    s.add_argument("--json", action="store_true", help="print the outcome as JSON")
     s.set_defaults(func=_submit)
 
 
+DISPATCHER_EPILOG = """\
+examples:
+  parkmesh dispatcher --dev /tmp/mesh --cars 3
+  parkmesh dispatcher --host broker.example --port 8883 --ca ca.pem --cert d.pem --key d.key \\
+      --signing-key dispatcher.ed25519 --nodes-dir nodes/ --clients-dir clients/ \\
+      --db /var/lib/parkmesh/dispatcher.sqlite3
+  parkmesh dispatcher control drain --dev /tmp/mesh --car car1
+"""
+
+SUBMIT_EPILOG = """\
+examples:
+  parkmesh submit --dev /tmp/mesh --model hash --text hello
+  parkmesh submit --dev /tmp/mesh --model all-MiniLM-L6-v2 --text "parked cars" --redundancy 2
+  parkmesh submit --host broker.example --ca ca.pem --cert c.pem --key c.key \\
+      --signing-key client.ed25519 --dispatcher-key 3b6a...e1 --model hash --text hi --json
+"""
+
+
 def _broker_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dev", type=Path, help="development mesh directory (see above)")
-    p.add_argument("--host", default="localhost")
-    p.add_argument("--port", type=int, default=8883)
+    p.add_argument(
+        "--dev",
+        type=Path,
+        metavar="DIR",
+        help="development mesh directory: `parkmesh dispatcher --dev DIR` lays out a broker, "
+        "keys and certificates there; the other options then come from it",
+    )
+    p.add_argument("--host", default="localhost", help="broker host (default localhost)")
+    p.add_argument("--port", type=int, default=8883, help="broker port (default 8883)")
     p.add_argument("--ca", type=Path, help="CA certificate of the broker (PEM)")
-    p.add_argument("--cert", type=Path, help="client certificate (PEM)")
-    p.add_argument("--key", type=Path, help="client certificate key (PEM)")
-    p.add_argument("--prefix", default="parkmesh", help="topic prefix")
+    p.add_argument("--cert", type=Path, help="this side's client certificate (PEM)")
+    p.add_argument("--key", type=Path, help="the client certificate's key (PEM)")
+    p.add_argument(
+        "--prefix", default="parkmesh", help="topic prefix, as the cars use (default parkmesh)"
+    )
 
 
 def _need(args: argparse.Namespace, *names: str) -> list[str]:
@@ -131,7 +234,9 @@ def _dispatcher(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.dev is not None:
-        return _dev_dispatcher(args, core)
+        from supervisor.cli.dispatcher_dev import dev_dispatcher
+
+        return dev_dispatcher(args, core)
     missing = _need(args, "ca", "cert", "key", "signing_key", "nodes_dir", "clients_dir", "db")
     if missing:
         print(
@@ -158,62 +263,6 @@ def _dispatcher(args: argparse.Namespace) -> int:
         reconnect_max_s=args.reconnect_max_s,
     )
     trio.run(dispatcher.run)
-    return 0
-
-
-def _dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
-    from uplink.broker import Mosquitto
-    from uplink.local_port import LocalPort
-    from uplink.mesh import Mesh
-    from uplink.node import NodeUplink
-
-    if not 0 <= args.cars <= 100:
-        print("parkmesh dispatcher: --cars must be 0..100", file=sys.stderr)
-        return 2
-    root: Path = args.dev
-    (root / "broker").mkdir(parents=True, exist_ok=True)
-    cars = [f"car{i + 1}" for i in range(args.cars)]
-    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    with Mosquitto(root / "broker") as broker:
-        mesh = Mesh.create(root / "mesh", broker, args.prefix)
-        dispatcher = mesh.dispatcher(
-            cars,
-            clients,
-            core=core,
-            reconnect_min_s=args.reconnect_min_s,
-            reconnect_max_s=args.reconnect_max_s,
-        )
-
-        async def main() -> None:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(dispatcher.run)
-                for car in cars:
-                    await nursery.start(NodeUplink.open(mesh.node_config(car), LocalPort()).run)
-                print(
-                    json.dumps(
-                        {
-                            "ready": True,
-                            "port": broker.port,
-                            "mesh": str(root),
-                            "cars": cars,
-                            "clients": clients,
-                        }
-                    ),
-                    flush=True,
-                )
-
-        with contextlib.suppress(KeyboardInterrupt):
-            trio.run(main)
-        if args.json:
-            states = [job.state for job in dispatcher.core.jobs.values()]
-            print_json(
-                {
-                    "jobs": {s: states.count(s) for s in sorted(set(states))},
-                    "credits": round(sum(j.credit for j in dispatcher.core.jobs.values()), 6),
-                    "currency": core.prices.currency,
-                    "refused": dict(dispatcher.refused),
-                }
-            )
     return 0
 
 

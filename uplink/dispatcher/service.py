@@ -42,7 +42,10 @@ from ..errors import EnvelopeError
 from ..messages import DISPATCHER_ID, Direction
 from ..replay import ReplayCache
 from ..topics import Topics
+from .control_desk import ControlDesk
+from .control_store import ControlStore
 from .core import DispatcherCore, Send
+from .joblog import log_inbound, log_sends
 from .reconnect import RECONNECT_MAX_S, RECONNECT_MIN_S, reconnect_backoff
 from .store import JobStore, Outgoing
 
@@ -120,6 +123,7 @@ class Dispatcher:
         self.received: Counter[tuple[str, str, str]] = Counter()
         self.db_path = db_path
         self._store: JobStore | None = None
+        self._controls: ControlStore | None = None
         share = f"$share/{shared_group}/" if shared_group else ""
         self.mqtt = MqttClient(
             client_id=client_id,
@@ -137,12 +141,25 @@ class Dispatcher:
         )
         self._sent: list[int] = []  # outbox rows the broker acknowledged, to forget
         self._observer = observer
+        self.desk = ControlDesk(
+            store=lambda: self.controls,
+            signer=self.signer,
+            mqtt=self.mqtt,
+            topics=self.topics,
+            clock=clock,
+        )
 
     @property
     def store(self) -> JobStore:
         """The state file, open while `run` runs."""
         assert self._store is not None, "the dispatcher is not running"
         return self._store
+
+    @property
+    def controls(self) -> ControlStore:
+        """The operator's control requests (same file), open while `run` runs."""
+        assert self._controls is not None, "the dispatcher is not running"
+        return self._controls
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the state file, connect, publish what a previous run left unsent, and serve
@@ -153,6 +170,7 @@ class Dispatcher:
                 dispatcher carries on from its last commit.
         """
         self._store = JobStore(self.db_path)
+        self._controls = ControlStore(self.db_path)
         try:
             now = self._clock()
             self.core.restore(self.store.load(now - KEEP_FINISHED_S), now, self.store.nodes())
@@ -163,10 +181,13 @@ class Dispatcher:
                     self._publish(entry)
                 nursery.start_soon(self._tick_loop)
                 nursery.start_soon(self._inbound_loop)
+                nursery.start_soon(self.desk.run)
                 await trio.sleep(0.05)  # let SUBACKs and retained statuses arrive
                 task_status.started()
         finally:
             store, self._store = self._store, None
+            self._controls.close()
+            self._controls = None
             try:
                 self._forget_sent(store)
             finally:
@@ -197,6 +218,7 @@ class Dispatcher:
             self.received[(msg.src, msg.type, str(msg.body.get("job", "")))] += 1
             if self._observer is not None:
                 self._observer("in", msg.src, msg.type, msg.body)
+            log_inbound(self.core, msg.src, msg.type, msg.body)
             self._carry_out(self._route(msg, self._clock()))
         self.mqtt.ack(inbound)
 
@@ -237,13 +259,7 @@ class Dispatcher:
         if msg.type == "failure":
             return core.on_failure(src, b, now)
         if msg.type == "control_ack":
-            LOG.info(
-                "%s: control %s %s %s",
-                src,
-                b["ref"],
-                "ok" if b["ok"] else "refused",
-                b.get("detail", ""),
-            )
+            self.desk.on_ack(src, b)
             return []
         if msg.type == "quote":
             return core.quote(src, b, now)
@@ -260,6 +276,7 @@ class Dispatcher:
         now = self._clock()
         sends = [self._seal(action, now) for action in actions]
         queued = self.store.commit(jobs, sends, nodes)
+        log_sends(self.core, actions)
         for action, entry in zip(actions, queued, strict=True):
             if self._observer is not None:
                 self._observer("out", action.to, action.type, action.body)
