@@ -34,6 +34,15 @@ def money(value: Any, currency: str = "") -> str:
     return f"{value:.2f} {currency}".rstrip()
 
 
+def node(kind: Any, source: Any) -> str:
+    """``home battery, ParkSim HB-10 (SN4711) at 192.0.2.7:502``: the node's kind in words and
+    its source; a dash when the daemon does not say (never a guessed car)."""
+    if not isinstance(kind, str) or not kind:
+        return DASH
+    words = kind.replace("-", " ")
+    return f"{words}, {source}" if isinstance(source, str) and source else words
+
+
 def value(v: Any) -> str:
     """A vehicle signal's value as text."""
     if v is None:

@@ -59,6 +59,10 @@ class StateView:
         hard: whether a hard-stop condition holds now.
         draining: whether a technician drained the node (no new jobs until Resume).
         explanation: the one-line ``why`` text (``Decision.explain()``).
+        node_kind: the node's ``[node] kind`` ("car", "home-battery", "robot"), whose words
+            the reasons are in; "" when the daemon does not say.
+        node_source: the node's own name for its source (a battery's make, model and serial
+            and its address; a robot's bus; a car's CAN channel); "" when it has none.
     """
 
     phase: str
@@ -66,6 +70,8 @@ class StateView:
     hard: bool = False
     draining: bool = False
     explanation: str = ""
+    node_kind: str = ""
+    node_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

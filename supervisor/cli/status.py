@@ -1,7 +1,8 @@
 """``parkmesh status [--json]`` and ``parkmesh why``: the daemon's state through the DBus API.
 
-``why`` prints the same facts as the TUI's Overview: the phase, every reason the car is not
-computing, the state of charge, the allowed power, the runway and the earnings.
+``why`` prints the same facts as the TUI's Overview: the node (its kind and its source), the
+phase, every reason it is not computing, the state of charge, the allowed power, the runway
+and the earnings.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def overview_facts(status: dict[str, Any]) -> dict[str, Any]:
     earnings = status.get("earnings", {})
     stale = [s["path"] for s in status.get("vehicle", []) if s.get("stale")]
     return {
+        "node_kind": status.get("node_kind", ""),
+        "node_source": status.get("node_source", ""),
         "phase": status.get("phase"),
         "draining": status.get("draining", False),
         "why_not": status.get("reasons", []),
@@ -85,7 +88,11 @@ def format_overview(facts: dict[str, Any]) -> dict[str, str]:
     """The facts as aligned human text."""
     currency = facts["currency"]
     phase = str(facts["phase"]) + (" (drained)" if facts["draining"] else "")
-    rows = {"state": phase, "why not": "; ".join(facts["why_not"]) or "nothing: conditions hold"}
+    rows = {
+        "node": node_text(facts["node_kind"], facts["node_source"]),
+        "state": phase,
+        "why not": "; ".join(facts["why_not"]) or "nothing: conditions hold",
+    }
     if facts["stale_signals"]:
         rows["stale"] = ", ".join(facts["stale_signals"])
     rows.update(
@@ -100,6 +107,14 @@ def format_overview(facts: dict[str, Any]) -> dict[str, str]:
         }
     )
     return rows
+
+
+def node_text(kind: str, source: str) -> str:
+    """``home battery, ParkSim HB-10 (SN4711) at 192.0.2.7:502``: the kind in words and its
+    source; ``unknown`` when the daemon does not say (never a guess)."""
+    if not kind:
+        return "unknown"
+    return ", ".join(part for part in (kind.replace("-", " "), source) if part)
 
 
 def _status(args: argparse.Namespace) -> int:

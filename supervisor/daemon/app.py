@@ -52,7 +52,7 @@ from .job_desk import JobDesk
 from .log_ring import LogRing
 from .manifest_installer import ManifestInstaller
 from .reload import apply_reload
-from .sources import VehicleSource, build_source, on_stop_thread
+from .sources import VehicleSource, on_stop_thread
 from .stop_watch import StopReport, StopWatch
 from .systemd import Notifier
 
@@ -131,7 +131,8 @@ class Supervisor:
         )
         # The source reads on the stop thread (or feeds one): docs/stop-path.md.
         self.source = on_stop_thread(
-            (source or (lambda hp: build_source(config, hp)))(self.hotpath),
+            # Built by the node's own adapter, which then names its source in the state.
+            (source or (lambda hp: self.node.build_source(config, hp)))(self.hotpath),
             self.hotpath,
             config.daemon.realtime_priority,
         )
@@ -185,6 +186,7 @@ class Supervisor:
             self.stop_watch,
             self.log_ring,
             ledger_path=self.ledger_path,
+            node=self.node,
         )
         self.decision_listeners.append(self.facade.on_decision)
         self.decision_listeners.append(lambda _decision: self.status_changes.notify_nowait())

@@ -25,6 +25,7 @@ from supervisor.api.facade import (
     StateView,
     Stopped,
 )
+from supervisor.nodes.identity import NodeIdentity
 from supervisor.policy import Decision
 from supervisor.vehicle.state import VehicleState
 from thermal.preferences import PREFERENCE_NAMES, OwnerPreferences, set_preference
@@ -134,7 +135,9 @@ class DaemonFacade:
 
     The daemon tells it each decision (`on_decision`) and each confirmed stop (`on_stop`) off
     the hot path, and hands it the workers, the job desk and the uplink once they are built
-    (`workers`, `desk` and `own_uplink` stay None for a car that serves no jobs).
+    (`workers`, `desk` and `own_uplink` stay None for a car that serves no jobs). `node` is
+    the node kind's adapter, which names the kind and its source in the state (None: the
+    state names no kind, rather than a wrong one).
     """
 
     def __init__(
@@ -146,8 +149,10 @@ class DaemonFacade:
         log_ring: LogRing,
         *,
         ledger_path: Path | None = None,
+        node: NodeIdentity | None = None,
     ) -> None:
         self.car = car
+        self.node = node
         self.owner_budget = budget
         self.stopper = stopper
         self.stop_watch = stop_watch
@@ -204,14 +209,17 @@ class DaemonFacade:
     # -- snapshots -----------------------------------------------------------------------------
 
     def state(self) -> StateView:
-        """The phase and its reasons."""
+        """The phase and its reasons, and the node they are of."""
         decision = self.car.decision
+        node = self.node
         return StateView(
             phase=str(decision.phase),
             reasons=tuple(r.text for r in decision.reasons),
             hard=decision.hard,
             draining=self._draining,
             explanation=decision.explain(),
+            node_kind=node.kind if node is not None else "",
+            node_source=node.source_name() if node is not None else "",
         )
 
     def vehicle(self) -> Sequence[SignalView]:

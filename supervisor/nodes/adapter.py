@@ -49,6 +49,10 @@ class NodeAdapter(Protocol):
         """The kind's source, feeding `hotpath`. Raises ConfigError for bad files."""
         ...
 
+    def source_name(self) -> str:
+        """The node's own name for its source, as `why` shows it (`identity.NodeIdentity`)."""
+        ...
+
 
 def adapter_for(node: NodeConfig) -> NodeAdapter:
     """The adapter of ``[node] kind``."""

@@ -11,6 +11,7 @@ from supervisor.policy.config import PolicyConfig
 from supervisor.policy.rules import CarRules
 from thermal.inputs import VehicleReadings
 
+from .identity import vehicle_source_name
 from .view import NodeSource, StateView
 
 if TYPE_CHECKING:
@@ -23,6 +24,15 @@ class CarNode:
 
     kind = "car"
     title = "car"
+
+    def __init__(self) -> None:
+        # Named by `build_source`: a source the daemon was handed instead (a test's, a
+        # demo's) is not the car's to name.
+        self._source_name = ""
+
+    def source_name(self) -> str:
+        """The ``[vehicle]`` source once built ("CAN can0 (Model3CAN.dbc)"), else ""."""
+        return self._source_name
 
     def rules(self, policy: PolicyConfig) -> CarRules:
         """The car's rules, with ``[policy] required_signals`` and ``safe_power_states``."""
@@ -52,6 +62,7 @@ class CarNode:
 
         vehicle = config.vehicle
         priority = config.daemon.realtime_priority
+        self._source_name = vehicle_source_name(vehicle)
         if vehicle.source == "scenario":
             return ScenarioSource.from_config(vehicle.scenario, hotpath)
         if vehicle.source == "dbus":

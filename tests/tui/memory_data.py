@@ -99,6 +99,8 @@ def properties(model: dict[str, Any]) -> dict[str, Any]:
         "HardStop": bool(reasons),
         "Draining": model["draining"],
         "Explanation": phase + (": " + "; ".join(reasons) if reasons else ""),
+        "NodeKind": model["node_kind"],
+        "NodeSource": model["node_source"],
         "StateOfCharge": model["soc"],
         "AllowedPowerW": 950.0,
         "RunwayS": 5400.0,
@@ -116,6 +118,8 @@ def properties(model: dict[str, Any]) -> dict[str, Any]:
 
 # The daemon's state the properties are computed from, as it starts.
 MODEL: dict[str, Any] = {
+    "node_kind": "car",
+    "node_source": "CAN can0 (Model3CAN.dbc)",
     "phase": "serving",
     "reasons": [],
     "draining": False,

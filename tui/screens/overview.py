@@ -1,4 +1,4 @@
-"""Overview: the state, why not, charge, allowed power, runway, earnings."""
+"""Overview: the node, the state, why not, charge, allowed power, runway, earnings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.format import duration, known, money, number
+from tui.format import duration, known, money, node, number
 from tui.screens.base import DaemonScreen
 from tui.state import DaemonState
 from tui.widgets.facts import Facts
@@ -60,6 +60,7 @@ class OverviewScreen(DaemonScreen):
             if s.get("stale")
         ]
         rows: list[tuple[str, str | Text]] = [
+            ("Node", node(state.get("NodeKind"), state.get("NodeSource"))),
             ("State", phase_text),
             ("Why not?", why),
         ]

@@ -19,6 +19,11 @@ link delay later; if every copy fails the job is placed again (events in a heap)
 deadline. Reported per k: completion (finished by the deadline), p50 and p99 latency (arrival
 to first result, finished jobs) and wasted (share of car-seconds spent on copies that did not
 win, pre-empted or cancelled).
+
+A mixed fleet (`FleetParams.mix`, ``parkmesh simulate-fleet --mix car=80,home-battery=15,
+robot=5``) holds home batteries and docked robots beside the cars, each kind with its own
+availability (`uplink.sim.kinds`), and each row then says per kind how many copies its nodes
+ran, won and lost to a stop, and how much of their compute was wasted.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .kinds import FAST_SHARE, Windows, kind_windows, mix_counts
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -51,43 +58,43 @@ class FleetParams:
     curtail_share: float = 0.1
     fast_share: float = 0.7
     seed: int = 1
+    # (kind, weight) pairs (`kinds.parse_mix`); None: every node is a car.
+    mix: tuple[tuple[str, float], ...] | None = None
 
 
 class Fleet:
-    """Availability windows of every car: CSR arrays of [start, end) per node."""
+    """Availability windows of every node: CSR arrays of [start, end) per node.
+
+    Attributes:
+        kinds: (kind, count) of a mixed fleet, its nodes numbered in that order; None when
+            every node is a car.
+        kind_list: each node's index into `kinds` (0 for every car of a car-only fleet).
+    """
 
     def __init__(self, p: FleetParams) -> None:
         rng = np.random.default_rng(p.seed)
         n, days = p.nodes, math.ceil(p.hours / 24.0) + 1
-        starts, ends, owners = [], [], []
-        for d in range(-1, days):
-            base = d * DAY
-            home_in = base + rng.normal(18.5, 1.5, n) * HOUR
-            home_out = base + DAY + rng.normal(7.5, 1.0, n) * HOUR
-            starts.append(home_in)
-            ends.append(home_out)
-            owners.append(np.arange(n))
-            work = rng.random(n) < p.work_share
-            w_in = base + rng.normal(9.0, 0.5, n) * HOUR
-            w_out = base + rng.normal(17.0, 0.7, n) * HOUR
-            starts.append(w_in[work])
-            ends.append(w_out[work])
-            owners.append(np.nonzero(work)[0])
-        s, e, o = np.concatenate(starts), np.concatenate(ends), np.concatenate(owners)
-        # Early drive-aways cut a stay short.
-        leave = s + rng.exponential(HOUR / p.driveaway_rate_h, s.size)
-        e = np.minimum(e, leave)
-        keep = e > s + 60.0
-        s, e, o = s[keep], e[keep], o[keep]
-        fast_end = np.zeros(s.size, dtype=bool)
-        # Door openings split stays: each opening removes a 1-5 minute gap.
-        s, e, o, fast_end = _split_by_doors(s, e, o, fast_end, p.door_rate_h, rng)
-        # Curtailment: some cars out from 17:00 to 19:00 each day.
-        curtailed = rng.random(n) < p.curtail_share
-        for d in range(days):
-            s, e, o, fast_end = _cut(
-                s, e, o, fast_end, curtailed, d * DAY + 17 * HOUR, d * DAY + 19 * HOUR
-            )
+        self.kinds: list[tuple[str, int]] | None = None
+        fast_share: float | np.ndarray = p.fast_share
+        kind_of = np.zeros(n, dtype=np.int64)
+        if p.mix is None:
+            w = car_windows(p, n, days, rng)
+        else:
+            self.kinds = mix_counts(p.mix, n)
+            parts, offset = [], 0
+            for kind, count in self.kinds:
+                part = (
+                    car_windows(p, count, days, rng)
+                    if kind == "car"
+                    else kind_windows(kind, count, days, rng)
+                )
+                parts.append(Windows(part.starts, part.ends, part.owners + offset, part.fast_end))
+                offset += count
+            w = Windows(*(np.concatenate([getattr(x, f) for x in parts]) for f in _FIELDS))
+            kind_of = np.repeat(np.arange(len(self.kinds)), [c for _, c in self.kinds])
+            shares = [p.fast_share if k == "car" else FAST_SHARE[k] for k, _ in self.kinds]
+            fast_share = np.array(shares)[kind_of]
+        s, e, o, fast_end = w.starts, w.ends, w.owners, w.fast_end
         order = np.lexsort((s, o))
         self.starts, self.ends, self._owner = s[order], e[order], o[order]
         # How a window ends decides how soon the dispatcher hears: a hard stop or curtailment
@@ -98,8 +105,73 @@ class Fleet:
         self.owner_list = self._owner.tolist()
         self.starts_list, self.ends_list = self.starts.tolist(), self.ends.tolist()
         self.fast_end_list = self.fast_end.tolist()
-        self.fast = rng.random(n) < p.fast_share
+        self.fast = rng.random(n) < fast_share
         self.rtt = np.where(self.fast, rng.uniform(0.01, 0.05, n), rng.uniform(0.15, 0.6, n))
+        self.kind_list: list[int] = kind_of.tolist()
+
+    def kind_summary(self, hours: float) -> dict[str, dict[str, Any]]:
+        """Per kind of a mixed fleet, over the simulated [0, hours): its nodes, its windows,
+        the share of node-time available, the median window and the hard stops heard at once
+        (a task, a door) per node and day. Empty for a car-only fleet."""
+        horizon = hours * HOUR
+        kind_of = np.asarray(self.kind_list)[self._owner]
+        clipped = np.clip(self.ends, 0, horizon) - np.clip(self.starts, 0, horizon)
+        summary = {}
+        for index, (kind, count) in enumerate(self.kinds or []):
+            mine = (kind_of == index) & (clipped > 0)
+            ended = mine & (self.ends < horizon)
+            summary[kind] = {
+                "nodes": count,
+                "windows": int(mine.sum()),
+                "available_share": round(float(clipped[mine].sum()) / (count * horizon), 4)
+                if count
+                else 0.0,
+                "median_window_min": round(float(np.median(clipped[mine])) / 60, 1)
+                if mine.any()
+                else None,
+                "ends_heard_at_once": round(float(self.fast_end[ended].mean()), 4)
+                if ended.any()
+                else None,
+            }
+        return summary
+
+
+_FIELDS = ("starts", "ends", "owners", "fast_end")
+
+
+def car_windows(p: FleetParams, n: int, days: int, rng: np.random.Generator) -> Windows:
+    """The cars' pattern (the module docstring): home at night, 40 % at work, drive-aways,
+    door openings and the evening curtailment."""
+    starts, ends, owners = [], [], []
+    for d in range(-1, days):
+        base = d * DAY
+        home_in = base + rng.normal(18.5, 1.5, n) * HOUR
+        home_out = base + DAY + rng.normal(7.5, 1.0, n) * HOUR
+        starts.append(home_in)
+        ends.append(home_out)
+        owners.append(np.arange(n))
+        work = rng.random(n) < p.work_share
+        w_in = base + rng.normal(9.0, 0.5, n) * HOUR
+        w_out = base + rng.normal(17.0, 0.7, n) * HOUR
+        starts.append(w_in[work])
+        ends.append(w_out[work])
+        owners.append(np.nonzero(work)[0])
+    s, e, o = np.concatenate(starts), np.concatenate(ends), np.concatenate(owners)
+    # Early drive-aways cut a stay short.
+    leave = s + rng.exponential(HOUR / p.driveaway_rate_h, s.size)
+    e = np.minimum(e, leave)
+    keep = e > s + 60.0
+    s, e, o = s[keep], e[keep], o[keep]
+    fast_end = np.zeros(s.size, dtype=bool)
+    # Door openings split stays: each opening removes a 1-5 minute gap.
+    s, e, o, fast_end = _split_by_doors(s, e, o, fast_end, p.door_rate_h, rng)
+    # Curtailment: some cars out from 17:00 to 19:00 each day.
+    curtailed = rng.random(n) < p.curtail_share
+    for d in range(days):
+        s, e, o, fast_end = _cut(
+            s, e, o, fast_end, curtailed, d * DAY + 17 * HOUR, d * DAY + 19 * HOUR
+        )
+    return Windows(s, e, o, fast_end)
 
 
 def _split_by_doors(
@@ -170,6 +242,9 @@ def simulate(p: FleetParams, k: int, fleet: Fleet | None = None) -> dict[str, An
     keys, owner = fleet.keys_list, fleet.owner_list
     w_start, w_end, w_fast = fleet.starts_list, fleet.ends_list, fleet.fast_end_list
     rtt, busy = fleet.rtt.tolist(), [0.0] * p.nodes
+    # Per kind: [copies, wins, preempted, node-seconds used, node-seconds wasted].
+    kind_of = fleet.kind_list
+    tally = [[0.0] * 5 for _ in fleet.kinds or [("car", p.nodes)]]
     all_nodes, fast_nodes = list(range(p.nodes)), np.nonzero(fleet.fast)[0].tolist()
     runs, deadlines, inter = run.tolist(), deadline.tolist(), interactive.tolist()
     draws = rng.random(max(1024, 8 * n_jobs)).tolist()
@@ -209,8 +284,16 @@ def simulate(p: FleetParams, k: int, fleet: Fleet | None = None) -> dict[str, An
                 stop = best if node == winner else min(t + left, best + rtt[node])
                 spent = max(0.0, stop - start)
                 used += spent
+                mine = tally[kind_of[node]]
+                mine[0] += 1
+                mine[3] += spent
                 if node != winner:
                     wasted += spent
+                    mine[4] += spent
+                    if t + left < best + rtt[node]:
+                        mine[2] += 1  # its window ended first: pre-empted, not cancelled
+                else:
+                    mine[1] += 1
                 busy[node] = stop
             answer = best + rtt[winner]
             if answer <= deadlines[j]:
@@ -222,6 +305,11 @@ def simulate(p: FleetParams, k: int, fleet: Fleet | None = None) -> dict[str, An
                 spent = max(0.0, stop - t - rtt[node])
                 used += spent
                 wasted += spent
+                mine = tally[kind_of[node]]
+                mine[0] += 1
+                mine[2] += 1
+                mine[3] += spent
+                mine[4] += spent
                 busy[node] = stop
                 # A hard stop is reported one link delay later; a drive-away shows only when
                 # the Will fires.
@@ -230,7 +318,7 @@ def simulate(p: FleetParams, k: int, fleet: Fleet | None = None) -> dict[str, An
     ok_jobs = ~np.isnan(done_at)
     latency = (done_at - arrivals)[ok_jobs]
     lat_i = (done_at - arrivals)[ok_jobs & interactive]
-    return {
+    row: dict[str, Any] = {
         "k": k,
         "jobs": n_jobs,
         "completion": round(float(ok_jobs.mean()) if n_jobs else 0.0, 5),
@@ -242,6 +330,20 @@ def simulate(p: FleetParams, k: int, fleet: Fleet | None = None) -> dict[str, An
         else None,
         "interactive_p99_s": _pct(lat_i, 99),
     }
+    if fleet.kinds is not None:
+        row["by_kind"] = {
+            kind: {
+                "copies": int(copies),
+                "wins": int(wins),
+                "preempted": int(preempted),
+                "compute_h": round(spent / HOUR, 3),
+                "wasted": round(lost / spent, 4) if spent else 0.0,
+            }
+            for (kind, _), (copies, wins, preempted, spent, lost) in zip(
+                fleet.kinds, tally, strict=True
+            )
+        }
+    return row
 
 
 def _pct(values: np.ndarray, q: float) -> float | None:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from supervisor.config.schema import Config
     from supervisor.hotpath import HotPath
 
+    from .source import SunSpecSource
+
 
 class HomeBatteryNode:
     """A battery inverter read over SunSpec Modbus TCP (``[node.home_battery]``)."""
@@ -26,6 +28,14 @@ class HomeBatteryNode:
 
     def __init__(self, config: HomeBatteryConfig) -> None:
         self.config = config
+        self._source: SunSpecSource | None = None
+
+    def source_name(self) -> str:
+        """The inverter as it names itself once it answered ("ParkSim HB-10 (SN4711) at
+        192.0.2.7:502"), its address until then."""
+        if self._source is not None:
+            return self._source.device  # one str, replaced whole by the reader thread
+        return f"SunSpec device at {self.config.host}:{self.config.port}"
 
     def rules(self, policy: PolicyConfig) -> HomeBatteryRules:
         """Grid, reserve, temperature and state rules."""
@@ -46,9 +56,10 @@ class HomeBatteryNode:
 
         from .source import SunSpecSource
 
-        return SunSpecSource(
+        source = self._source = SunSpecSource(
             self.config,
             hotpath,
             thread=StopThreads(hotpath),
             priority=config.daemon.realtime_priority,
         )
+        return source

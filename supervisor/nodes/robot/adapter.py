@@ -27,6 +27,10 @@ class RobotNode:
     def __init__(self, config: RobotConfig) -> None:
         self.config = config
 
+    def source_name(self) -> str:
+        """UPower and the robot's task system, and the bus they are read on."""
+        return f"UPower and org.parkmesh.Robot1 on {self.config.bus}"
+
     def rules(self, policy: PolicyConfig) -> RobotRules:
         """Dock, task and battery rules."""
         return RobotRules()

@@ -5,7 +5,8 @@ Used in-process by the API tests and as a separate process by the TUI tests:
     python tests/supervisor/api/parkmesh_fake_daemon.py --bus ADDRESS [--ledger FILE]
 
 prints ``ready`` once the name is owned, then reads JSON lines on stdin that change its state
-(``{"phase": "serving"}``, ``{"soc": 61.5}``, ``{"log": "line"}``, ``{"job_finished": "j9"}``).
+(``{"phase": "serving"}``, ``{"soc": 61.5}``, ``{"log": "line"}``, ``{"job_finished": "j9"}``,
+``{"node_kind": "robot", "node_source": "..."}``).
 Every value is fixed (ages included) so TUI snapshots are the same every run.
 """
 
@@ -37,6 +38,8 @@ from supervisor.api.facade import (
 from supervisor.api.service import ApiService
 from supervisor.ledger import Ledger
 
+# The fake car's source, as `supervisor.nodes.identity.vehicle_source_name` words it.
+CAR_SOURCE = "CAN can0 (Model3CAN.dbc)"
 # The names and limits of thermal's OwnerPreferences.
 PREF_LIMITS = {"charge_floor_percent": (20.0, 90.0), "nightly_compute_hours": (0.0, 24.0)}
 
@@ -47,6 +50,8 @@ class FakeFacade:
     def __init__(self, ledger_path: Path | None = None) -> None:
         self.phase = "serving"
         self.reasons: tuple[str, ...] = ()
+        self.node_kind = "car"
+        self.node_source = CAR_SOURCE
         self.draining = False
         self.soc = 72.0
         self.stop_ms: float | None = 4.2
@@ -74,6 +79,8 @@ class FakeFacade:
             hard=bool(self.reasons),
             draining=self.draining,
             explanation=text,
+            node_kind=self.node_kind,
+            node_source=self.node_source,
         )
 
     def vehicle(self) -> Sequence[SignalView]:
@@ -247,6 +254,9 @@ class FakeFacade:
             self.publish(StateChanged(self.state()))
         if "soc" in change:
             self.soc = float(change["soc"])
+        if "node_kind" in change or "node_source" in change:
+            self.node_kind = change.get("node_kind", self.node_kind)
+            self.node_source = change.get("node_source", self.node_source)
         if "log" in change:
             self.lines.append(change["log"])
         for part in ("jobs", "workers", "uplink", "loop"):

@@ -11,6 +11,13 @@ from supervisor.cli import main
 from supervisor.cli.output import EX_UNREACHABLE
 
 
+@pytest.fixture(autouse=True)
+def _no_env_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--bus` is passed on through the environment; this makes monkeypatch restore it, so
+    # that the bus of this file's fake daemon does not outlive its tests.
+    monkeypatch.setenv("PARKMESH_BUS_ADDRESS", "")
+
+
 def test_drain_resume_and_a_timed_test_stop(
     fake_daemon: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -75,6 +75,8 @@ async def test_properties_have_the_declared_types(
     values = reply.body[0]
     assert {k: v[0] for k, v in values.items()} == declared
     assert values["Phase"] == ("s", "serving")
+    assert values["NodeKind"] == ("s", "car")
+    assert values["NodeSource"] == ("s", "CAN can0 (Model3CAN.dbc)")
     assert values["StateOfCharge"] == ("d", 72.0)
     assert values["LastStopMs"] == ("d", 4.2)
     vehicle = json.loads(values["VehicleJson"][1])
