@@ -17,6 +17,7 @@ itself logs one). Every reply stays well under the bus's message limit: JSON rep
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ class Dispatcher:
         own: dict[str, Handler] = {
             "Drain": self._drain,
             "Resume": self._resume,
+            "Pause": self._pause,
+            "Unpause": self._unpause,
             "TestStop": self._test_stop,
             "Explain": self._explain,
             "GetStatus": self._status,
@@ -189,6 +192,19 @@ class Dispatcher:
     async def _resume(self, body: Body) -> Body:
         await self.facade.resume()
         return ()
+
+    async def _pause(self, body: Body) -> Body:
+        (until,) = body
+        if not math.isfinite(until) or until < 0:
+            raise invalid("until_unix", f"must be 0 or a unix time, not {shown(until)}")
+        try:
+            await self.facade.pause(float(until))
+        except ValueError as exc:
+            raise value_error("until_unix", "", exc, str(until)) from None
+        return ()
+
+    async def _unpause(self, body: Body) -> Body:
+        return (bool(await self.facade.unpause()),)
 
     async def _test_stop(self, body: Body) -> Body:
         return (float(await self.facade.test_stop()),)

@@ -58,6 +58,8 @@ class StateView:
         reasons: one line of text per reason; empty when eligible or serving.
         hard: whether a hard-stop condition holds now.
         draining: whether a technician drained the node (no new jobs until Resume).
+        paused_until: None when the owner has not paused compute; 0 for a pause until
+            Unpause; else the unix time the pause ends by itself.
         explanation: the one-line ``why`` text (``Decision.explain()``).
         node_kind: the node's ``[node] kind`` ("car", "home-battery", "robot"), whose words
             the reasons are in; "" when the daemon does not say.
@@ -70,6 +72,7 @@ class StateView:
     hard: bool = False
     draining: bool = False
     explanation: str = ""
+    paused_until: float | None = None
     node_kind: str = ""
     node_source: str = ""
 
@@ -224,6 +227,20 @@ class SupervisorFacade(Protocol):
 
     async def resume(self) -> None:
         """Take jobs again after `drain`, when the policy allows."""
+        ...
+
+    async def pause(self, until_unix: float) -> float:
+        """The owner's pause: no compute (running jobs finish, as in a drain) until
+        `until_unix` (unix time; 0: until `unpause`); replaces a pause in force. Returns
+        `until_unix`; a timed pause ends by itself at that time on the daemon's clock.
+
+        Raises:
+            ValueError: `until_unix` is negative, not finite or not in the future.
+        """
+        ...
+
+    async def unpause(self) -> bool:
+        """Lift the owner's pause; False when none was in force."""
         ...
 
     async def test_stop(self) -> float:

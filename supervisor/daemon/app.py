@@ -21,7 +21,6 @@ from typing import Any
 import trio
 
 from sandbox.board import PageBoard
-from sandbox.models.manifest import MANIFEST_NAME
 from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
 from sandbox.wakeup import Wakeup
@@ -50,7 +49,8 @@ from .guard import keep_running
 from .instance_lock import hold_instance_lock
 from .job_desk import JobDesk
 from .log_ring import LogRing
-from .manifest_installer import ManifestInstaller
+from .manifest_installer import ManifestInstaller, check_models_provisioned
+from .owner_pause import PAUSE_FILE, OwnerPause
 from .reload import apply_reload
 from .sources import VehicleSource, on_stop_thread
 from .stop_watch import StopReport, StopWatch
@@ -74,22 +74,6 @@ STATUS_REFRESH_S = 5.0
 STALL_S = 2.0
 
 ServiceFn = Callable[..., Awaitable[Any]]
-
-
-def check_models_provisioned(config: Config) -> None:
-    """Every configured model must have a manifest in the models folder.
-
-    Raises:
-        ConfigError: naming ``sandbox.models`` and the missing model.
-    """
-    models_dir = config.sandbox.models_dir
-    for name in config.sandbox.models:
-        if not (models_dir / name / MANIFEST_NAME).is_file():
-            raise ConfigError(
-                f"model {name!r} is not provisioned in {models_dir} (no {MANIFEST_NAME}; "
-                f"python -m sandbox.models.provision {models_dir} provisions the shipped ones)",
-                key="sandbox.models",
-            )
 
 
 class Interrupted(Exception):
@@ -173,7 +157,7 @@ class Supervisor:
         self.stop_reports: list[Callable[[Decision, StopReport], None]] = []
         # The worker pool, the job desk and the uplink are built in `run`: building the pool
         # prepares keys, users and folders, which `parkmesh check-config` must not do.
-        check_models_provisioned(config)
+        check_models_provisioned(config.sandbox.models_dir, config.sandbox.models)
         self.pool: WorkerPool | None = None
         self.job_desk: JobDesk | None = None
         self.uplink: NodeUplink | None = None
@@ -187,6 +171,10 @@ class Supervisor:
             self.log_ring,
             ledger_path=self.ledger_path,
             node=self.node,
+        )
+        # The owner's pause is kept in the state directory over a restart.
+        self.facade.owner_pause = OwnerPause(
+            self.hotpath.set_soft_stop, path=config.daemon.state_dir / PAUSE_FILE
         )
         self.decision_listeners.append(self.facade.on_decision)
         self.decision_listeners.append(lambda _decision: self.status_changes.notify_nowait())
@@ -252,6 +240,7 @@ class Supervisor:
                     await nursery.start(self.budget.run)
                     await nursery.start(self._report_decisions)
                     await self._start_workers(nursery)
+                    self.facade.owner_pause.restore()
                     await nursery.start(keep_running, "DBus API", lambda: self.api.run)
                     # Measures the loop from here on: its longest step and its lag, while
                     # serving (start-up's imports and warm-ups are not the car's business).

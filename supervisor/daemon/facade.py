@@ -33,6 +33,7 @@ from thermal.prefstore import PreferenceStore
 
 from .log_ring import LogRing
 from .loop_monitor import IDLE_LAG_PERIOD_S, LoopMonitor
+from .owner_pause import OwnerPause
 from .stop_watch import StopReport
 
 LOG = logging.getLogger("parkmesh")
@@ -165,6 +166,7 @@ class DaemonFacade:
         self.attached_uplink: UplinkView | None = None
         self._subscribers: list[trio.MemorySendChannel[ApiEvent]] = []
         self._draining = False
+        self.owner_pause = OwnerPause(car.set_soft_stop)
         # Started by the daemon (`Supervisor.run`: ``nursery.start(facade.loop_monitor.run)``);
         # until then `loop()` reports ``running: false``.
         self.loop_monitor = LoopMonitor(idle_period_s=IDLE_LAG_PERIOD_S)
@@ -210,6 +212,7 @@ class DaemonFacade:
 
     def state(self) -> StateView:
         """The phase and its reasons, and the node they are of."""
+        paused_until = self.owner_pause.until  # first: it lifts a pause whose time is past
         decision = self.car.decision
         node = self.node
         return StateView(
@@ -218,6 +221,7 @@ class DaemonFacade:
             hard=decision.hard,
             draining=self._draining,
             explanation=decision.explain(),
+            paused_until=paused_until,
             node_kind=node.kind if node is not None else "",
             node_source=node.source_name() if node is not None else "",
         )
@@ -365,6 +369,15 @@ class DaemonFacade:
         self._draining = False
         self.car.set_soft_stop("drain", [])
         LOG.info("resumed by the technician")
+
+    async def pause(self, until_unix: float) -> float:
+        """The owner's pause until `until_unix`, 0: until `unpause` (`OwnerPause.pause`,
+        which raises ValueError for a time not in the future)."""
+        return self.owner_pause.pause(until_unix)
+
+    async def unpause(self) -> bool:
+        """Lift the owner's pause; False when none was in force."""
+        return self.owner_pause.lift()
 
     async def test_stop(self) -> float:
         """Write a hard stop to every worker as a door would and measure it to idle, in ms."""

@@ -4,6 +4,7 @@
 forged manifest is refused to the dispatcher on the spot; `run` then hashes every pinned file
 in a thread of its own (gigabytes on a big model, so never in the ledger writer's way) before
 the new manifest replaces the old one. Workers load it at their next start.
+`check_models_provisioned` is the start-up check that every configured model has one.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import trio
 
 from sandbox.models.errors import ManifestError
 from sandbox.models.manifest import MANIFEST_NAME, load_manifest, verify_files
+from supervisor.config.errors import ConfigError
 
 LOG = logging.getLogger("parkmesh.jobs")
 
@@ -89,3 +91,19 @@ class ManifestInstaller:
                 await trio.to_thread.run_sync(install, abandon_on_cancel=True)
             except Exception as exc:
                 LOG.error("%s failed: %s", what, exc)
+
+
+def check_models_provisioned(models_dir: Path, models: Sequence[str]) -> None:
+    """Every configured model must have a manifest in the models folder (checked before the
+    daemon starts anything, so that `parkmesh check-config` says it too).
+
+    Raises:
+        ConfigError: naming ``sandbox.models`` and the missing model.
+    """
+    for name in models:
+        if not (models_dir / name / MANIFEST_NAME).is_file():
+            raise ConfigError(
+                f"model {name!r} is not provisioned in {models_dir} (no {MANIFEST_NAME}; "
+                f"python -m sandbox.models.provision {models_dir} provisions the shipped ones)",
+                key="sandbox.models",
+            )

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from supervisor.api.facade import (
     Stopped,
 )
 from supervisor.api.service import ApiService
+from supervisor.daemon.owner_pause import pause_reason
 from supervisor.ledger import Ledger
 
 # The fake car's source, as `supervisor.nodes.identity.vehicle_source_name` words it.
@@ -53,6 +55,7 @@ class FakeFacade:
         self.node_kind = "car"
         self.node_source = CAR_SOURCE
         self.draining = False
+        self.paused_until: float | None = None
         self.soc = 72.0
         self.stop_ms: float | None = 4.2
         self.lines = [f"2026-11-27 02:0{i}:00 INFO parkmesh: line {i}" for i in range(5)]
@@ -72,12 +75,16 @@ class FakeFacade:
     # -- snapshots ---------------------------------------------------------------------------
 
     def state(self) -> StateView:
-        text = self.phase + (": " + "; ".join(self.reasons) if self.reasons else "")
+        reasons = self.reasons
+        if self.paused_until is not None:
+            reasons = (*reasons, pause_reason(self.paused_until))
+        text = self.phase + (": " + "; ".join(reasons) if reasons else "")
         return StateView(
             self.phase,
-            self.reasons,
+            reasons,
             hard=bool(self.reasons),
             draining=self.draining,
+            paused_until=self.paused_until,
             explanation=text,
             node_kind=self.node_kind,
             node_source=self.node_source,
@@ -228,6 +235,20 @@ class FakeFacade:
         self.actions.append("resume")
         self.draining = False
         self.publish(StateChanged(self.state()))
+
+    async def pause(self, until_unix: float) -> float:
+        if until_unix and until_unix <= time.time():
+            raise ValueError(f"until_unix: {until_unix:.0f} is not in the future")
+        self.actions.append("pause")
+        self.paused_until = until_unix
+        self.publish(StateChanged(self.state()))
+        return until_unix
+
+    async def unpause(self) -> bool:
+        self.actions.append("unpause")
+        was, self.paused_until = self.paused_until is not None, None
+        self.publish(StateChanged(self.state()))
+        return was
 
     async def test_stop(self) -> float:
         self.actions.append("test_stop")

@@ -1,6 +1,7 @@
-"""The fake daemon with the daemon's real input handling: preferences and curtailments go to the
-real `DaemonFacade` over a real thermal `BudgetService`, and ``GetLog`` reads a real `LogRing`
-fed by the root logger (so the API's own log lines, refusals included, are what it returns).
+"""The fake daemon with the daemon's real input handling: preferences, curtailments and the
+owner's pause go to the real `DaemonFacade` over a real thermal `BudgetService` and hot path,
+and ``GetLog`` reads a real `LogRing` fed by the root logger (so the API's own log lines,
+refusals included, are what it returns).
 
 In-process (`RealPartsFacade`, `logging_into`) and as its own process:
 
@@ -76,6 +77,12 @@ class RealPartsFacade(FakeFacade):
 
     def add_curtailment(self, request_json: str) -> dict[str, Any]:
         return dict(self.daemon.add_curtailment(request_json))
+
+    async def pause(self, until_unix: float) -> float:
+        return await self.daemon.pause(until_unix)
+
+    async def unpause(self) -> bool:
+        return await self.daemon.unpause()
 
     def log_lines(self, limit: int) -> Sequence[str]:
         return self.daemon.log_lines(limit)

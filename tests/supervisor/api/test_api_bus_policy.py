@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from parkmesh_policy import NEEDS_ROOT, SYSTEM_DEFAULTS, ensure_users, run_as
@@ -40,8 +41,21 @@ CALLS = [
     ["Get", "org.parkmesh.Supervisor1", "Phase"],
     ["SetPreference", "charge_floor_percent", "55"],
     ["Drain"],
+    ["Pause", 0.0],
+    ["Unpause"],
+    ["Resume"],
     ["TestStop"],
 ]
+
+# The CLI as another user: prints its exit status and what it wrote.
+CLI = """
+import contextlib, io, json, sys
+from supervisor.cli import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "out": out.getvalue(), "err": err.getvalue()}))
+"""
 
 pytestmark = NEEDS_ROOT
 
@@ -72,7 +86,7 @@ def _call_as(user: str, address: str) -> dict[str, str]:
 DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 
 
-def test_policy_separates_outsider_owner_and_technician(policy_bus: str):
+def test_policy_separates_outsider_owner_and_technician(policy_bus: str) -> None:
     outsider = _call_as("pm-outsider", policy_bus)
     assert set(outsider.values()) == {DENIED}, outsider
 
@@ -82,6 +96,9 @@ def test_policy_separates_outsider_owner_and_technician(policy_bus: str):
         "Get": "ok",
         "SetPreference": "ok",
         "Drain": DENIED,
+        "Pause": "ok",
+        "Unpause": "ok",
+        "Resume": DENIED,
         "TestStop": DENIED,
     }
 
@@ -91,5 +108,30 @@ def test_policy_separates_outsider_owner_and_technician(policy_bus: str):
         "Get": "ok",
         "SetPreference": DENIED,
         "Drain": "ok",
+        "Pause": "ok",
+        "Unpause": "ok",
+        "Resume": "ok",
         "TestStop": "ok",
     }
+
+
+def _cli_as(user: str, address: str, *argv: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(run_as(user, address, CLI, *argv))
+    return result
+
+
+def test_owner_resume_lifts_the_pause_and_leaves_the_technicians_drain(policy_bus: str) -> None:
+    assert _cli_as("pm-owner", policy_bus, "pause", "--until", "06:30")["rc"] == 0
+    assert _cli_as("pm-owner", policy_bus, "drain")["rc"] == 1  # the technician's only
+    assert _cli_as("pm-tech", policy_bus, "drain")["rc"] == 0
+    why = _cli_as("pm-owner", policy_bus, "why")["out"]
+    assert "paused by the owner until 06:30" in why and "(drained)" in why
+
+    owner = _cli_as("pm-owner", policy_bus, "resume")
+    assert owner["rc"] == 0
+    assert "lifted the owner's pause" in owner["out"]
+    assert "the technician's drain stays" in owner["err"] and "AccessDenied" not in owner["out"]
+
+    tech = _cli_as("pm-tech", policy_bus, "resume")
+    assert (tech["rc"], tech["out"].split(";")[0]) == (0, "resumed: lifted the technician's drain")
+    assert "nothing to resume" in _cli_as("pm-owner", policy_bus, "resume")["out"]

@@ -27,6 +27,7 @@ VALID_ARGS: dict[str, tuple[Any, ...]] = {
     "LedgerStatement": ("2026-11",),
     "LedgerYear": (2026,),
     "LedgerRecent": (3,),
+    "Pause": (0.0,),
 }
 
 
@@ -57,6 +58,8 @@ async def test_introspection_is_the_xml_in_the_repo(bus_address: str, service: A
     assert set(served.methods) >= {
         "Drain",
         "Resume",
+        "Pause",
+        "Unpause",
         "TestStop",
         "Explain",
         "GetPreferences",
