@@ -96,6 +96,15 @@ class SandboxConfig:
     step_rows: Annotated[
         int, Meta(ge=0, description="tokens per encoder feed-forward product (0 = all at once)")
     ] = 0
+    max_batch: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=256,
+            description="jobs one decoder worker runs together in one batched decode "
+            "(1 = one job at a time; encoders always take one at a time)",
+        ),
+    ] = 1
 
     def config_problems(self) -> Iterator[tuple[str, str]]:
         """Model names that are not plain folder names of `models_dir`, or listed twice, and

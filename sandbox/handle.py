@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import socket
@@ -46,16 +47,21 @@ class WorkerHandle:
         page: the worker's stop page.
         status: the worker's ``ready`` status (model, device, confinement steps).
         frozen: SIGSTOP sent and not yet undone.
-        busy_id: the job the worker is computing (possibly one already given up on).
+        busy_ids: the jobs out to the worker (possibly some already given up on).
+        max_batch: the most jobs the pool asked the worker to run together.
+        capacity: how many the worker takes at once (its ``ready`` status: 1 unless it is a
+            decoder started with ``max_batch`` above 1).
     """
 
-    def __init__(self, spec: StartSpec) -> None:
+    def __init__(self, spec: StartSpec, max_batch: int = 1) -> None:
         self.spec = spec
+        self.max_batch = max_batch
+        self.capacity = 1
         self.page = StopPage.create(f"parkmesh-stop-{spec.model}")
         self.status: dict[str, Any] = {}
         self.frozen = False
         self.boosted: list[int] = []
-        self.busy_id: int | None = None
+        self.busy_ids: set[int] = set()
         self.killed_on_purpose = False
         self.returncode: int | None = None
         self.exited = trio.Event()
@@ -66,6 +72,12 @@ class WorkerHandle:
         self._stream: FramedStream | None = None
         self._pending = PendingJobs()
         self._selftest: trio.MemorySendChannel[dict[str, Any]] | None = None
+        self._cancels, self._cancel_queue = trio.open_memory_channel[int](math.inf)
+
+    @property
+    def busy_id(self) -> int | None:
+        """A job the worker is computing (the lowest id), None when it computes none."""
+        return min(self.busy_ids, default=None)
 
     @property
     def pid(self) -> int | None:
@@ -104,7 +116,10 @@ class WorkerHandle:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._reap)
                 nursery.start_soon(self._read_stderr)
-                await self._stream.send({"t": "start", "spec": self.spec.to_wire()})
+                spec = self.spec.to_wire()
+                if self.max_batch > 1:  # absent otherwise: today's start message exactly
+                    spec["max_batch"] = self.max_batch
+                await self._stream.send({"t": "start", "spec": spec})
                 first = await self._receive_or_none()
                 if first is None or first["t"] != "ready":
                     if first is None:
@@ -117,6 +132,8 @@ class WorkerHandle:
                     nursery.cancel_scope.cancel()
                 else:
                     self.status = first.get("status", {})
+                    self.capacity = max(1, int(self.status.get("max_batch", 1)))
+                    nursery.start_soon(self._send_cancels)
                     task_status.started()
                     while (message := await self._receive_or_none()) is not None:
                         try:
@@ -154,19 +171,22 @@ class WorkerHandle:
         if kind not in ("result", "failed"):
             raise ProtocolError(f"unexpected message {kind!r} from worker")
         job_id = message.get("id")
-        if job_id == self.busy_id:
-            self.busy_id = None
-            self.page.mark_busy(False)
-            self.idle.set()
+        if job_id in self.busy_ids:
+            self.busy_ids.discard(job_id)
+            if not self.busy_ids:
+                self.page.mark_busy(False)
+                self.idle.set()
         self._pending.answer(job_id, message, self.pid)
 
     async def run_job(self, job: Job) -> JobResult:
-        """Send `job` and wait for its result (the caller holds the slot's lock).
+        """Send `job` and wait for its result (the caller holds the slot's lock, or one of its
+        `capacity` places).
 
         Cancellation: the job is abandoned; the worker's late reply is discarded.
         """
         assert self._stream is not None
-        await self.idle.wait()
+        if self.capacity == 1:
+            await self.idle.wait()
         if self.exited.is_set():
             return JobResult(
                 job.job_id,
@@ -177,16 +197,35 @@ class WorkerHandle:
                 worker_pid=self.pid,
             )
         job_id, pending = self._pending.add(job)
-        self.busy_id = job_id
+        self.busy_ids.add(job_id)
         self.page.mark_busy(True)  # before the job goes out: a stop from now on freezes it
         self.idle = trio.Event()
         try:
             await self._stream.send({"t": "job", "id": job_id, "sealed": job.sealed})
             await pending.done.wait()
+        except trio.Cancelled:
+            if self.capacity > 1 and not self.exited.is_set():
+                self._cancels.send_nowait(job_id)  # the worker drops it; the others decode on
+            raise
         finally:
             self._pending.forget(job_id)
         assert pending.result is not None
         return pending.result
+
+    def cancel_nowait(self, job_id: str) -> bool:
+        """Ask a batching worker to abandon `job_id` alone (its reply is then ``cancelled``);
+        the message goes out from the handle's own task. Returns whether the job was out."""
+        number = self._pending.wire_id(job_id)
+        if number is None or self.exited.is_set():
+            return False
+        self._cancels.send_nowait(number)
+        return True
+
+    async def _send_cancels(self) -> None:
+        assert self._stream is not None
+        async for number in self._cancel_queue:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self._stream.send({"t": "cancel", "id": number})
 
     def give_up_nowait(self, status: Status, reason: str) -> None:
         """Resolve every waiting job with `status` now (the worker may still reply later)."""

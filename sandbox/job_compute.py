@@ -17,13 +17,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.jobs import MAX_NEW_TOKENS, JobInputError, Request
 from sandbox.models.chat import NO_CHAT, ChatRefused, ChatSettings, read_chat_settings
 from sandbox.models.manifest import MANIFEST_NAME
 
+if TYPE_CHECKING:
+    from sandbox.models.engine_text import TextRequest
+    from sandbox.models.runtime import Completion
+
 Check = Callable[[], None]
+Shape = Callable[[list["Completion"]], dict[str, Any]]
+"""Turns a job's completions, in prompt order, into its output map."""
 
 
 def load_chat_settings(model: Any, model_dir: Path, operator_public_key: bytes) -> ChatSettings:
@@ -99,11 +105,54 @@ class JobComputer:
             return {"texts": [self.model.generate(request.texts[0], **kwargs)]}
         return {"texts": list(self.model.generate_batch(list(request.texts), **kwargs))}
 
+    def text_request(self, request: Request) -> tuple[TextRequest, Shape]:
+        """A generate or chat request as one `TextRequest` for the decode engine, and how its
+        completions become the output map: the same rules and defaults as `compute`.
+
+        Raises:
+            JobInputError, ModelError: as `compute` (an encode request is not a decoder's).
+        """
+        from sandbox.models import engine_text  # torch: only in a decoder's worker
+
+        if request.op == "encode" or self.model.kind != "decoder":
+            raise JobInputError(f"model {self.model_name} is not an encoder")
+        eos = self.chat.defaults.eos_ids or None
+        if request.op == "generate":
+            text = engine_text.TextRequest(
+                tuple(request.texts),
+                request.max_new_tokens,
+                temperature=float(request.temperature or 0.0),
+                top_p=1.0 if request.top_p is None else request.top_p,
+                seed=request.seed,
+                eos_ids=eos,
+                bos_id=self.chat.defaults.bos_id,
+            )
+            return text, lambda done: {"texts": [c.text for c in done]}
+        prompt = self._chat_prompt(request)
+        defaults = self.chat.defaults
+        text = engine_text.TextRequest(
+            (prompt,),
+            request.max_new_tokens,
+            temperature=defaults.temperature
+            if request.temperature is None
+            else request.temperature,
+            top_p=defaults.top_p if request.top_p is None else request.top_p,
+            seed=request.seed,
+            step_rows=self.step_rows,
+            stop=request.stop,
+            eos_ids=eos,
+            add_bos=False,
+        )
+        return text, lambda done: {
+            "message": {"role": "assistant", "content": done[0].text},
+            "finish_reason": done[0].finish_reason,
+        }
+
     def _stopping(self) -> dict[str, Any]:
         eos = self.chat.defaults.eos_ids
         return {"eos_ids": eos} if eos else {}
 
-    def _chat(self, request: Request, check: Check) -> dict[str, Any]:
+    def _chat_prompt(self, request: Request) -> str:
         limit = min(MAX_NEW_TOKENS, int(self.model.max_new_tokens_limit))
         if request.max_new_tokens > limit:
             raise JobInputError(
@@ -112,9 +161,12 @@ class JobComputer:
             )
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         try:
-            prompt = self.chat.render(messages, f"model {self.model_name!r}")
+            return self.chat.render(messages, f"model {self.model_name!r}")
         except ChatRefused as exc:
             raise JobInputError(str(exc)) from None
+
+    def _chat(self, request: Request, check: Check) -> dict[str, Any]:
+        prompt = self._chat_prompt(request)
         defaults = self.chat.defaults
         done = self.model.complete_batch(
             [prompt],

@@ -92,7 +92,9 @@ class WorkerPool:
         self.board: Final[PageBoard] = board if board is not None else PageBoard()
         self.stop_priority = stop_priority
         self.changes: Final = Wakeup()
-        self._slots = {name: Slot(name) for name in dict.fromkeys(config.models)}
+        self._slots = {
+            name: Slot(name, max_batch=config.max_batch) for name in dict.fromkeys(config.models)
+        }
         self._poison: collections.OrderedDict[str, int] = collections.OrderedDict()
         self.stops: Final = PoolStops(
             self.board,
@@ -169,7 +171,8 @@ class WorkerPool:
         (refused during a stop), crashed (the worker died), poison (refused: it crashed two
         workers), failed (bad input, unknown model, model error), unavailable (no warm worker
         in time).
-        Cancellation: a worker still computing the job is killed (and restarted).
+        Cancellation: a worker still computing the job is killed (and restarted); a batching
+        worker (capacity above 1) is told to drop that job alone, and decodes the others on.
         """
         slot = self._slots.get(job.model)
         if slot is None:
@@ -187,44 +190,8 @@ class WorkerPool:
                 "poison",
                 reason=f"refused: this job crashed {POISON_AFTER} workers",
             )
-        async with slot.lock:
-            with trio.move_on_after(self.config.start_timeout_s):
-                await self.changes.wait_until(
-                    lambda: self.level() != StopLevel.RUN or _live(slot.handle)
-                )
-            if self.level() != StopLevel.RUN:
-                return JobResult(
-                    job.job_id,
-                    job.model,
-                    "stopped",
-                    reason=f"{self.level().name.lower()} stop in force",
-                )
-            if slot.handle is None or not _live(slot.handle):
-                return JobResult(
-                    job.job_id, job.model, "unavailable", reason=f"no warm worker for {job.model}"
-                )
-            handle = slot.handle
-            slot.begin_job_nowait(job.job_id, handle)
-            self.changes.notify()  # busy
-            try:
-                result = await handle.run_job(job)
-            except trio.Cancelled:
-                # Nobody waits for this job any more: a worker still computing it would
-                # spend the car's energy for nothing and hold up the next job.
-                if handle.busy_id is not None:
-                    handle.kill_nowait()
-                raise
-            finally:
-                stopped_alone = slot.end_job_nowait(self.level())
-                self.stops.reassert_stop_nowait(handle)
-                self.changes.notify()  # ready again (or gone)
-            # "stopped": the stop came before the worker began the job.
-            if stopped_alone and result.status in ("preempted", "stopped"):
-                result = dataclasses.replace(
-                    result,
-                    status="cancelled",
-                    reason="stopped alone (cancelled, or past its deadline)",
-                )
+        async with slot.places:
+            result = await self._run_in_slot(slot, job)
         if result.status == "crashed":
             count = self._poison.pop(job.digest, 0) + 1
             self._poison[job.digest] = count
@@ -244,12 +211,74 @@ class WorkerPool:
         )
         return result
 
+    async def _run_in_slot(self, slot: Slot, job: Job) -> JobResult:
+        """`job` on `slot`'s worker, within one of the slot's places."""
+        with trio.move_on_after(self.config.start_timeout_s):
+            await self.changes.wait_until(
+                lambda: self.level() != StopLevel.RUN or _live(slot.handle)
+            )
+        if self.level() != StopLevel.RUN:
+            return JobResult(
+                job.job_id,
+                job.model,
+                "stopped",
+                reason=f"{self.level().name.lower()} stop in force",
+            )
+        if slot.handle is None or not _live(slot.handle):
+            return JobResult(
+                job.job_id, job.model, "unavailable", reason=f"no warm worker for {job.model}"
+            )
+        if slot.handle.capacity > 1:
+            return await self._run_batched(slot, slot.handle, job)
+        async with slot.lock:
+            if slot.handle is None or not _live(slot.handle):  # gone while waiting its turn
+                return JobResult(
+                    job.job_id, job.model, "unavailable", reason=f"no warm worker for {job.model}"
+                )
+            handle = slot.handle
+            slot.begin_job_nowait(job.job_id, handle)
+            self.changes.notify()  # busy
+            try:
+                result = await handle.run_job(job)
+            except trio.Cancelled:
+                # Nobody waits for this job any more: a worker still computing it would
+                # spend the car's energy for nothing and hold up the next job.
+                if handle.busy_id is not None:
+                    handle.kill_nowait()
+                raise
+            finally:
+                stopped_alone = slot.end_job_nowait(self.level())
+                self.stops.reassert_stop_nowait(handle)
+                self.changes.notify()  # ready again (or gone)
+        # "stopped": the stop came before the worker began the job.
+        if stopped_alone and result.status in ("preempted", "stopped"):
+            result = dataclasses.replace(
+                result,
+                status="cancelled",
+                reason="stopped alone (cancelled, or past its deadline)",
+            )
+        return result
+
+    async def _run_batched(self, slot: Slot, handle: WorkerHandle, job: Job) -> JobResult:
+        """`job` beside the others on a batching worker; a cancel names it alone."""
+        slot.batch_jobs[job.job_id] = handle
+        self.changes.notify()  # busy
+        try:
+            return await handle.run_job(job)
+        finally:
+            # Cancelled: `run_job` has told the worker to drop its rows; the others decode on.
+            slot.batch_jobs.pop(job.job_id, None)
+            self.changes.notify()
+
     def stop_job_nowait(self, job_id: str) -> bool:
         """Stop one running job, leaving the other workers and the pool's level alone (the
         dispatcher cancelled it: another car won, or its deadline passed). Its `run_job` then
         returns status "cancelled". Synchronous; returns False when `job_id` is not running.
         """
         for slot in self._slots.values():
+            cancelled = slot.cancel_batch_job_nowait(job_id)
+            if cancelled is not None:
+                return cancelled
             if slot.job_id == job_id:
                 if self.level() == StopLevel.HARD:
                     # A pool-wide hard stop is in force and ends the job anyway; writing over

@@ -62,7 +62,7 @@ class Lifecycle:
         while True:
             # No start-up work during a hard stop.
             await self.wakeup.wait_until(lambda: self.level() != StopLevel.HARD)
-            handle = WorkerHandle(self.spec(slot.model))
+            handle = WorkerHandle(self.spec(slot.model), self.config.max_batch)
             started = time.monotonic()
             error: Exception | None = None
             try:

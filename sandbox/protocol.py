@@ -8,6 +8,8 @@ dropped (the pool then kills the worker).
 Messages, pool -> worker:
 
     {"t": "job", "id": int, "sealed": bytes}       run a sealed job (see `sandbox.jobs`)
+    {"t": "cancel", "id": int}                      abandon that job (a batching worker only;
+                                                    it answers ``failed``/``cancelled``)
     {"t": "status"}                                 ask for a fresh `status` message
     {"t": "selftest"}                               try the escapes of `sandbox.escapes`
     {"t": "exit"}                                   leave cleanly
@@ -20,6 +22,10 @@ worker -> pool:
     {"t": "status", "status": {...}}
     {"t": "selftest", "attempts": [{"name", "denied", "detail"}, ...]}
     {"t": "fatal", "reason": str}                   start-up failed; the worker exits next
+
+A worker started with ``max_batch`` above 1 that serves a decoder (its ``ready`` status says
+``"max_batch"``) takes several jobs at once and answers each as it ends, in any order; the
+ids tell them apart. Any other worker answers one job at a time, in order.
 
 ``reason`` is one of `FAIL_REASONS`; ``detail`` never carries job data (the worker reports an
 exception's type and, for its own errors, their message, which name no input).
@@ -38,7 +44,14 @@ MAX_FRAME: Final = 64 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 
 # Why a job failed inside a worker.
-FAIL_REASONS: Final = ("preempted", "stopped", "bad_input", "model_error", "internal")
+FAIL_REASONS: Final = (
+    "preempted",
+    "stopped",
+    "cancelled",
+    "bad_input",
+    "model_error",
+    "internal",
+)
 
 
 class ProtocolError(Exception):

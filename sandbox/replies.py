@@ -20,6 +20,7 @@ from sandbox.jobs import Job, JobResult, Status
 _FAILED_STATUS: dict[str, Status] = {
     "preempted": "preempted",
     "stopped": "stopped",
+    "cancelled": "cancelled",
     "internal": "node_error",
 }
 
@@ -63,6 +64,13 @@ class PendingJobs:
         pending = Pending(job, time.perf_counter(), trio.Event())
         self._pending[job_id] = pending
         return job_id, pending
+
+    def wire_id(self, job_id: str) -> int | None:
+        """The id sent with the pool's job `job_id`, while it awaits its reply."""
+        for number, pending in self._pending.items():
+            if pending.job.job_id == job_id and pending.result is None:
+                return number
+        return None
 
     def forget(self, job_id: int) -> None:
         """Nobody waits for `job_id` any more (answered, or its waiter was cancelled)."""

@@ -1,9 +1,13 @@
 """One loaded model's place in the worker pool: its worker, its job, its counters.
 
-A slot runs one job at a time (its lock). A job can be stopped alone, without touching the
-pool's level: `Slot.stop_job_nowait` writes a hard stop with reason CANCEL on this worker's
-page only, the worker's per-layer check abandons the job and acknowledges, and
-`Slot.end_job_nowait` lifts that stop again unless a pool-wide stop came in meanwhile.
+A slot runs up to ``max_batch`` jobs at once (its `places`, a bounded semaphore); a worker that
+takes one job at a time (an encoder, or ``max_batch = 1``) also holds its `lock` around each
+job. A job can be stopped alone, without touching the pool's level. On a one-job worker
+`Slot.stop_job_nowait` writes a hard stop with reason CANCEL on this worker's page only, the
+worker's per-layer check abandons the job and acknowledges, and `Slot.end_job_nowait` lifts
+that stop again unless a pool-wide stop came in meanwhile. On a batching worker the page is
+shared by every job, so the cancel names the job instead (`WorkerHandle.cancel_nowait`, a
+``cancel`` message the worker reads between decode steps) and the others decode on.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class WorkerStatistics:
     jobs_ok: int
     jobs_failed: int
     release_ms: float | None
+    capacity: int = 1  # jobs the worker takes at once
+    running: int = 0  # jobs out to it now
 
 
 @dataclass(slots=True)
@@ -44,11 +50,16 @@ class Slot:
     Attributes:
         job_id: the job its worker computes now, on `job_handle`.
         job_stopped: that job's page carries a per-job stop (`stop_job_nowait`).
+        batch_jobs: the jobs out to a batching worker, each with its handle.
+        places: how many jobs may be out at once (``max_batch``).
     """
 
     model: str
     handle: WorkerHandle | None = None
     lock: trio.Lock = field(default_factory=trio.Lock)
+    max_batch: int = 1
+    places: trio.Semaphore = field(init=False)
+    batch_jobs: dict[str, WorkerHandle] = field(default_factory=dict)
     restarts: int = 0
     crashes: int = 0
     crashes_in_row: int = 0
@@ -61,6 +72,19 @@ class Slot:
     job_id: str | None = None
     job_handle: WorkerHandle | None = None
     job_stopped: bool = False
+
+    def __post_init__(self) -> None:
+        self.places = trio.Semaphore(self.max_batch, max_value=self.max_batch)
+
+    @property
+    def running(self) -> int:
+        """Jobs out to the worker now."""
+        return len(self.batch_jobs) + (self.job_id is not None)
+
+    def cancel_batch_job_nowait(self, job_id: str) -> bool | None:
+        """Cancel `job_id` if a batching worker runs it (None: not one of its jobs)."""
+        handle = self.batch_jobs.get(job_id)
+        return None if handle is None else handle.cancel_nowait(job_id)
 
     def begin_job_nowait(self, job_id: str, handle: WorkerHandle) -> None:
         """`job_id` goes to the worker of `handle`."""
@@ -123,4 +147,6 @@ class Slot:
             jobs_ok=self.jobs_ok,
             jobs_failed=self.jobs_failed,
             release_ms=self.release_ms,
+            capacity=h.capacity if h is not None else 1,
+            running=self.running,
         )

@@ -33,7 +33,6 @@ import os
 import socket
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,16 @@ from sandbox.jobs import (
 from sandbox.models.errors import ModelError
 from sandbox.protocol import ProtocolError, recv_message, send_message
 from sandbox.stop_page import StopLevel, StopPage
+from sandbox.worker_errors import failed_message, node_error_detail
+
+__all__ = [
+    "Preempted",
+    "Worker",
+    "WorkerSetupError",
+    "failed_message",
+    "node_error_detail",
+    "start",
+]
 
 # Imported as root before the uid drop: the model code and what it imports lazily, the escapes
 # of the self-test, and libseccomp's binding (whose import runs ldconfig).
@@ -63,6 +72,9 @@ PRELOAD = (
     "sandbox.models.generate",
     "sandbox.models.static_cache",
     "sandbox.models.fast_decode",
+    "sandbox.models.engine",
+    "sandbox.models.engine_text",
+    "sandbox.worker_batch",
     "sandbox.models.text",
     "sandbox.models.chat",
     "jinja2.sandbox",
@@ -104,36 +116,56 @@ class Worker:
         self.model_name = computer.model_name
         self.private_key = X25519PrivateKey.from_private_bytes(private_key)
         self.status: dict[str, Any] = {}
+        self.max_batch = 1
+        """Jobs served together (above 1 only for a decoder: `sandbox.worker_batch`)."""
+
+    @property
+    def key(self) -> X25519PrivateKey:
+        """The worker's HPKE private key (opens job inputs)."""
+        return self.private_key
 
     def serve(self) -> None:
         """Answer messages until ``exit`` or end of stream."""
+        if self.max_batch > 1:
+            from sandbox.worker_batch import BatchServer
+
+            BatchServer(self, self.max_batch).serve()
+            return
         while True:
             message = recv_message(self.sock)
             if message is None or message["t"] == "exit":
                 return
-            kind = message["t"]
-            if kind == "job":
+            if message["t"] == "job":
                 send_message(self.sock, self.run_job(message))
-            elif kind == "status":
-                send_message(self.sock, {"t": "status", "status": self.status})
-            elif kind == "selftest":
-                from sandbox.escapes import try_escapes
-
-                attempts, controls = try_escapes(message.get("targets", {}))
-                send_message(
-                    self.sock, {"t": "selftest", "attempts": attempts, "controls": controls}
-                )
             else:
-                raise ProtocolError(f"unknown message type {kind!r}")
+                self.answer_other(message)
 
-    def _device_idle(self) -> None:
+    def answer_other(self, message: dict[str, Any]) -> None:
+        """Answer a message that is not a job (``status``, ``selftest``).
+
+        Raises:
+            ProtocolError: an unknown message type.
+        """
+        kind = message["t"]
+        if kind == "status":
+            send_message(self.sock, {"t": "status", "status": self.status})
+        elif kind == "selftest":
+            from sandbox.escapes import try_escapes
+
+            attempts, controls = try_escapes(message.get("targets", {}))
+            send_message(self.sock, {"t": "selftest", "attempts": attempts, "controls": controls})
+        else:
+            raise ProtocolError(f"unknown message type {kind!r}")
+
+    def device_idle(self) -> None:
         """On a GPU, wait for the (at most two) layers still queued: the ack means idle."""
         if str(self.model.device).startswith("cuda"):
             import torch
 
             torch.cuda.synchronize()
 
-    def _acknowledge_idle(self) -> None:
+    def acknowledge_idle(self) -> None:
+        """Acknowledge every stop written so far (the worker computes nothing now)."""
         generation = self.page.generation()
         if self.page.snapshot().ack_generation < generation:
             self.page.acknowledge(generation)
@@ -145,8 +177,8 @@ class Worker:
         page = self.page
         hard0 = page.hard_generation()
         if page.level() == StopLevel.HARD:
-            self._acknowledge_idle()
-            return _failed(job_id, "stopped", "a hard stop is in force", started)
+            self.acknowledge_idle()
+            return failed_message(job_id, "stopped", "a hard stop is in force", started)
 
         def check() -> None:
             if page.hard_generation() != hard0:
@@ -157,45 +189,23 @@ class Worker:
             output = self.computer.compute(request, check)
             sealed = seal_output(request, self.model_name, output)
         except Preempted:
-            self._device_idle()
+            self.device_idle()
             page.acknowledge(page.generation())
-            return _failed(job_id, "preempted", "hard stop", started)
+            return failed_message(job_id, "preempted", "hard stop", started)
         except JobInputError as exc:  # the client's: authentication failed or malformed request
-            return _failed(job_id, "bad_input", str(exc), started)
+            return failed_message(job_id, "bad_input", str(exc), started)
         except ModelError as exc:  # the model's own errors name no input
-            return _failed(job_id, "model_error", str(exc), started)
+            return failed_message(job_id, "model_error", str(exc), started)
         except Exception as exc:  # the node's: never blamed on the client
-            return _failed(job_id, "internal", node_error_detail(exc), started)
+            return failed_message(job_id, "internal", node_error_detail(exc), started)
         finally:
-            self._acknowledge_idle()
+            self.acknowledge_idle()
         return {
             "t": "result",
             "id": job_id,
             "sealed": sealed,
             "compute_ms": (time.perf_counter() - started) * 1000,
         }
-
-
-def node_error_detail(exc: BaseException) -> str:
-    """A failure inside the worker, in words that carry no job data: the exception's type, and
-    for system errors the path and the user, for imports the module and the unreadable
-    ``sys.path`` entries, for anything else the innermost code location."""
-    user = f"worker uid {os.geteuid()} gid {os.getegid()}"
-    if isinstance(exc, confine.UnreadableError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        where = f": {exc.filename}" if exc.filename else ""
-        return f"{type(exc).__name__}: {exc.strerror or 'system error'}{where} ({user})"
-    if isinstance(exc, ImportError):
-        origin = f" from {exc.path}" if exc.path else ""
-        roots = confine.unreadable_import_roots(sys.path)
-        hint = f"; not readable by it: {', '.join(roots)}" if roots else ""
-        return f"{type(exc).__name__}: cannot import {exc.name or '?'}{origin} ({user}{hint})"
-    last = None
-    # walk_tb reads no source file (the filter may be in force); the location names our code.
-    for frame, line in traceback.walk_tb(exc.__traceback__):
-        last = f"{frame.f_code.co_filename}:{line} in {frame.f_code.co_name}"
-    return f"{type(exc).__name__} at {last}" if last else type(exc).__name__
 
 
 def rehearse_job(private_key: bytes, model: str) -> None:
@@ -219,16 +229,6 @@ def rehearse_job(private_key: bytes, model: str) -> None:
         raise WorkerSetupError(
             f"after dropping privileges the worker cannot open a job: {node_error_detail(exc)}"
         ) from exc
-
-
-def _failed(job_id: Any, reason: str, detail: str, started: float) -> dict[str, Any]:
-    return {
-        "t": "failed",
-        "id": job_id,
-        "reason": reason,
-        "detail": detail,
-        "compute_ms": (time.perf_counter() - started) * 1000,
-    }
 
 
 def _landlock_rules(spec: dict[str, Any]) -> list[landlock.Rule]:
@@ -334,6 +334,8 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
         int(spec.get("step_rows", 0)) or None,
     )
     worker = Worker(sock, page, computer, private_key)
+    if model.kind == "decoder" and int(spec.get("max_batch", 1)) > 1:
+        worker.max_batch = int(spec["max_batch"])
     worker.status = {
         "pid": os.getpid(),
         "model": spec["model"],
@@ -344,6 +346,8 @@ def start(sock: socket.socket, page: StopPage, spec: dict[str, Any]) -> Worker:
         "steps": [s.to_wire() for s in steps],
         "confined": all(s.applied for s in steps),
     }
+    if worker.max_batch > 1:  # absent otherwise: today's status exactly
+        worker.status["max_batch"] = worker.max_batch
     return worker
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -23,6 +24,7 @@ from textual.screen import Screen
 from tui import messages
 from tui.screens.base import DaemonScreen
 from tui.screens.budget import BudgetScreen
+from tui.screens.confirm import ConfirmDialog
 from tui.screens.floor import FLOOR_PREFERENCE, FloorDialog
 from tui.screens.help import HelpScreen
 from tui.screens.ledger import LedgerScreen
@@ -32,12 +34,20 @@ from tui.screens.tables import JobsScreen, WorkersScreen
 from tui.screens.uplink import UplinkScreen
 from tui.screens.vehicle import VehicleScreen
 from tui.source import CallFailed, ConnectionLost, DaemonSource
-from tui.state import DaemonState
+from tui.state import DaemonState, JobDone, Stop
 from tui.widgets.nav import SCREENS
 
 RECONNECT_S = 1.0  # wait between attempts while the daemon is away
 LOG_LINES = 200
 LEDGER_ROWS = 20
+TEST_STOP_QUESTION = (
+    "Test stop: fire a hard stop as a door would?\nEvery worker is stopped; running jobs end."
+)
+
+
+def wall_clock() -> str:
+    """The local time as ``HH:MM:SS`` (when the daemon last answered, when a stop arrived)."""
+    return datetime.now().astimezone().strftime("%H:%M:%S")
 
 
 class ParkmeshApp(App[None]):
@@ -45,6 +55,7 @@ class ParkmeshApp(App[None]):
 
     Args:
         client: the daemon, as the app reaches it (the app connects, reconnects and closes it).
+        clock: the time of day as ``HH:MM:SS`` (the tests fix it).
     """
 
     CSS_PATH = "app.tcss"
@@ -73,9 +84,10 @@ class ParkmeshApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, client: DaemonSource) -> None:
+    def __init__(self, client: DaemonSource, *, clock: Callable[[], str] = wall_clock) -> None:
         super().__init__()
         self.client = client
+        self.clock = clock
         self.state = DaemonState(bus=client.address)
         self._floor_dialog: FloorDialog | None = None
 
@@ -122,6 +134,7 @@ class ParkmeshApp(App[None]):
     def _connected(self, event: messages.DaemonConnected) -> None:
         self.state.connected, self.state.problem = True, ""
         self.state.props = event.props
+        self.state.as_of = self.clock()
         self._show()
         self._load_log()
         self._load_ledger()
@@ -134,13 +147,17 @@ class ParkmeshApp(App[None]):
     @on(messages.PropertiesChanged)
     def _changed(self, event: messages.PropertiesChanged) -> None:
         self.state.props.update(event.changed)
+        self.state.as_of = self.clock()
         if "LogSerial" in event.changed:
             self._load_log()
         self._show()
 
     @on(messages.StopReported)
     def _stopped(self, event: messages.StopReported) -> None:
+        self.state.as_of = self.clock()
+        self.state.add_stop(Stop(self.state.as_of, event.reason, event.latency_ms))
         if event.reason == "test stop":
+            self._show()
             return  # the TestStop action reports its own result
         self.state.add_notice(
             f"hard stop ({event.reason}): workers stopped in {event.latency_ms:.2f} ms"
@@ -149,6 +166,17 @@ class ParkmeshApp(App[None]):
 
     @on(messages.JobFinished)
     def _job_finished(self, event: messages.JobFinished) -> None:
+        self.state.as_of = self.clock()
+        # The signal names the job only: its model and run time are those last seen running.
+        seen: dict[str, Any] = next(
+            (j for j in self.state.get("JobsJson") or [] if j.get("id") == event.job_id), {}
+        )
+        elapsed = seen.get("elapsed_s")
+        ms = float(elapsed) * 1000 if isinstance(elapsed, int | float) else None
+        model = str(seen.get("model") or "?")
+        self.state.add_job(JobDone(self.state.as_of, event.job_id, model, event.outcome, ms))
+        # Shown with the ledger, which follows: one refill of its table, not two (a DataTable
+        # refilled twice before it is idle keeps its old column widths).
         self._load_ledger()
 
     @on(messages.LogLoaded)
@@ -197,6 +225,13 @@ class ParkmeshApp(App[None]):
         self._act("Resume", self.client.resume, "resumed: jobs are taken when the policy allows")
 
     def action_test_stop(self) -> None:
+        self.push_screen(ConfirmDialog(TEST_STOP_QUESTION), self._test_stop_answered)
+
+    def _test_stop_answered(self, yes: bool | None) -> None:
+        if not yes:
+            self.state.add_notice("test stop cancelled")
+            self._show()
+            return
         self.state.add_notice("test stop: stopping the workers…")
         self._show()
         self._act("TestStop", self.client.test_stop, "test stop: workers stopped in {0:.2f} ms")

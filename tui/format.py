@@ -28,10 +28,55 @@ def duration(seconds: Any) -> str:
 
 
 def money(value: Any, currency: str = "") -> str:
-    """``96.40 USD`` or a dash."""
+    """``96.40 USD``, ``0.002 USD`` (at least cents, more digits where the amount has them, up
+    to 6), or a dash."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return DASH
-    return f"{value:.2f} {currency}".rstrip()
+    text = f"{value:.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac:0<2} {currency}".rstrip()
+
+
+# VSS SelectedGear (int8): 0 Neutral, 1..15 forward gears, -1..-15 reverse, 126 Park, 127 Drive.
+GEAR_NAMES = {126: "P", 127: "D", 0: "N"}
+
+
+def gear(v: Any) -> str:
+    """A VSS SelectedGear value as ``P``/``R``/``N``/``D`` (``D3`` for a forward gear)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        return value(v)
+    if v in GEAR_NAMES:
+        return GEAR_NAMES[v]
+    if v < 0:
+        return "R"
+    return f"D{v}" if 1 <= v <= 15 else f"? ({v})"
+
+
+def short_path(path: str, width: int) -> str:
+    """A VSS path in `width` characters: leading components give way first, whole, so the
+    rest reads (``…/Row1.DriverSide.IsOpen``); the leaf alone, cut, if even that is too long."""
+    if len(path) <= width:
+        return path
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        tail = "…/" + ".".join(parts[i:])
+        if len(tail) <= width:
+            return tail
+    return ("…/" + parts[-1])[:width]
+
+
+# The unit of a vehicle signal, by the end of its VSS path.
+UNITS = (("Temperature", " °C"), ("Speed", " km/h"), ("StateOfCharge.Displayed", " %"))
+
+
+def signal(path: str, v: Any) -> str:
+    """A vehicle signal's value as text, with its unit; the gear as a letter."""
+    if path.endswith("SelectedGear"):
+        return gear(v)
+    for end, unit in UNITS:
+        if path.endswith(end) and isinstance(v, int | float) and not isinstance(v, bool):
+            return f"{v:g}{unit}"
+    return value(v)
 
 
 def node(kind: Any, source: Any) -> str:
@@ -52,3 +97,9 @@ def value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def current(text: str, stale: str) -> str:
+    """A state (``serving``, ``connected``) as it may be shown now: itself while the daemon
+    answers, ``unknown (was serving)`` when `stale` (`DaemonState.stale`) says it is away."""
+    return f"unknown (was {text})" if stale and text != DASH else text

@@ -101,21 +101,27 @@ class JobDesk:
         """May a job start now, and what the car offers."""
         decision = self.car.decision
         budget = self.budget.decision
-        models = tuple(s.model for s in self.pool.statistics() if s.state in ("ready", "busy"))
-        accepting = decision.accepting and not self.running and bool(models)
+        warm = [s for s in self.pool.statistics() if s.state in ("ready", "busy")]
+        models = tuple(s.model for s in warm)
+        # Jobs the node takes at once: its widest worker's (a batching decoder's max_batch;
+        # 1 otherwise). The dispatcher counts its running jobs against it.
+        slots = max((s.capacity for s in warm), default=1)
+        full = len(self.running) >= slots
+        accepting = decision.accepting and not full and bool(models)
         reasons = tuple(r.text for r in decision.reasons)
         if decision.accepting and not models:
             reasons = ("no warm worker yet",)
+        busy = "busy with a job" if slots == 1 else f"busy with {len(self.running)} jobs"
         return NodeStatus(
             accepting=accepting,
-            reasons=() if accepting else reasons or ("busy with a job",),
+            reasons=() if accepting else reasons or (busy,),
             models=models,
             allowed_power_w=budget.allowed_w if budget else 0.0,
             runway_s=(
                 budget.runway_s if budget and not math.isinf(budget.runway_s) else 24 * 3600.0
             ),
             worker_key=self.pool.worker_public_key,
-            slots=1,
+            slots=slots,
             kind=self.kind,
             metered_links_allowed=self.budget.preferences.metered_links_allowed,
         )

@@ -169,6 +169,18 @@ class MemoryClient:
         if changed:
             self._send(messages.PropertiesChanged(copy.deepcopy(changed)))
 
+    def extend(self, name: str, fields: dict[str, Any]) -> None:
+        """Add `fields` to the JSON property `name` (``BudgetJson``, ``UplinkJson``): what the
+        real daemon sends beyond the fake's fixed data (the budget's ``binding``, the uplink's
+        ``link`` and ``refused``), sent as a change; the next `apply` drops them."""
+        self.props[name] = {**self.props[name], **fields}
+        self._send(messages.PropertiesChanged({name: copy.deepcopy(self.props[name])}))
+
+    def stop(self, reason: str, latency_ms: float) -> None:
+        """The daemon reports a hard stop (a door, the gear), as its ``Stopped`` signal."""
+        self.apply({"last_stop_ms": latency_ms})
+        self._send(messages.StopReported(reason, latency_ms))
+
     def go_away(self, problem: str = GONE) -> None:
         """The daemon stops: the app's updates end with `ConnectionLost(problem)`."""
         self.reachable, self.problem = False, problem

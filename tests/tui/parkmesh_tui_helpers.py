@@ -13,6 +13,12 @@ from tui.app import ParkmeshApp
 from tui.source import DaemonSource
 
 SIZE = (80, 24)
+AS_OF = "03:00:00"
+
+
+def fixed_clock() -> str:
+    """The TUI's clock in the tests: always `AS_OF` (screens and snapshots stay the same)."""
+    return AS_OF
 
 
 def screen_text(app: App[Any]) -> str:
@@ -43,7 +49,7 @@ def run(
     """Run the app with `client`; once it has connected and loaded the ledger, `scenario`."""
 
     async def main() -> None:
-        app = ParkmeshApp(client)
+        app = ParkmeshApp(client, clock=fixed_clock)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(
                 pilot,

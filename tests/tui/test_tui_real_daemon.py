@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from supervisor.api import client
 from tui.app import ParkmeshApp
 from tui.client import SupervisorClient
+from tui.screens.confirm import ConfirmDialog
 from tui.screens.floor import FloorDialog
 
 pytestmark = pytest.mark.slow
@@ -89,12 +90,14 @@ def test_tui_follows_the_real_daemon(bus_address: str, real_daemon: RealDaemonPr
         await pilot.press("r")
         await wait_for(pilot, noticed("resumed"), "resume notice")
         await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
         await wait_for(pilot, noticed("test stop: workers stopped in"), "test stop latency")
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, FloorDialog), "floor dialog")
         app.screen.query_one("#floor-input").value = "95"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await wait_text(pilot, "must be between 20 and")
+        await wait_text(pilot, "the daemon takes 20 to 90 %, not 95")  # refused before asking
         app.screen.query_one("#floor-input").value = "55"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await wait_for(pilot, noticed("charge floor set to 55 %"), "floor notice")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from memory_client import MemoryClient
+from parkmesh_tui_helpers import fixed_clock
 from textual.pilot import Pilot
 
 from tui.app import ParkmeshApp
@@ -48,7 +49,9 @@ def test_screen_snapshot(client: MemoryClient, snap_compare: Any, key: str, mode
         assert pilot.app.current_mode == mode
         await pilot.pause(0.1)
 
-    assert snap_compare(ParkmeshApp(client), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(
+        ParkmeshApp(client, clock=fixed_clock), terminal_size=SIZE, run_before=run_before
+    )
 
 
 def test_help_snapshot(client: MemoryClient, snap_compare: Any) -> None:
@@ -57,7 +60,9 @@ def test_help_snapshot(client: MemoryClient, snap_compare: Any) -> None:
         await pilot.press("question_mark")
         await pilot.pause(0.1)
 
-    assert snap_compare(ParkmeshApp(client), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(
+        ParkmeshApp(client, clock=fixed_clock), terminal_size=SIZE, run_before=run_before
+    )
 
 
 def test_banner_snapshot(snap_compare: Any) -> None:
@@ -75,5 +80,5 @@ def test_banner_snapshot(snap_compare: Any) -> None:
         reachable=False,
         problem="cannot reach the bus ([Errno 2] No such file or directory)",
     )
-    app = ParkmeshApp(away)
+    app = ParkmeshApp(away, clock=fixed_clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

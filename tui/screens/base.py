@@ -58,6 +58,8 @@ class DaemonScreen(Screen[None]):
             # posts `Ready` and is shown then.
             return
         banner.show_state(state)
+        # While the daemon is away the values are dimmed: the banner says how old they are.
+        self.query_one("#body").set_class(not state.connected, "stale")
         self.query_one("#notice", Static).update(state.notice)
         self.show_body(state)
 

@@ -11,6 +11,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from tui.limits import FLOOR_RANGE
+
 FLOOR_PREFERENCE = "charge_floor_percent"
 
 
@@ -32,7 +34,10 @@ class FloorDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="floor-box"):
-            yield Label("Charge floor (%): compute never takes the battery below it")
+            lo, hi = FLOOR_RANGE
+            yield Label(
+                f"Charge floor, {lo:g} to {hi:g} %: compute never takes the battery below it"
+            )
             now = "" if self.current is None else f"{self.current:g}"
             yield Input(value=now, placeholder="e.g. 55", id="floor-input")
             yield Static("Enter applies, Esc cancels", id="floor-error")
@@ -44,8 +49,9 @@ class FloorDialog(ModalScreen[None]):
         except ValueError:
             self.refused(f"value: not a number: {event.value!r}")
             return
-        if not 0 <= value <= 100:
-            self.refused(f"value: a percentage is between 0 and 100, not {value:g}")
+        lo, hi = FLOOR_RANGE
+        if not lo <= value <= hi:
+            self.refused(f"value: the daemon takes {lo:g} to {hi:g} %, not {value:g}")
             return
         self.query_one("#floor-error", Static).update("applying…")
         self.post_message(self.Submitted(text))

@@ -10,7 +10,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP = """\
+from tui.limits import FLOOR_RANGE
+
+HELP = f"""\
 [b]Screens[/b]   1 Overview  2 Vehicle  3 Budget  4 Workers
           5 Jobs  6 Uplink  7 Ledger  8 Log
 
@@ -18,10 +20,13 @@ HELP = """\
   d  Drain: take no new jobs; running ones finish
   r  Resume: take jobs again when the policy allows
   t  Test stop: fire a hard stop as a door would and
-     show the measured latency
+     show the measured latency (asks first: y / n)
+
+[b]Log[/b]  l  minimum level (all, INFO, WARNING, ERROR)
+      /  search (Enter keeps it, Esc clears it)
 
 [b]Owner[/b] (needs the parkmesh-owner group)
-  f  Set the charge floor (validated by the daemon)
+  f  Charge floor: {FLOOR_RANGE[0]:g} to {FLOOR_RANGE[1]:g} % (the daemon's range)
 
   ?  this help        q  quit
 Esc closes this window."""

@@ -26,13 +26,13 @@ class LedgerScreen(DaemonScreen):
 
     def show_body(self, state: DaemonState) -> None:
         data = state.ledger or {}
+        cur = (state.get("EarningsJson") or {}).get("currency", "")
         facts = self.query_one(Facts)
         if "error" in data:
             facts.show_facts([("Ledger", str(data["error"]))])
         else:
             statement = data.get("statement") or {}
             totals = statement.get("totals") or {}
-            cur = (state.get("EarningsJson") or {}).get("currency", "")
             not_done = statement.get("not_completed") or {}
             apart = (
                 ", ".join(f"{v.get('jobs', 0)} {k}" for k, v in not_done.items() if v.get("jobs"))
@@ -66,5 +66,5 @@ class LedgerScreen(DaemonScreen):
                 str(row.get("job_id") or row.get("payout_id") or DASH),
                 str(row.get("outcome") or DASH),
                 number(kwh / 1000 if isinstance(kwh, int | float) else None, "", 3),
-                money(row.get("credit")),
+                money(row.get("credit"), cur),
             )

@@ -8,7 +8,7 @@ from typing import Any
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from tui.format import DASH, number
+from tui.format import DASH, current, number
 from tui.screens.base import DaemonScreen
 from tui.state import DaemonState
 
@@ -28,8 +28,16 @@ class _TableScreen(DaemonScreen):
         table: DataTable[str] = self.query_one(DataTable)
         table.clear()
         rows = state.get(self.PROPERTY) or []
+        away = state.stale()
         for row in rows:
-            table.add_row(*(self.cell(row, key) for _, key in self.COLUMNS))
+            cells = [self.cell(row, key) for _, key in self.COLUMNS]
+            # While the daemon is away a worker or job may have changed: its state is unknown.
+            table.add_row(
+                *(
+                    current(c, away) if key == "state" else c
+                    for c, (_, key) in zip(cells, self.COLUMNS, strict=True)
+                )
+            )
         self.query_one("#table-empty", Static).update("" if rows else self.EMPTY)
 
     def cell(self, row: dict[str, Any], key: str) -> str:

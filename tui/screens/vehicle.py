@@ -1,4 +1,5 @@
-"""Vehicle: every signal the daemon reads, its value and age; stale ones marked."""
+"""Vehicle: every signal the daemon reads, its value (with its unit) and age; stale ones marked,
+and all of them while the daemon is away (their ages then are at least what is shown)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable
 
-from tui.format import number, value
+from tui.format import number, short_path, signal
 from tui.screens.base import DaemonScreen
 from tui.state import DaemonState
 
@@ -26,23 +27,23 @@ class VehicleScreen(DaemonScreen):
     def show_body(self, state: DaemonState) -> None:
         table: DataTable[str | Text] = self.query_one(DataTable)
         table.clear()
-        for signal in state.get("VehicleJson") or []:
-            path = str(signal["path"]).removeprefix("Vehicle.")
-            stale = Text("STALE", style="bold red") if signal.get("stale") else Text("")
+        away = state.stale()
+        for sig in state.get("VehicleJson") or []:
+            path = str(sig["path"]).removeprefix("Vehicle.")
+            age = number(sig.get("age_s"), " s", 1)
+            if sig.get("stale"):
+                mark = Text("STALE", style="bold red")
+            elif away:
+                mark, age = Text(away, style="yellow"), f"≥{age}"
+            else:
+                mark = Text("")
             table.add_row(
-                _short(path),
-                value(signal.get("value")),
-                number(signal.get("age_s"), " s", 1),
-                stale,
-                key=signal["path"],
+                short_path(path, PATH_WIDTH),
+                signal(path, sig.get("value")),
+                age,
+                mark,
+                key=sig["path"],
             )
 
 
-PATH_WIDTH = 44  # leaves room for value, age and the stale mark in 80 columns
-
-
-def _short(path: str) -> str:
-    """A VSS path that fits: leading components give way first (the leaf says most)."""
-    if len(path) <= PATH_WIDTH:
-        return path
-    return "…" + path[-(PATH_WIDTH - 1) :].split(".", 1)[-1]
+PATH_WIDTH = 40  # leaves room for value, age and the "as of" mark in 80 columns
