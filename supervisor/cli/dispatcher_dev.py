@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -79,6 +80,7 @@ def dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
 
         async def main() -> None:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(_end_on_sigterm, nursery.cancel_scope)
                 await nursery.start(dispatcher.run)
                 compute = stand_in_compute()
                 for car in cars:
@@ -110,3 +112,12 @@ def dev_dispatcher(args: argparse.Namespace, core: DispatcherCore) -> int:
                 }
             )
     return 0
+
+
+async def _end_on_sigterm(scope: trio.CancelScope) -> None:
+    """SIGTERM ends the development mesh as Ctrl-C does: the cars and the dispatcher stop and
+    the broker is stopped with them (its process would outlive a plain kill)."""
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
@@ -51,10 +52,16 @@ class DevMesh:
         raise TimeoutError(f"{text!r} not in the dispatcher's log:\n{self.log.read_text()}")
 
     def stop(self) -> None:
+        """SIGTERM, as a service manager stops it: its broker goes with it."""
+        children = psutil.Process(self.proc.pid).children(recursive=True)
         self.proc.terminate()
         self.proc.wait(timeout=20)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        for left in alive:
+            left.kill()
+        assert not alive, f"left running after SIGTERM: {[p.name() for p in alive]}"
 
 
 @pytest.fixture
