@@ -16,13 +16,13 @@ from .money import amount, money
 from .statement import YEAR_COLUMNS
 
 _JOB_HEADER = (
-    f"{'ended (UTC)':19}  {'model':22} {'outcome':9} {'duration':>9} {'kWh':>9}"
+    f"{'ended (UTC)':19}  {'model':22} {'outcome':9} {'duration':>9} {'Wh':>9}"
     f" {'energy cost':>14} {'credit':>14}"
 )
 
 
 def statement_text(data: Mapping[str, Any], currency: str) -> str:
-    """One month's statement: every job (time, model, outcome, duration, kWh, energy cost,
+    """One month's statement: every job (time, model, outcome, duration, Wh, energy cost,
     credit), then the totals and what did not complete."""
     totals = data["totals"]
     lines = [f"Statement for {data['month']} (UTC), amounts in {currency}", ""]
@@ -33,7 +33,7 @@ def statement_text(data: Mapping[str, Any], currency: str) -> str:
         lines.append("no jobs this month")
     lines += [
         "",
-        f"jobs: {totals['jobs']}, compute {totals['compute_hours']:.2f} h, {totals['kwh']:.4f} kWh",
+        f"jobs: {totals['jobs']}, compute {totals['compute_hours']:.2f} h, {totals['kwh']:.6f} kWh",
         f"  energy cost       {money(totals['energy_cost'], currency)}",
         f"  credits accrued   {money(totals['credits_accrued'], currency)}",
         f"  credits paid      {money(totals['credits_paid'], currency)}",
@@ -58,7 +58,7 @@ def _job_line(job: Mapping[str, Any], currency: str) -> str:
     seconds = float(job["compute_hours"]) * 3600
     return (
         f"{ended:19}  {str(job.get('model') or '')[:22]:22} {job.get('outcome')!s:9}"
-        f" {seconds:>7.1f} s {job['kwh']:>9.4f} {money(job['energy_cost'], currency):>14}"
+        f" {seconds:>7.2f} s {job['kwh'] * 1000:>9.3f} {money(job['energy_cost'], currency):>14}"
         f" {money(job['credit'], currency):>14}"
     )
 
