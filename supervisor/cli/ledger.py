@@ -83,38 +83,31 @@ def _currency_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _currency(args: argparse.Namespace) -> str:
-    """The currency the amounts are in: ``--currency``, else the configuration's."""
-    from supervisor.config.load import DEFAULT_PATH, load_config
-    from supervisor.ledger import LedgerError
+def _open_in(args: argparse.Namespace, *, amounts: bool = True) -> tuple[Any, str]:
+    """The ledger (``--ledger``, else the configured state folder's), read-only, and, with
+    `amounts`, the currency of its amounts (``--currency``, else the configuration's; "" without
+    `amounts`). The configuration is read once, and only when one of them comes from it."""
+    from supervisor.config.load import config_file, load_config
+    from supervisor.ledger import LEDGER_FILE, Ledger, LedgerError
     from uplink.messages import is_currency
 
-    if args.currency is not None:
-        if not is_currency(args.currency):
-            raise LedgerError(
-                f"currency: expected an ISO 4217 code such as EUR, not {args.currency!r}"
-            )
-        return str(args.currency)
-    config_file = args.config or (DEFAULT_PATH if DEFAULT_PATH.exists() else None)
-    return load_config(config_file).ledger.currency
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from supervisor.config.load import DEFAULT_PATH, load_config
-    from supervisor.ledger import LEDGER_FILE, Ledger
-
+    currency = args.currency if amounts else ""
+    if amounts and currency is not None and not is_currency(currency):
+        raise LedgerError(f"currency: expected an ISO 4217 code such as EUR, not {currency!r}")
     path = args.ledger
-    if path is None:
-        config_file = args.config or (DEFAULT_PATH if DEFAULT_PATH.exists() else None)
-        path = load_config(config_file).daemon.state_dir / LEDGER_FILE
-    return Ledger(path, readonly=True)
+    if path is None or currency is None:
+        config = load_config(config_file(args.config))
+        path = path or config.daemon.state_dir / LEDGER_FILE
+        currency = config.ledger.currency if currency is None else currency
+    return Ledger(path, readonly=True), str(currency)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from supervisor.ledger import LedgerError
 
     try:
-        with _open(args) as ledger:
+        ledger, _ = _open_in(args, amounts=False)
+        with ledger:
             result = ledger.verify()
     except LedgerError as exc:
         return _bad(exc)
@@ -141,8 +134,8 @@ def _statement(args: argparse.Namespace) -> int:
 
     try:
         _check_tariff(args.tariff)
-        currency = _currency(args)
-        with _open(args) as ledger:
+        ledger, currency = _open_in(args)
+        with ledger:
             data = statement(ledger, args.month, args.tariff)
     except LedgerError as exc:
         return _bad(exc)
@@ -164,8 +157,8 @@ def _year(args: argparse.Namespace) -> int:
         _check_tariff(args.tariff)
         if not (len(args.year) == 4 and args.year.isdigit()):
             raise LedgerError(f"year: expected YYYY, not {args.year!r}")
-        currency = _currency(args)
-        with _open(args) as ledger:
+        ledger, currency = _open_in(args)
+        with ledger:
             data = year_summary(ledger, int(args.year), args.tariff)
             checked = ledger.verify()
     except LedgerError as exc:

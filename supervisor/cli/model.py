@@ -88,9 +88,9 @@ def sandbox_settings(args: argparse.Namespace) -> SandboxConfig:
         ConfigError: the configuration file is invalid.
     """
     from supervisor.cli.sandbox_config import dev_config
-    from supervisor.config.load import DEFAULT_PATH, load_config
+    from supervisor.config.load import config_file, load_config
 
-    path = args.config or (DEFAULT_PATH if DEFAULT_PATH.exists() else None)
+    path = config_file(args.config)
     config = dev_config() if path is None else load_config(path).sandbox
     if args.models_dir is not None:
         config = dataclasses.replace(config, models_dir=args.models_dir)

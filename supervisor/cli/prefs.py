@@ -93,11 +93,11 @@ def _stored(config: Path | None) -> tuple[dict[str, Any], Path] | None:
         ConfigError: the configuration or the stored file is malformed.
     """
     from supervisor.config.library_errors import as_config_error
-    from supervisor.config.load import DEFAULT_PATH, load_config
+    from supervisor.config.load import config_file, load_config
     from thermal.preferences import PreferenceError
     from thermal.prefstore import PreferenceStore
 
-    path = config if config is not None else DEFAULT_PATH if DEFAULT_PATH.exists() else None
+    path = config_file(config)
     if path is None:
         return None
     store = PreferenceStore(load_config(path).daemon.state_dir)

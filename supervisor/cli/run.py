@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from supervisor.config.errors import ConfigError
-from supervisor.config.load import DEFAULT_PATH, load_config
+from supervisor.config.load import DEFAULT_PATH, config_file, load_config
 
 if TYPE_CHECKING:
     from supervisor.daemon.app import Supervisor
@@ -50,12 +50,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     check.add_argument("file", type=Path)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(func=_check)
-
-
-def _config_path(path: Path | None) -> Path | None:
-    if path is None and DEFAULT_PATH.exists():
-        return DEFAULT_PATH
-    return path
 
 
 def _load(path: Path | None) -> Supervisor:
@@ -94,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     from supervisor.daemon.instance_lock import AlreadyRunning
     from supervisor.daemon.logs import setup_logging
 
-    path = _config_path(args.config)
+    path = config_file(args.config)
     try:
         supervisor = _load(path)
     except ConfigError as exc:

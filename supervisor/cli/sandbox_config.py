@@ -49,10 +49,9 @@ def load_sandbox_config(
         NodeSetupError: the development node cannot be provisioned (not root).
     """
     from sandbox.node import provision
-    from supervisor.config.load import DEFAULT_PATH, load_config
+    from supervisor.config.load import config_file, load_config
 
-    if path is None and DEFAULT_PATH.exists():
-        path = DEFAULT_PATH
+    path = config_file(path)
     if path is not None:
         config = load_config(path).sandbox
     else:

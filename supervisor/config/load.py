@@ -16,6 +16,14 @@ DEFAULT_PATH = Path("/etc/parkmesh/parkmesh.toml")
 _AT_LINE = re.compile(r"\(at line (\d+), column \d+\)$")
 
 
+def config_file(path: Path | None) -> Path | None:
+    """`path`, else the default file when one is installed; None: the built-in defaults (the
+    commands that read the configuration without being given one)."""
+    if path is None and DEFAULT_PATH.exists():
+        return DEFAULT_PATH
+    return path
+
+
 def parse_config(text: str, file: Path | str | None = None) -> Config:
     """Parse and validate a configuration text.
 
