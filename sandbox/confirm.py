@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import trio
 
+from sandbox import freeze
 from sandbox.stop_page import PageSnapshot, StopLevel
 
 if TYPE_CHECKING:
@@ -147,8 +148,8 @@ class Confirmer:
     ) -> None:
         self.deadline_s = deadline_s
         self.priority = priority
-        # Frozen workers' threads are raised just below the confirmer until they stop.
-        self.boost = max(0, priority - 1)
+        # Frozen workers' threads are raised above the confirmer until they stop.
+        self.boost = freeze.boost_priority(priority)
         self.kills = 0
         self._deliver = deliver
         self._kill = kill

@@ -89,6 +89,22 @@ def describe_exit(returncode: int | None, note: str = "") -> str:
     return f"{text}; {note}" if note else text
 
 
+def boost_priority(stop_priority: int) -> int:
+    """The real-time priority a frozen worker's threads are raised to: one above the stop
+    path's (`stop_priority`, the stop threads' and the confirmers'), 0 when the stop path runs
+    without real-time priority.
+
+    Above, not below: on a hard stop the stop threads of the daemon and of its guardian both
+    run Python for a few hundred microseconds (decoding, the pages, the confirmers' polls), and
+    on a machine with few cores a thread below them waited for all of it before it could run
+    into its stop (``bench stop-under-load``: flag to idle p99 2.1 ms, boosted below; see
+    docs/stop-path.md). A thread with a SIGSTOP pending runs no user code: raised, it takes a
+    CPU only for the kernel's way into the stop (microseconds), then uses none. The boost is
+    always undone before the worker is continued (`unboost_threads`).
+    """
+    return min(99, stop_priority + 1) if stop_priority > 0 else 0
+
+
 def boost_threads(pid: int, priority: int) -> list[int]:
     """Give every thread of the (frozen) process `pid` SCHED_FIFO `priority`; returns the
     thread ids changed.

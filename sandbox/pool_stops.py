@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
+from sandbox import freeze
 from sandbox.board import PageBoard
 from sandbox.confirm import Confirmer, StopSample
 from sandbox.handle import WorkerHandle
@@ -123,7 +124,7 @@ class PoolStops:
                     # The SIGSTOP is pending: raised, each thread runs into it at once
                     # instead of waiting for a CPU (after the flags: this costs the stop
                     # nothing).
-                    handle.boost_nowait(self.stop_priority - 1)
+                    handle.boost_nowait(freeze.boost_priority(self.stop_priority))
             except (ValueError, OSError):  # the worker died meanwhile: nothing to stop
                 continue
             busy.append(handle)

@@ -10,6 +10,7 @@ import signal
 import pytest
 import trio
 
+from sandbox import freeze
 from sandbox.board import PageBoard
 from sandbox.config import SandboxConfig
 from sandbox.confirm import wait_for_stops
@@ -52,6 +53,11 @@ def _policies(pid: int) -> set[int]:
         os.sched_getscheduler(int(tid)) & ~os.SCHED_RESET_ON_FORK
         for tid in os.listdir(f"/proc/{pid}/task")
     }
+
+
+def _priorities(pid: int) -> set[int]:
+    """The real-time priorities of the threads of `pid`."""
+    return {os.sched_getparam(int(tid)).sched_priority for tid in os.listdir(f"/proc/{pid}/task")}
 
 
 async def _until(predicate: object, timeout: float = 20.0) -> None:
@@ -126,6 +132,8 @@ async def test_hard_stop_freezes_then_thaws_through_the_daemons_board(node: Sand
         assert pool.statistics()[0].state == "frozen"
         pid = pool.statistics()[0].pid
         assert pid is not None and _policies(pid) == {os.SCHED_FIFO}  # boosted into its stop
+        # above the stop path (10), so that neither stop thread nor confirmer holds it back
+        assert _priorities(pid) == {freeze.boost_priority(10)} == {11}
         refused, _ = await _job(pool, "during the stop")
         assert refused.status == "stopped"
         board.release_all_nowait()  # thaws at once, on this thread, back to normal first

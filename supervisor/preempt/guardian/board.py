@@ -150,7 +150,9 @@ class GuardianBoard:
                     continue  # gone
                 worker.frozen = True
                 if not worker.boosted:
-                    worker.boosted = freeze.boost_threads(worker.pid, max(1, self._priority - 1))
+                    worker.boosted = freeze.boost_threads(
+                        worker.pid, freeze.boost_priority(self._priority)
+                    )
         self._wake.set()
         self._on_stop(now_ns)
         return now_ns
@@ -178,8 +180,9 @@ class GuardianBoard:
     # -- the confirmer thread ---------------------------------------------------------------
 
     def _confirm_loop(self) -> None:
-        # Below the frozen workers' threads (raised to priority - 1): on a busy machine they
-        # need the CPU to reach their stop, and this thread polls while they do.
+        # Below the stop thread, and below the frozen workers' threads (`freeze.
+        # boost_priority`): they need a CPU to reach their stop, and this thread polls while
+        # they do.
         enter_realtime(max(1, self._priority - 2))
         while True:
             self._wake.wait()

@@ -19,8 +19,10 @@ import collections
 import contextlib
 import logging
 import math
+import os
 import pickle
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,7 +155,7 @@ class GuardianLink:
             str(theirs.fileno()),
         ]
         try:
-            proc = await trio.lowlevel.open_process(command, pass_fds=(theirs.fileno(),))
+            proc = spawn(command, theirs.fileno())
         finally:
             theirs.close()
         self.starts += 1
@@ -198,4 +200,28 @@ class GuardianLink:
             with trio.CancelScope(shield=True):
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-                await proc.wait()
+                await wait_exited(proc)
+
+
+def spawn(command: list[str], fd: int) -> subprocess.Popen[bytes]:
+    """Start the guardian, passing it `fd`, synchronously from the trio thread.
+
+    Not trio's ``open_process``: that forks from one of trio's worker threads, and the
+    guardian's PR_SET_PDEATHSIG fires when the *thread* that forked it ends, which a cached
+    thread does after 10 s without work (it killed the guardian in a test whose loop was held
+    that long). The workers are started the same way (docs/sandbox.md).
+    """
+    return subprocess.Popen(command, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+
+
+async def wait_exited(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for `proc` to end, without a thread (its pidfd), and reap it; its exit status."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:  # reaped already (``Popen.kill`` polls first)
+        return proc.wait()
+    try:
+        await trio.lowlevel.wait_readable(pidfd)
+    finally:
+        os.close(pidfd)
+    return proc.wait()

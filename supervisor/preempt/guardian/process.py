@@ -42,6 +42,8 @@ from .board import GuardianBoard
 LOG = logging.getLogger("parkmesh.guardian")
 
 _PR_SET_PDEATHSIG = 1
+# The real-time priority of the guardian's threads that are not on the stop path.
+GUARDIAN_BASE_PRIORITY = 1
 
 
 def guardian_policy(config: Config) -> AdmissionPolicy:
@@ -57,10 +59,12 @@ async def serve(sock: socket.socket, config: Config, own: StopPage) -> None:
 
     # The stop thread never writes to the socket itself: a daemon slow to read (its GIL is
     # what the guardian exists for) would fill the socket and block the stop path. A thread
-    # of normal priority sends, in order.
+    # of its own sends, in order, at the guardian's base priority (below the stop path).
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
 
     def send_all() -> None:
+        if config.daemon.realtime_priority > 0:
+            enter_realtime(GUARDIAN_BASE_PRIORITY)
         while (data := outbox.get()) is not None:
             # The daemon gone, the read below ends the process.
             with contextlib.suppress(OSError):
@@ -86,7 +90,7 @@ async def serve(sock: socket.socket, config: Config, own: StopPage) -> None:
             tell(b"ready")
             while True:
                 data, fds = await trio.to_thread.run_sync(
-                    wire.receive, sock, abandon_on_cancel=True
+                    _receive_realtime, sock, config, abandon_on_cancel=True
                 )
                 if not data:
                     break
@@ -95,6 +99,15 @@ async def serve(sock: socket.socket, config: Config, own: StopPage) -> None:
     finally:
         board.close()
         outbox.put(None)
+
+
+def _receive_realtime(sock: socket.socket, config: Config) -> tuple[bytes, list[int]]:
+    """`wire.receive` on one of trio's worker threads, raised to the guardian's base priority
+    first (each thread must take it itself: SCHED_RESET_ON_FORK gives new threads the normal
+    policy)."""
+    if config.daemon.realtime_priority > 0:
+        enter_realtime(GUARDIAN_BASE_PRIORITY)
+    return wire.receive(sock)
 
 
 def apply(board: GuardianBoard, data: bytes, fds: list[int]) -> None:
@@ -125,12 +138,16 @@ def main(argv: list[str]) -> int:
         return 2
     config: Config = pickle.loads(data[len(b"hello ") :])
     if config.daemon.realtime_priority > 0:
-        # Every thread of the guardian runs at real-time priority (the threads started from
-        # here inherit it; the stop thread and the confirmer take the stop path's own): none
-        # can hold this interpreter's GIL while the kernel runs a normal process instead,
-        # which is what would make the stop thread wait (docs/stop-path.md). None of them
-        # computes: they wait on sockets and queues.
-        enter_realtime(1)
+        # Every thread of the guardian runs at real-time priority: none can hold this
+        # interpreter's GIL while the kernel runs a normal process instead, which is what
+        # would make the stop thread wait (docs/stop-path.md). None of them computes: they
+        # wait on sockets and queues. SCHED_RESET_ON_FORK gives every new thread the normal
+        # policy, so each thread takes it itself: this one here, the teller and the thread
+        # that reads the channel as they start, the stop thread and the confirmer at their
+        # own priorities. (Measured before: the teller, left at normal priority and woken by
+        # every stop, held the GIL while preempted and the confirmer's acknowledgement of a
+        # frozen worker waited 3 ms for it, ftrace.)
+        enter_realtime(GUARDIAN_BASE_PRIORITY)
     trio.run(serve, sock, config, StopPage.attach(fds[0]))
     return 0
 
