@@ -23,7 +23,7 @@ import math
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -171,13 +171,8 @@ class MqttClient:
                 if self.connected:
                     self.connected = False
                     self._connected_event = trio.Event()
-                delay = self.backoff.next_delay()
-                LOG.info(
-                    "mqtt %s: reconnecting in %.2f s (%s)",
-                    self.client_id,
-                    delay,
-                    self.last_error or "connection lost",
-                )
+                delay, why = self.backoff.next_delay(), self.last_error or "connection lost"
+                LOG.info("mqtt %s: reconnecting in %.2f s (%s)", self.client_id, delay, why)
                 await trio.sleep(delay)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(1.0):
@@ -207,7 +202,6 @@ class MqttClient:
         client.on_socket_open = self._cb_socket_open
         client.on_socket_close = self._cb_socket_close
         client.on_socket_register_write = self._cb_register_write
-        client.on_socket_unregister_write = lambda *_: None
         return client
 
     async def _connect_once(self) -> bool:
@@ -261,12 +255,7 @@ class MqttClient:
             nursery.cancel_scope.cancel()
 
     async def _read_loop(self, sock: Any) -> None:
-        while True:
-            try:
-                await trio.lowlevel.wait_readable(sock)
-            except (trio.ClosedResourceError, OSError, ValueError):
-                self._lost.set()
-                return
+        while await self._ready(trio.lowlevel.wait_readable, sock):
             rc = self._paho.loop_read()
             # TLS may have decrypted more records than loop_read consumed.
             while rc == mqtt.MQTT_ERR_SUCCESS and self._paho.socket() is sock and _pending(sock):
@@ -277,19 +266,32 @@ class MqttClient:
 
     async def _write_loop(self, sock: Any) -> None:
         while True:
-            if not self._paho.want_write():
+            while not self._paho.want_write():
                 await self._write_wanted.wait()
                 self._write_wanted = trio.Event()
-                continue
-            try:
-                await trio.lowlevel.wait_writable(sock)
-            except (trio.ClosedResourceError, OSError, ValueError):
-                self._lost.set()
+            if not await self._ready(trio.lowlevel.wait_writable, sock):
                 return
             rc = self._paho.loop_write()
             if rc != mqtt.MQTT_ERR_SUCCESS or self._paho.socket() is not sock:
                 self._note_lost(f"write: {mqtt.error_string(rc)}")
                 return
+
+    async def _ready(self, wait: Callable[[Any], Awaitable[None]], sock: Any) -> bool:
+        """`wait` (wait_readable/wait_writable) on `sock`: True once ready; False, the link noted
+        lost, if `sock` is not paho's open socket any more or the wait fails.
+
+        Checked with no checkpoint before the wait, for the other pump task may have closed it
+        meanwhile (a publish woke the writer, then the reader met EOF): a wait on a closed socket
+        leaves trio a waiter on fd -1 for good, and the next one raises BusyResourceError."""
+        why = "connection closed"
+        if sock.fileno() >= 0 and self._paho.socket() is sock:
+            try:
+                await wait(sock)
+                return True
+            except (trio.ClosedResourceError, trio.BusyResourceError, OSError, ValueError) as exc:
+                why = f"connection closed ({type(exc).__name__}: {exc})"
+        self._note_lost(why)
+        return False
 
     async def _misc_loop(self) -> None:
         while True:
@@ -299,8 +301,7 @@ class MqttClient:
                 return
 
     def _note_lost(self, why: str) -> None:
-        if not self.last_error:
-            self.last_error = why
+        self.last_error = self.last_error or why
         self._lost.set()
         self._settled.set()
 
@@ -312,8 +313,7 @@ class MqttClient:
             self._paho.publish(topic, payload, qos=1, retain=retain)
         # Written before DISCONNECT on the same TLS stream: the broker handles them in order.
         self._paho.disconnect()
-        while self._paho.socket() is sock and self._paho.want_write():
-            await trio.lowlevel.wait_writable(sock)
+        while self._paho.want_write() and await self._ready(trio.lowlevel.wait_writable, sock):
             self._paho.loop_write()
         self.connected = False
 
