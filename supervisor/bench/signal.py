@@ -4,8 +4,10 @@ Latency: a second process (`signal_sender`) plays the reference car on a udp_mul
 and opens a door at random moments; this process runs the daemon's own CAN source, decoder,
 mapping, policy, hot path and stop page. The page records when the stop was written
 (CLOCK_MONOTONIC, shared by both processes); latency is that minus the sender's clock just
-before ``send``, so it includes the kernel's multicast loopback, the wake-up of the trio task,
-decoding, the policy and the write.
+before ``send``, so it includes the kernel's multicast loopback, the wake-up of the stop
+thread, decoding, the policy and the write. Openings that reached the bus over
+`SENDER_ON_TIME_MS` after the sender's clock reading are counted apart (``sender_delayed``,
+``all_openings``).
 
 Throughput: the same decoder and hot path fed a realistic mixed stream of the reference car
 (each message at its nominal rate, values changing) and of a Tesla Model 3 bus
@@ -91,6 +93,14 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+# An opening that reached the bus later than this after the sender's clock reading was held
+# up in the sender itself (on a shared VM, its virtual CPU descheduled by the host between the
+# reading and the send), before any receiver could see it: the trial would time the sender.
+# Such trials are counted (``sender_delayed``) and shown apart (``all_openings``), not in the
+# figures.
+SENDER_ON_TIME_MS = 1.0
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -135,24 +145,34 @@ async def measure_latency(trials: int, seed: int, priority: int = 0) -> dict[str
             )
             nursery.cancel_scope.cancel()
     page.close()
-    sent = [int(line) for line in proc.stdout.split()]
-    latencies = []
+    openings = signal_sender.read_openings(proc.stdout.decode())
+    latencies: list[float] = []
+    on_time: list[float] = []
     cursor = 0
-    for sent_ns in sent:
-        while cursor < len(written) and written[cursor] < sent_ns:
+    for opening in openings:
+        while cursor < len(written) and written[cursor] < opening.sent_ns:
             cursor += 1
         if cursor < len(written):
-            latencies.append((written[cursor] - sent_ns) / 1e6)
+            latency = (written[cursor] - opening.sent_ns) / 1e6
+            latencies.append(latency)
+            if opening.to_bus_ms <= SENDER_ON_TIME_MS:
+                on_time.append(latency)
             cursor += 1
-    if not latencies:
+    if not on_time:
         raise RuntimeError("no stop was observed: is multicast on loopback available?")
     return {
-        "n": len(latencies),
-        "sent": len(sent),
-        "p50_ms": round(_percentile(latencies, 0.50), 4),
-        "p99_ms": round(_percentile(latencies, 0.99), 4),
-        "max_ms": round(max(latencies), 4),
-        "mean_ms": round(statistics.fmean(latencies), 4),
+        "n": len(on_time),
+        "sent": len(openings),
+        "sender_delayed": len(latencies) - len(on_time),
+        "p50_ms": round(_percentile(on_time, 0.50), 4),
+        "p99_ms": round(_percentile(on_time, 0.99), 4),
+        "max_ms": round(max(on_time), 4),
+        "mean_ms": round(statistics.fmean(on_time), 4),
+        "all_openings": {
+            "n": len(latencies),
+            "p99_ms": round(_percentile(latencies, 0.99), 4),
+            "max_ms": round(max(latencies), 4),
+        },
         "scheduling": scheduling,
         "decoder": {"frames": decoder.stats.frames, "malformed": decoder.stats.malformed},
     }

@@ -1,8 +1,13 @@
 """The other process of ``parkmesh bench signal``: a reference car on a udp_multicast CAN bus.
 
 It keeps every periodic frame of the reference car flowing at its nominal rate and, at random
-moments, opens the driver door for one frame. For each door-open frame it prints the
-CLOCK_MONOTONIC nanoseconds taken just before ``bus.send`` on its own line of stdout.
+moments, opens the driver door for one frame. For each door-open frame it prints a line of two
+CLOCK_MONOTONIC nanosecond readings (`read_openings`): just before ``bus.send`` (the trial's
+start) and when the frame reached the bus, the kernel's receive timestamp of its own copy
+(multicast loopback, SO_TIMESTAMPNS, taken as the frame enters the loopback device), or -1 if
+that copy was not seen. A frame that reached the bus long after the clock reading was held up
+in the sender itself: on a shared VM its virtual CPU descheduled by the host (ftrace showed
+14-20 ms gaps with no event at all on that CPU, the frame sent only at their end).
 
 Usage: ``python -m supervisor.bench.signal_sender GROUP PORT TRIALS SEED [OPEN_MS GAP_MIN_MS
 GAP_MAX_MS]``. Frames are sent with a multicast TTL of 0: they never leave the machine.
@@ -15,6 +20,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 
 import can
 
@@ -22,6 +28,8 @@ from .reference_car import PERIODS, ReferenceCar
 
 # Before the first trial the car must look parked and closed for long enough to be admitted.
 WARMUP_S = 0.6
+# How long the sender looks for its own copy of a door frame.
+ECHO_WAIT_S = 0.05
 # Random gap between door openings, and how long the door stays open.
 GAP_MS = (4.0, 12.0)
 OPEN_MS = 2.0
@@ -55,8 +63,61 @@ def play_the_ecu() -> None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(ECU_PRIORITY))
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """One door-open frame as the sender saw it: monotonic ns before ``bus.send``, and when
+    the frame reached the bus (-1: not seen)."""
+
+    sent_ns: int
+    on_bus_ns: int
+
+    @property
+    def to_bus_ms(self) -> float:
+        """How long the frame took to reach the bus after the clock reading (the sender's own
+        delay, before any receiver could see it); 0 when unknown."""
+        return max(0.0, (self.on_bus_ns - self.sent_ns) / 1e6) if self.on_bus_ns >= 0 else 0.0
+
+
+def read_openings(text: str) -> list[Opening]:
+    """The openings in the sender's output (`main`'s lines), in order.
+
+    Raises:
+        ValueError: a line that is not two integers.
+    """
+    openings = []
+    for line in text.splitlines():
+        if line.strip():
+            sent, on_bus = line.split()
+            openings.append(Opening(int(sent), int(on_bus)))
+    return openings
+
+
+def _drain(bus: can.BusABC) -> None:
+    """Read away what the bus's own socket holds (its own frames, looped back)."""
+    while bus.recv(timeout=0) is not None:
+        pass
+
+
+def _on_bus_ns(bus: can.BusABC, sent: can.Message) -> int:
+    """When `sent` reached the bus, in monotonic ns: the kernel's receive timestamp of its
+    looped-back copy (wall clock) moved onto the monotonic clock; -1 if it does not show."""
+    offset = time.time_ns() - time.monotonic_ns()
+    deadline = time.monotonic() + ECHO_WAIT_S
+    while (left := deadline - time.monotonic()) > 0:
+        echo = bus.recv(timeout=left)
+        if echo is None:
+            break
+        if echo.arbitration_id == sent.arbitration_id and echo.data == sent.data:
+            return round(echo.timestamp * 1e9) - offset
+    return -1
+
+
+def _message(frame: tuple[int, bytes]) -> can.Message:
+    return can.Message(arbitration_id=frame[0], data=frame[1], is_extended_id=False, is_fd=False)
+
+
 def _send(bus: can.BusABC, frame: tuple[int, bytes]) -> None:
-    bus.send(can.Message(arbitration_id=frame[0], data=frame[1], is_extended_id=False, is_fd=False))
+    bus.send(_message(frame))
 
 
 def _run_for(bus: can.BusABC, car: ReferenceCar, due: dict[str, float], seconds: float) -> None:
@@ -85,10 +146,11 @@ def main(argv: list[str]) -> int:
         for _ in range(trials):
             _run_for(bus, car, due, rng.uniform(*gap_ms) / 1000)
             car.body["PM_doorFrontLeft"] = "OPEN"
-            frame = car.frame("PM_BodyStatus")
+            message = _message(car.frame("PM_BodyStatus"))  # built before the clock starts
+            _drain(bus)  # so that its copy is found at once
             sent_ns = time.monotonic_ns()
-            _send(bus, frame)
-            print(sent_ns, flush=True)
+            bus.send(message)
+            print(sent_ns, _on_bus_ns(bus, message), flush=True)
             _run_for(bus, car, due, open_ms / 1000)
             car.body["PM_doorFrontLeft"] = "CLOSED"
             _send(bus, car.frame("PM_BodyStatus"))

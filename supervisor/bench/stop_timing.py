@@ -3,7 +3,7 @@
 The pool's kills (`KillLog`), the loop's longest task step (`LongestStep`), every
 acknowledgement written on the stop pages (`AckWatch`), and `pair_trials`: each door frame
 with the first stop written after it (by the daemon's board or its guardian) and the first
-acknowledgement after that.
+acknowledgement after that (`scenario_figures` turns them into the JSON).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import collections
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from .signal import _percentile
+from .signal_sender import Opening
 
 
 class KillLog(logging.Handler):
@@ -89,30 +91,64 @@ class AckWatch:
             time.sleep(0.0001)
 
 
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One door opening: when its stop was written and its worker idle (ms after the send)."""
+
+    to_bus_ms: float  # the sender's own delay (`signal_sender.Opening.to_bus_ms`)
+    flag_ms: float | None  # the first stop written after the frame, by either writer
+    idle_ms: float | None  # the first acknowledgement after that stop
+    writer: str  # "guardian" or "daemon" ("" without a stop)
+
+
 def pair_trials(
-    sent: list[int],
+    sent: list[Opening],
     stops: list[tuple[int, int, int]],
     guardian_stops: list[int],
     acks: list[tuple[int, int, int]],
-) -> tuple[list[float], list[float], collections.Counter[str]]:
+) -> list[Trial]:
     """Sent frame -> first stop written after it (by the daemon's board or by the guardian,
-    whichever came first) -> the first acknowledgement after that.
-
-    Returns (frame to flag, frame to idle) in ms, and which writer was first how often.
-    """
-    flags, idles, first = [], [], collections.Counter[str]()
-    for sent_ns in sent:
+    whichever came first) -> the first acknowledgement after that; one `Trial` per opening."""
+    trials = []
+    for opening in sent:
+        sent_ns = opening.sent_ns
         daemon = next((s[2] for s in stops if s[2] >= sent_ns), None)
         guardian = next((t for t in guardian_stops if t >= sent_ns), None)
         written = min((t for t in (daemon, guardian) if t is not None), default=None)
         if written is None:
+            trials.append(Trial(opening.to_bus_ms, None, None, ""))
             continue
-        first["guardian" if written == guardian else "daemon"] += 1
-        flags.append((written - sent_ns) / 1e6)
         ack = next((t for _p, _g, t in acks if t >= written), None)
-        if ack is not None:
-            idles.append((ack - sent_ns) / 1e6)
-    return flags, idles, first
+        trials.append(
+            Trial(
+                opening.to_bus_ms,
+                (written - sent_ns) / 1e6,
+                (ack - sent_ns) / 1e6 if ack is not None else None,
+                "guardian" if written == guardian else "daemon",
+            )
+        )
+    return trials
+
+
+def scenario_figures(trials: list[Trial], on_time_ms: float) -> dict[str, Any]:
+    """The JSON of one scenario: frame to idle (``p50_ms``, ``p99_ms``, ``max_ms``, ``n``) and
+    frame to flag, over the openings the sender sent on time (on the bus within `on_time_ms`
+    of its clock reading); the others counted (``sender_delayed``) and all openings shown apart."""
+    timed = [t for t in trials if t.to_bus_ms <= on_time_ms]
+    idles = [t.idle_ms for t in timed if t.idle_ms is not None]
+    flags = [t.flag_ms for t in timed if t.flag_ms is not None]
+    stopping = [
+        t.idle_ms - t.flag_ms for t in timed if t.idle_ms is not None and t.flag_ms is not None
+    ]
+    return {
+        **figures(idles),
+        "sent": len(trials),
+        "sender_delayed": len(trials) - len(timed),
+        "frame_to_flag": figures(flags),
+        "flag_to_idle": figures(stopping),
+        "flag_written_first_by": dict(collections.Counter(t.writer for t in timed if t.writer)),
+        "all_openings": figures([t.idle_ms for t in trials if t.idle_ms is not None]),
+    }
 
 
 def figures(latencies: list[float]) -> dict[str, Any]:
