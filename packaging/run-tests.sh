@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the checkout (packaging/dev-setup.sh), then runs the linters, the type checker, the
 # layer contracts ([tool.importlinter] in pyproject.toml) and the whole test suite, slow
-# end-to-end tests included. Extra arguments go to pytest.
+# end-to-end tests included. Extra arguments go to pytest (to both parts below: a path that
+# holds no `serial` test makes that part collect none, which fails; run pytest itself then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/dev-setup.sh
@@ -11,12 +12,26 @@ ruff format --check .
 mypy
 # --no-cache: the import graph takes about a second to build, and no cache folder is left behind.
 lint-imports --no-cache --no-logo
-set +e
-python -m pytest "$@"
-rc=$?
-set -e
-if [ "$rc" = 5 ]; then
-    echo "run-tests: pytest collected no tests, which counts as a failure" >&2
+# Two parts: the suite on two processes (pytest-xdist), its tests mostly wait on the processes
+# and servers they start; then, alone, the tests marked `serial` (they change the whole system,
+# or need their process or the worker user to themselves). pytest's 5 (no tests collected)
+# counts as a failure in either part.
+run_part() {
+    set +e
+    python -m pytest "$@"
+    local rc=$?
+    set -e
+    if [ "$rc" = 5 ]; then
+        echo "run-tests: pytest collected no tests ($*), which counts as a failure" >&2
+        return 1
+    fi
+    return "$rc"
+}
+parallel=0
+run_part -n 2 -m "not serial" "$@" || parallel=$?
+serial=0
+run_part -p no:xdist -m serial "$@" || serial=$?
+if [ "$parallel" != 0 ] || [ "$serial" != 0 ]; then
+    echo "run-tests: failed (parallel part: exit $parallel, serial part: exit $serial)" >&2
     exit 1
 fi
-exit "$rc"

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -71,6 +72,9 @@ class WorkerHandle:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stream: FramedStream | None = None
         self._pending = PendingJobs()
+        # Takes the worker's ``partial`` and ``work`` messages about its running jobs (the
+        # pool's `sandbox.pool_partials.PartialRoutes.note`).
+        self.on_note: Callable[[dict[str, Any], Callable[[object], Job | None]], None] | None = None
         self._selftest: trio.MemorySendChannel[dict[str, Any]] | None = None
         self._cancels, self._cancel_queue = trio.open_memory_channel[int](math.inf)
 
@@ -167,6 +171,10 @@ class WorkerHandle:
             return
         if kind == "status":
             self.status = message.get("status", self.status)
+            return
+        if kind in ("partial", "work"):  # a running job's notes: to the pool's routes
+            if self.on_note is not None:
+                self.on_note(message, self._pending.job_of)
             return
         if kind not in ("result", "failed"):
             raise ProtocolError(f"unexpected message {kind!r} from worker")

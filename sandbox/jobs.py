@@ -15,6 +15,7 @@ Plaintext formats (CBOR maps), version 1:
                                                   "content": str}, ...],
               "max_new_tokens": int, "temperature": float | None, "top_p": float | None,
               "seed": int | None, "stop": [str, ...], "reply_to": bytes(32)}
+             generate and chat may add "stream": true (`sandbox.partials`: chunks first)
     output   {"v": 1, "embeddings": [[float, ...], ...]}    or    {"v": 1, "texts": [str, ...]}
              or (chat) {"v": 1, "message": {"role": "assistant", "content": str},
                         "finish_reason": "stop" | "length"}
@@ -152,6 +153,7 @@ class Request:
     extra: dict[str, Any] = field(default_factory=dict)
     messages: tuple[ChatMessage, ...] = ()
     stop: tuple[str, ...] = ()
+    stream: bool = False
 
 
 # -- client side -----------------------------------------------------------------------------
@@ -174,9 +176,11 @@ def seal_generate_job(
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,
+    stream: bool = False,
 ) -> tuple[Job, bytes]:
     """Seal a generation request; returns the job and the client's private reply key."""
     body = {
+        **({"stream": True} if stream else {}),
         "op": "generate",
         "prompts": list(prompts),
         "max_new_tokens": max_new_tokens,
@@ -198,9 +202,11 @@ def seal_chat_job(
     top_p: float | None = None,
     seed: int | None = None,
     stop: Sequence[str] = (),
+    stream: bool = False,
 ) -> tuple[Job, bytes]:
     """Seal a chat request of (role, content) turns; returns the job and the reply key."""
     body = {
+        **({"stream": True} if stream else {}),
         "op": "chat",
         "messages": [{"role": role, "content": content} for role, content in messages],
         "max_new_tokens": max_new_tokens,
@@ -276,15 +282,16 @@ def open_request(
     reply_to = raw.get("reply_to")
     if not isinstance(reply_to, bytes) or len(reply_to) != KEY_BYTES:
         raise JobInputError(f"reply_to must be a {KEY_BYTES}-byte X25519 public key")
-    op = raw.get("op")
+    op, stream = raw.get("op"), raw.get("stream", False)
+    if not isinstance(stream, bool) or (stream and op not in ("generate", "chat")):
+        raise JobInputError("stream must be a boolean, and true only for generate or chat")
     if op == "encode":
-        texts = _strings(raw.get("texts"), "texts", MAX_TEXTS)
-        return Request("encode", reply_to, texts)
+        return Request("encode", reply_to, _strings(raw.get("texts"), "texts", MAX_TEXTS))
     if op == "generate":
         prompts = _strings(raw.get("prompts"), "prompts", MAX_PROMPTS)
-        temperature = _number(raw.get("temperature", 0.0), "temperature", 0.0, 10.0)
-        top_p = _top_p(raw.get("top_p", 1.0))
-        return Request("generate", reply_to, prompts, _max_new(raw), temperature, top_p, _seed(raw))
+        t = _number(raw.get("temperature", 0.0), "temperature", 0.0, 10.0)
+        max_new, p = _max_new(raw), _top_p(raw.get("top_p", 1.0))
+        return Request("generate", reply_to, prompts, max_new, t, p, _seed(raw), stream=stream)
     if op == "chat":
         messages = _messages(raw.get("messages"))
         given_t, given_p = raw.get("temperature"), raw.get("top_p")
@@ -297,6 +304,7 @@ def open_request(
             seed=_seed(raw),
             messages=messages,
             stop=_stop(raw.get("stop", [])),
+            stream=stream,
         )
     raise JobInputError("op must be 'encode', 'generate' or 'chat'")
 

@@ -38,7 +38,9 @@ from sandbox.handle import StartSpec, WorkerHandle, WorkerStartError
 from sandbox.jobs import Job, JobResult
 from sandbox.node import NodeFacts, prepare, scratch_dir
 from sandbox.pool_lifecycle import Lifecycle
+from sandbox.pool_partials import PartialRoutes, WorkSink
 from sandbox.pool_stops import PoolStops
+from sandbox.replies import PartialSink
 from sandbox.slot import Slot, WorkerStatistics
 from sandbox.stop_page import StopLevel, StopReason
 from sandbox.wakeup import Wakeup
@@ -96,6 +98,7 @@ class WorkerPool:
             name: Slot(name, max_batch=config.max_batch) for name in dict.fromkeys(config.models)
         }
         self._poison: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._partials = PartialRoutes()
         self.stops: Final = PoolStops(
             self.board,
             self._slots,
@@ -164,8 +167,13 @@ class WorkerPool:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    async def run_job(self, job: Job) -> JobResult:
-        """Run a sealed job on its model's worker; never raises for a failed job.
+    async def run_job(
+        self, job: Job, partials: PartialSink | None = None, work: WorkSink | None = None
+    ) -> JobResult:
+        """Run a sealed job on its model's worker; never raises for a failed job. A streamed
+        job's chunks (`sandbox.partials`) go to `partials` as they come, before it returns
+        (None: they are dropped); the tokens a batching worker puts through the model for it
+        go to `work` as it tells them (`sandbox.pool_partials`).
 
         Statuses: ok, preempted (a hard stop or kill), cancelled (`stop_job_nowait`), stopped
         (refused during a stop), crashed (the worker died), poison (refused: it crashed two
@@ -191,7 +199,7 @@ class WorkerPool:
                 reason=f"refused: this job crashed {POISON_AFTER} workers",
             )
         async with slot.places:
-            result = await self._run_in_slot(slot, job)
+            result = await self._run_in_slot(slot, job, partials, work)
         if result.status == "crashed":
             count = self._poison.pop(job.digest, 0) + 1
             self._poison[job.digest] = count
@@ -211,7 +219,9 @@ class WorkerPool:
         )
         return result
 
-    async def _run_in_slot(self, slot: Slot, job: Job) -> JobResult:
+    async def _run_in_slot(
+        self, slot: Slot, job: Job, partials: PartialSink | None, work: WorkSink | None
+    ) -> JobResult:
         """`job` on `slot`'s worker, within one of the slot's places."""
         with trio.move_on_after(self.config.start_timeout_s):
             await self.changes.wait_until(
@@ -229,7 +239,7 @@ class WorkerPool:
                 job.job_id, job.model, "unavailable", reason=f"no warm worker for {job.model}"
             )
         if slot.handle.capacity > 1:
-            return await self._run_batched(slot, slot.handle, job)
+            return await self._run_batched(slot, slot.handle, job, partials, work)
         async with slot.lock:
             if slot.handle is None or not _live(slot.handle):  # gone while waiting its turn
                 return JobResult(
@@ -239,7 +249,8 @@ class WorkerPool:
             slot.begin_job_nowait(job.job_id, handle)
             self.changes.notify()  # busy
             try:
-                result = await handle.run_job(job)
+                with self._partials.routing(job.job_id, handle, partials, work):
+                    result = await handle.run_job(job)
             except trio.Cancelled:
                 # Nobody waits for this job any more: a worker still computing it would
                 # spend the car's energy for nothing and hold up the next job.
@@ -259,12 +270,20 @@ class WorkerPool:
             )
         return result
 
-    async def _run_batched(self, slot: Slot, handle: WorkerHandle, job: Job) -> JobResult:
+    async def _run_batched(
+        self,
+        slot: Slot,
+        handle: WorkerHandle,
+        job: Job,
+        partials: PartialSink | None,
+        work: WorkSink | None,
+    ) -> JobResult:
         """`job` beside the others on a batching worker; a cancel names it alone."""
         slot.batch_jobs[job.job_id] = handle
         self.changes.notify()  # busy
         try:
-            return await handle.run_job(job)
+            with self._partials.routing(job.job_id, handle, partials, work):
+                return await handle.run_job(job)
         finally:
             # Cancelled: `run_job` has told the worker to drop its rows; the others decode on.
             slot.batch_jobs.pop(job.job_id, None)
@@ -286,6 +305,15 @@ class WorkerPool:
                     return True
                 return slot.stop_job_nowait()
         return False
+
+    async def restart_worker(self, name: str) -> dict[str, Any]:
+        """Restart one worker on request (`sandbox.pool_lifecycle.Lifecycle.restart`): its
+        running jobs end "preempted" and a fresh worker starts without the crash back-off.
+
+        Raises:
+            KeyError: no worker of that name; ValueError: none running to restart now.
+        """
+        return await self._lifecycle.restart(name)
 
     async def selftest(self, model: str, targets: dict[str, Any]) -> dict[str, Any]:
         """Ask `model`'s worker to try its escapes (see `sandbox.escapes`)."""

@@ -19,6 +19,8 @@ from sandbox.config import SandboxConfig
 from sandbox.confirm import StopSample
 from sandbox.jobs import Job, JobResult
 from sandbox.node import NodeFacts
+from sandbox.pool_partials import WorkSink
+from sandbox.replies import PartialSink
 from sandbox.slot import WorkerStatistics
 from sandbox.stop_page import StopLevel, StopReason
 from sandbox.wakeup import Wakeup
@@ -67,12 +69,21 @@ class Pool(Protocol):
         """Start every worker, then serve until cancelled; ``started`` once all are warm."""
         ...
 
-    async def run_job(self, job: Job) -> JobResult:
-        """Run a sealed job on its model's worker; never raises for a failed job."""
+    async def run_job(
+        self, job: Job, partials: PartialSink | None = None, work: WorkSink | None = None
+    ) -> JobResult:
+        """Run a sealed job on its model's worker; never raises for a failed job. A streamed
+        job's sealed chunks go to `partials` (seq, chunk) as they come (None: dropped); the
+        tokens a batching worker puts through the model for it, to `work`."""
         ...
 
     def stop_job_nowait(self, job_id: str) -> bool:
         """Stop one running job alone; False when it is not running."""
+        ...
+
+    async def restart_worker(self, name: str) -> dict[str, Any]:
+        """Restart the worker of model `name` (or pid): its running jobs end as a stop ends
+        them, a fresh worker starts; returns {worker, stopped_pid, stopped_jobs}."""
         ...
 
     async def selftest(self, model: str, targets: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,10 @@ that lasts ``release_delay_s`` makes the workers exit (memory released; `keep_wo
 them again when the stop ends), and the end of a stop thaws any worker still frozen (a
 backstop: the board's release hook thaws at once, on the thread that released).
 
+`Lifecycle.restart` is the technician's restart of one worker: the worker is killed on purpose
+(its running job is answered "preempted", as a stop's kill answers it) and `keep_worker` starts
+a fresh one at once, without the crash back-off.
+
 Neither polls: both wait on the pool's `Wakeup`, noticed by the board's hooks after every stop
 and release (from the stop thread) and by `keep_worker` whenever a slot's worker changes; the
 only timers are the release delay and the restart back-off.
@@ -18,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import trio
 
@@ -94,6 +98,39 @@ class Lifecycle:
             if handle.killed_on_purpose:
                 continue
             await trio.sleep(self._crashed(slot, handle, started))
+
+    async def restart(self, name: str) -> dict[str, Any]:
+        """Restart the worker of `name` (a model the pool loads, or its worker's pid as text):
+        kill it on purpose and wait until it has exited; `keep_worker` then starts a fresh one
+        (after any hard stop in force ends). Its running jobs end as a stop's kill ends them
+        ("preempted") and the others wait for the fresh worker, as after a crash.
+
+        Returns {``worker``: the model, ``stopped_pid``, ``stopped_jobs``: the job ids that were
+        running on it}.
+
+        Raises:
+            KeyError: no worker of that name (the message lists the pool's).
+            ValueError: the slot has no running worker now (restarting, or released during
+                a long hard stop): there is nothing to restart.
+        Cancellation: the kill is already sent; the fresh worker starts anyway.
+        """
+        slot = self.slots.get(name) or next(
+            (s for s in self.slots.values() if s.handle is not None and str(s.handle.pid) == name),
+            None,
+        )
+        if slot is None:
+            raise KeyError(f"no worker {name!r} (workers: {', '.join(self.slots) or 'none'})")
+        handle = slot.handle
+        if handle is None or handle.exited.is_set():
+            state = "released" if slot.released else "restarting"
+            raise ValueError(f"the worker for {slot.model} is {state}: nothing to restart")
+        jobs = [*([slot.job_id] if slot.job_id else []), *slot.batch_jobs]
+        pid = handle.pid
+        slot.restarts += 1
+        LOG.info("restarting the worker for %s (pid %s) on request", slot.model, pid)
+        handle.kill_nowait()  # on purpose: `keep_worker` starts the next one without a back-off
+        await handle.exited.wait()
+        return {"worker": slot.model, "stopped_pid": pid, "stopped_jobs": jobs}
 
     def _ready(self, slot: Slot, handle: WorkerHandle) -> None:
         slot.handle, slot.released, slot.starting = handle, False, None

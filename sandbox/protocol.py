@@ -17,6 +17,11 @@ Messages, pool -> worker:
 worker -> pool:
 
     {"t": "ready", "status": {...}}                 confined, weights loaded, warmed up
+    {"t": "partial", "id": int, "seq": int, "sealed": bytes}
+                                                    a streamed job's chunk `seq` (0, 1, ...:
+                                                    `sandbox.partials`), before its answer
+    {"t": "work", "units": {int: int, ...}}         tokens each job (by id) put through the
+                                                    model since the last one (a batching worker)
     {"t": "result", "id": int, "sealed": bytes, "compute_ms": float}
     {"t": "failed", "id": int, "reason": str, "detail": str, "compute_ms": float}
     {"t": "status", "status": {...}}

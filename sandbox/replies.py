@@ -3,12 +3,14 @@
 `PendingJobs` numbers each job the handle sends, keeps it until the worker's ``result`` or
 ``failed`` reply (`sandbox.protocol`) or until the pool gives up on it (a freeze, a kill, a
 crash), and resolves the job's waiter with a `JobResult` either way. A reply for a job given up
-on is dropped. Synchronous; trio thread only.
+on is dropped. `job_of` names the job of a streamed job's ``partial`` chunk, for the pool to
+hand it to that job's `PartialSink` (`sandbox.pool_partials`). Synchronous; trio thread only.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,11 @@ _FAILED_STATUS: dict[str, Status] = {
     "cancelled": "cancelled",
     "internal": "node_error",
 }
+
+
+PartialSink = Callable[[int, bytes], None]
+"""Takes a streamed job's chunks (sequence number, sealed chunk), in order, as they come; it
+must not block (trio thread)."""
 
 
 @dataclass(slots=True)
@@ -71,6 +78,11 @@ class PendingJobs:
             if pending.job.job_id == job_id and pending.result is None:
                 return number
         return None
+
+    def job_of(self, job_id: object) -> Job | None:
+        """The job sent with id `job_id`, while it awaits its reply."""
+        pending = self._pending.get(job_id) if isinstance(job_id, int) else None
+        return None if pending is None or pending.result is not None else pending.job
 
     def forget(self, job_id: int) -> None:
         """Nobody waits for `job_id` any more (answered, or its waiter was cancelled)."""

@@ -52,6 +52,7 @@ from sandbox.models.errors import ModelError
 from sandbox.protocol import ProtocolError, recv_message, send_message
 from sandbox.stop_page import StopLevel, StopPage
 from sandbox.worker_errors import failed_message, node_error_detail
+from sandbox.worker_stream import partial_sender, run_streamed
 
 __all__ = [
     "Preempted",
@@ -75,6 +76,8 @@ PRELOAD = (
     "sandbox.models.engine",
     "sandbox.models.engine_text",
     "sandbox.worker_batch",
+    "sandbox.worker_stream",
+    "sandbox.partials",
     "sandbox.models.text",
     "sandbox.models.chat",
     "jinja2.sandbox",
@@ -186,7 +189,11 @@ class Worker:
 
         try:
             request = open_request(message.get("sealed", b""), self.model_name, self.private_key)
-            output = self.computer.compute(request, check)
+            if request.stream:  # its text goes out in chunks first (sandbox.worker_stream)
+                send = partial_sender(self.sock, job_id)
+                output = run_streamed(self.computer, request, check, send)
+            else:
+                output = self.computer.compute(request, check)
             sealed = seal_output(request, self.model_name, output)
         except Preempted:
             self.device_idle()

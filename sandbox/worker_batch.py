@@ -5,8 +5,12 @@ prompt). Between decode steps the loop reads its socket without blocking, so a j
 arrives while others decode is opened and its first waiting prompt is prefilled into a free
 row at once, and decodes with the others from the next step; a ``cancel`` drops that job's
 rows alone. A job whose rows have all left is answered at once (``result``, or ``failed`` for
-a job that failed alone); the ids of the protocol tell the answers apart. An encode job (a
-decoder refuses it) and anything that is not a job is answered between steps too.
+a job that failed alone); the ids of the protocol tell the answers apart. A job that asks for
+``stream`` sends its rows' text in ``partial`` chunks first (`sandbox.worker_stream`). An
+encode job (a decoder refuses it) and anything that is not a job is answered between steps too.
+Every `WORK_INTERVAL_S`, and before each answer, the loop tells the pool how many tokens each
+job's rows put through the model since the last time (``work``: prompt tokens at the join, one
+per row and step), so that the energy of the batch is shared by work (`thermal.accounting`).
 
 Stopping: one check serves every row, before every layer: it compares the page's hard-stop
 generation with the one when the batch began (the worker had no job), and raises
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import select
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,9 +37,11 @@ from sandbox.models.engine_text import TextJob
 from sandbox.models.errors import ModelError
 from sandbox.models.fast_decode import DecodeStep
 from sandbox.models.pacing import LayerPacer
+from sandbox.partials import ChunkStreamer
 from sandbox.protocol import recv_message, send_message
 from sandbox.stop_page import StopLevel
 from sandbox.worker_errors import failed_message, node_error_detail
+from sandbox.worker_stream import partial_sender
 
 if TYPE_CHECKING:
     import socket
@@ -73,6 +79,10 @@ class BatchHost(Protocol):
         ...
 
 
+WORK_INTERVAL_S = 0.25
+"""The most time between two ``work`` messages while jobs decode."""
+
+
 class BatchPreempted(Exception):
     """Raised by the batch's per-layer check when a hard stop was written since it began."""
 
@@ -86,6 +96,7 @@ class LiveJob:
     text: TextJob
     shape: Shape
     started: float
+    streamer: ChunkStreamer | None = None
 
 
 class BatchServer:
@@ -107,6 +118,8 @@ class BatchServer:
         self._hard0 = worker.page.hard_generation()
         self._poll = select.poll()
         self._poll.register(worker.sock.fileno(), select.POLLIN)
+        self._work: Counter[Any] = Counter()  # tokens through the model, by job, since told
+        self._work_told = time.monotonic()
 
     def serve(self) -> None:
         """Answer messages and decode until ``exit`` or end of stream."""
@@ -147,7 +160,14 @@ class BatchServer:
         try:
             request = open_request(message.get("sealed", b""), worker.model_name, worker.key)
             text, shape = worker.computer.text_request(request)
-            job = LiveJob(job_id, request, TextJob(self.decoder, text), shape, started)
+            streamer = None
+            if request.stream:  # each job streams its own rows' text
+                send = partial_sender(worker.sock, job_id)
+                streamer = ChunkStreamer(request, worker.model_name, send)
+            on_piece = None if streamer is None else streamer.push
+            job = LiveJob(
+                job_id, request, TextJob(self.decoder, text, on_piece), shape, started, streamer
+            )
         except JobInputError as exc:
             self._send_failed(job_id, "bad_input", str(exc), started)
         except ModelError as exc:
@@ -172,8 +192,13 @@ class BatchServer:
         try:
             while self.waiting and self.engine.free:
                 self._join_next(pacer)
-            for row in self.engine.step(pacer):
+            stepping = [self.owners[row][0] for row in self.engine.active()]
+            finished = self.engine.step(pacer)
+            self._work.update(stepping)  # one token each, before any of them is answered
+            for row in finished:
                 self._row_done(row)
+            if time.monotonic() - self._work_told >= WORK_INTERVAL_S:
+                self._tell_work()
         except BatchPreempted:
             self.worker.device_idle()
             self._fail_all("preempted", "hard stop")
@@ -196,6 +221,7 @@ class BatchServer:
             self._fail(job.job_id, "model_error", str(exc))
             return
         self.owners[row] = (job.job_id, index)
+        self._work[job.job_id] += len(row_request.prompt)
         if self.engine.row(row).done:
             self._row_done(row)
 
@@ -206,7 +232,10 @@ class BatchServer:
         if not job.text.complete:
             return
         del self.jobs[job_id]
+        self._tell_work()  # its last tokens count before its answer
         try:
+            if job.streamer is not None:
+                job.streamer.flush()  # the last chunk before the result
             output = job.shape(job.text.completions())
             sealed = seal_output(job.request, self.worker.model_name, output)
         except Exception as exc:
@@ -221,6 +250,14 @@ class BatchServer:
                 "compute_ms": (time.perf_counter() - job.started) * 1000,
             },
         )
+
+    def _tell_work(self) -> None:
+        """Send the tokens each job put through the model since the last ``work`` message."""
+        if self._work:
+            units = {job_id: n for job_id, n in self._work.items() if n}
+            send_message(self.worker.sock, {"t": "work", "units": units})
+            self._work.clear()
+        self._work_told = time.monotonic()
 
     # -- failures ----------------------------------------------------------------------------
 

@@ -4,8 +4,10 @@ Sources, best first: NVML's total-energy counter of the GPU (``nvml``), the RAPL
 counter under ``/sys/class/powercap`` where it is readable (``rapl``; on most kernels only root
 may read it), else an estimate from the allowed power and the time (``estimate``). The meter
 reads the counter whenever a job starts or finishes, and at least once a second while one runs
-(`JobEnergyMeter.progress`), and splits each interval's energy evenly among the jobs that ran
-in it, so concurrent jobs are not counted twice.
+(`JobEnergyMeter.progress`), and splits each interval's energy among the jobs that ran in it,
+so concurrent jobs are not counted twice: by each job's share of the work done in the interval
+(decode steps or tokens, `JobEnergyMeter.work`) when the jobs report it, else evenly. The jobs'
+energies always add up to the energy measured while they ran.
 """
 
 from __future__ import annotations
@@ -160,6 +162,8 @@ class _Share:
     joules: float = 0.0
     estimated_j: float = 0.0  # the fallback estimate's share over the same intervals
     methods: set[str] = field(default_factory=set)
+    units: float = 0.0  # work reported since the last reading
+    reports: bool = False  # has reported work at least once
 
 
 class JobEnergyMeter:
@@ -167,7 +171,7 @@ class JobEnergyMeter:
 
     The counter is read when a job starts, when one finishes and whenever `progress` is asked
     (at least once a second while a job runs, so that an estimate follows the allowed power);
-    each interval's energy is split evenly among the jobs that ran in it. If the counter fails
+    each interval's energy is split among the jobs that ran in it (`_shares`). If the counter fails
     mid-job, the meter switches to the `fallback` estimate for the rest of its life and the
     jobs it then finishes say ``estimate``. A job for which the counter shows no energy at all
     although it ran (a counter that updates too rarely for a short job) gets the estimate too.
@@ -217,12 +221,38 @@ class JobEnergyMeter:
         # A switch to the fallback: this interval is the estimate's (read just above).
         delta = estimated if self.counter is not before else max(0.0, now_j - self._last_j)
         self._last_j = now_j
-        if self._running:
-            share, estimated_share = delta / len(self._running), estimated / len(self._running)
-            for job in self._running.values():
-                job.joules += share
-                job.estimated_j += estimated_share
-                job.methods.add(self.counter.method)
+        for job, weight in zip(self._running.values(), self._shares(), strict=True):
+            job.joules += delta * weight
+            job.estimated_j += estimated * weight
+            job.methods.add(self.counter.method)
+            job.units = 0.0
+
+    def _shares(self) -> list[float]:
+        """Each running job's share of the interval that ends now (they add up to 1).
+
+        By the work each reported in it; a job that never reports work (one that cannot
+        count it) weighs as much as the average reporting job; with no work reported at
+        all, evenly.
+        """
+        jobs = list(self._running.values())
+        if not jobs:
+            return []
+        reporting = [j.units for j in jobs if j.reports]
+        average = sum(reporting) / len(reporting) if reporting else 0.0
+        weights = [j.units if j.reports else average for j in jobs]
+        total = sum(weights)
+        if total <= 0:
+            return [1 / len(jobs)] * len(jobs)
+        return [w / total for w in weights]
+
+    def work(self, job_id: str, units: float) -> None:
+        """A running job did `units` more work (decode steps, tokens: one unit for all jobs)
+        since the last call; the energy of the interval is shared by it. Unknown jobs and
+        negative or non-finite units are ignored."""
+        job = self._running.get(job_id)
+        if job is not None and math.isfinite(units) and units >= 0:
+            job.units += units
+            job.reports = True
 
     def start(self, job_id: str) -> None:
         """A job began."""

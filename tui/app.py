@@ -12,21 +12,19 @@ banner, and the state comes back as soon as it answers again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ScreenStackError
+from textual.app import ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui import messages
+from tui.actions import TechnicianActions
 from tui.screens.base import DaemonScreen
 from tui.screens.budget import BudgetScreen
-from tui.screens.confirm import ConfirmDialog
-from tui.screens.floor import FLOOR_PREFERENCE, FloorDialog
-from tui.screens.help import HelpScreen
 from tui.screens.ledger import LedgerScreen
 from tui.screens.log import LogScreen
 from tui.screens.overview import OverviewScreen
@@ -40,9 +38,6 @@ from tui.widgets.nav import SCREENS
 RECONNECT_S = 1.0  # wait between attempts while the daemon is away
 LOG_LINES = 200
 LEDGER_ROWS = 20
-TEST_STOP_QUESTION = (
-    "Test stop: fire a hard stop as a door would?\nEvery worker is stopped; running jobs end."
-)
 
 
 def wall_clock() -> str:
@@ -50,8 +45,8 @@ def wall_clock() -> str:
     return datetime.now().astimezone().strftime("%H:%M:%S")
 
 
-class ParkmeshApp(App[None]):
-    """The parkmesh technician TUI.
+class ParkmeshApp(TechnicianActions):
+    """The parkmesh technician TUI (its actions: `tui.actions.TechnicianActions`).
 
     Args:
         client: the daemon, as the app reaches it (the app connects, reconnects and closes it).
@@ -80,6 +75,11 @@ class ParkmeshApp(App[None]):
         Binding("r", "resume", "Resume"),
         Binding("t", "test_stop", "Test stop"),
         Binding("f", "set_floor", "Floor"),
+        # Listed in the help (the footer has no room for them at 80 columns).
+        Binding("p", "pause", "Pause", show=False),
+        Binding("c", "curtail", "Curtail", show=False),
+        Binding("w", "restart_worker", "Restart worker", show=False),
+        Binding("ctrl+r", "reload_config", "Reload config", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -89,7 +89,6 @@ class ParkmeshApp(App[None]):
         self.client = client
         self.clock = clock
         self.state = DaemonState(bus=client.address)
-        self._floor_dialog: FloorDialog | None = None
 
     def on_mount(self) -> None:
         self.switch_mode("overview")
@@ -215,63 +214,3 @@ class ParkmeshApp(App[None]):
         except ConnectionLost:
             return
         self.post_message(messages.LedgerLoaded(data))
-
-    # -- actions -----------------------------------------------------------------------------
-
-    def action_drain(self) -> None:
-        self._act("Drain", self.client.drain, "drained: no new jobs; running jobs finish")
-
-    def action_resume(self) -> None:
-        self._act("Resume", self.client.resume, "resumed: jobs are taken when the policy allows")
-
-    def action_test_stop(self) -> None:
-        self.push_screen(ConfirmDialog(TEST_STOP_QUESTION), self._test_stop_answered)
-
-    def _test_stop_answered(self, yes: bool | None) -> None:
-        if not yes:
-            self.state.add_notice("test stop cancelled")
-            self._show()
-            return
-        self.state.add_notice("test stop: stopping the workers…")
-        self._show()
-        self._act("TestStop", self.client.test_stop, "test stop: workers stopped in {0:.2f} ms")
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
-
-    def action_set_floor(self) -> None:
-        budget = self.state.get("BudgetJson") or {}
-        floor = budget.get("floor_percent")
-        self._floor_dialog = FloorDialog(floor if isinstance(floor, int | float) else None)
-        self.push_screen(self._floor_dialog)
-
-    @work(group="actions", exit_on_error=False)
-    async def _act(self, method: str, call: Callable[[], Awaitable[object]], done: str) -> None:
-        """Run one action; `done` is the notice, formatted with the action's result."""
-        try:
-            result = await call()
-        except CallFailed as exc:
-            self.post_message(messages.ActionFinished(f"{method} refused: {exc.message}", ok=False))
-            return
-        except ConnectionLost as exc:
-            self.post_message(messages.ActionFinished(f"{method} failed: {exc}", ok=False))
-            return
-        self.post_message(messages.ActionFinished(done.format(result), ok=True))
-
-    @on(FloorDialog.Submitted)
-    def _floor_submitted(self, event: FloorDialog.Submitted) -> None:
-        self._set_floor(event.text)
-
-    @work(exclusive=True, group="floor", exit_on_error=False)
-    async def _set_floor(self, text: str) -> None:
-        dialog = self._floor_dialog
-        try:
-            applied = await self.client.set_preference(FLOOR_PREFERENCE, text)
-        except (CallFailed, ConnectionLost) as exc:
-            if dialog is not None:
-                dialog.refused(exc.message if isinstance(exc, CallFailed) else str(exc))
-            return
-        if dialog is not None and dialog.is_attached:
-            dialog.dismiss(None)
-        self._floor_dialog = None
-        self.post_message(messages.ActionFinished(f"charge floor set to {applied:g} %", ok=True))

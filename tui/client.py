@@ -163,6 +163,32 @@ class SupervisorClient:
         (latency_ms,) = await self.call("TestStop")
         return float(latency_ms)
 
+    async def pause(self, until_unix: float) -> None:
+        """``Pause``."""
+        await self.call("Pause", float(until_unix), signature="d")
+
+    async def unpause(self) -> bool:
+        """``Unpause``: whether a pause was in force."""
+        (was_paused,) = await self.call("Unpause")
+        return bool(was_paused)
+
+    async def add_curtailment(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``AddCurtailment``: the curtailment as the daemon accepted it."""
+        accepted: dict[str, Any] = await self.call_json(
+            "AddCurtailment", json.dumps(request), signature="s"
+        )
+        return accepted
+
+    async def restart_worker(self, name: str) -> dict[str, Any]:
+        """``RestartWorker``."""
+        answer: dict[str, Any] = await self.call_json("RestartWorker", name, signature="s")
+        return answer
+
+    async def reload_config(self) -> dict[str, Any]:
+        """``ReloadConfig``: what was applied, and what waits for a restart."""
+        outcome: dict[str, Any] = await self.call_json("ReloadConfig")
+        return outcome
+
     async def set_preference(self, name: str, value: str) -> Any:
         """``SetPreference``: the value the daemon applied."""
         applied = await self.call_json("SetPreference", name, value, signature="ss")

@@ -100,3 +100,40 @@ class DaemonSource(Protocol):
             CallFailed: the daemon refused the value (its message says why).
         """
         ...
+
+    async def pause(self, until_unix: float) -> None:
+        """The owner's pause until `until_unix` (0: until unpaused).
+
+        Raises:
+            CallFailed: the daemon refused (a time not in the future, not the owner's group).
+        """
+        ...
+
+    async def unpause(self) -> bool:
+        """Lift the owner's pause; False when none was in force."""
+        ...
+
+    async def add_curtailment(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Hand the daemon a curtailment (``AddCurtailment``'s request); the one it accepted.
+
+        Raises:
+            CallFailed: the daemon refused the request (its message names the field).
+        """
+        ...
+
+    async def restart_worker(self, name: str) -> dict[str, Any]:
+        """Restart the worker of model `name`: {``worker``, ``stopped_pid``, ``stopped_jobs``}.
+
+        Raises:
+            CallFailed: no such worker, or none running to restart.
+        """
+        ...
+
+    async def reload_config(self) -> dict[str, Any]:
+        """Re-read the daemon's configuration file: {``applied``, ``needs_restart``}.
+
+        Raises:
+            CallFailed: the file does not load (the message names file and line); nothing
+                changed.
+        """
+        ...

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Final, TypeAlias
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from sandbox.partials import MAX_CHUNK_BYTES, MAX_SEQ
+
 from .untrusted import MAX_ID_CHARS, MAX_JOB_ID_CHARS
 
 
@@ -66,6 +68,13 @@ PlainId: TypeAlias = Annotated[
         max_length=MAX_ID_CHARS,
         description=f"1..{MAX_ID_CHARS} printable characters",
         extra=PRINTABLE,
+    ),
+]
+Seq: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+Chunk: TypeAlias = Annotated[
+    bytes,
+    msgspec.Meta(
+        min_length=1, max_length=MAX_CHUNK_BYTES, description=f"1..{MAX_CHUNK_BYTES} bytes"
     ),
 ]
 Currency: TypeAlias = Annotated[
@@ -166,6 +175,15 @@ class ResultBody(Body, frozen=True, kw_only=True):
     energy_j: Number
 
 
+class PartialBody(Body, frozen=True, kw_only=True):
+    """Chunk `seq` (0, 1, ...) of a streamed job's text, sealed to the client, before its
+    result (`sandbox.partials`)."""
+
+    job: JobId
+    seq: Seq
+    chunk: Chunk
+
+
 class FailureBody(Body, frozen=True, kw_only=True):
     """Why `job` has no result from this car."""
 
@@ -221,6 +239,15 @@ class JobResultBody(Body, frozen=True, kw_only=True):
     timings: dict[Any, Any]
     energy_j: Number
     car: str
+
+
+class JobPartialBody(Body, frozen=True, kw_only=True):
+    """Chunk `seq` of a streamed job's text from the car `car` (an alias), forwarded."""
+
+    job: JobId
+    seq: Seq
+    chunk: Chunk
+    car: PlainId
 
 
 class JobFailedBody(Body, frozen=True, kw_only=True):

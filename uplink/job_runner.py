@@ -6,7 +6,8 @@ job's deadline) asks the port to stop it through the worker's stop flag and, if 
 not returned `CANCEL_GRACE_S` later (or the port cannot stop it by flag), cancels its task.
 Whatever happens, `finish(job, outcome, timings)` is called once per job: a `JobResult`, or a
 `JobFailure` (the port's, or the stop's reason when the task was cancelled, ``crashed`` when
-`run_job` raised or the node itself is stopping).
+`run_job` raised or the node itself is stopping). An interactive job's streamed chunks go to
+the sink `partials` makes for it (docs/protocol.md, section 5.1); a batch job gets none.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from .messages import FailureReason
-from .node_port import Job, JobFailure, JobResult, NodePort
+from .messages import FailureReason, Tier
+from .node_port import Job, JobFailure, JobResult, NodePort, PartialSink
 
 LOG = logging.getLogger("parkmesh.uplink")
 
@@ -31,8 +32,15 @@ Finish = Callable[[Job, Outcome, dict[str, float]], Awaitable[None]]
 class JobRunner:
     """The jobs running on this car. Use from the trio thread; `bind` a nursery first."""
 
-    def __init__(self, port: NodePort, finish: Finish, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        port: NodePort,
+        finish: Finish,
+        clock: Callable[[], float],
+        partials: Callable[[Job], PartialSink] | None = None,
+    ) -> None:
         self.port = port
+        self._partials = partials
         self._finish = finish
         self._clock = clock
         self._running: dict[str, trio.CancelScope] = {}
@@ -91,7 +99,7 @@ class JobRunner:
                 async with trio.open_nursery() as inner:
                     inner.start_soon(self._expire, job)
                     try:
-                        outcome = await self.port.run_job(job)
+                        outcome = await self._run_on_port(job)
                     except Exception as exc:
                         LOG.exception("job %s: run_job raised", job.job_id)
                         outcome = JobFailure(FailureReason.CRASHED, f"{type(exc).__name__}: {exc}")
@@ -122,6 +130,11 @@ class JobRunner:
                 self._stop_reason.pop(job.job_id, None)
                 if not self._running:
                     self._idle.set()
+
+    async def _run_on_port(self, job: Job) -> Outcome:
+        if self._partials is None or job.tier is not Tier.INTERACTIVE:
+            return await self.port.run_job(job)
+        return await self.port.run_job(job, self._partials(job))
 
     async def _expire(self, job: Job) -> None:
         await trio.sleep(max(0.0, job.deadline - self._clock()))

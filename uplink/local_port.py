@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sandbox.jobs import JobInputError, open_request, seal_output
 
 from .messages import FailureReason
-from .node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus
+from .node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus, PartialSink
 
 MODELS = ("hash", "embed-tiny")
 WATTS = 800.0
@@ -99,8 +99,10 @@ class LocalPort:
             why.append(FailureReason.PREEMPTED)
             event.set()
 
-    async def run_job(self, job: Job) -> JobResult | JobFailure:
-        """Open, compute, seal; see the module docstring."""
+    async def run_job(
+        self, job: Job, partials: PartialSink | None = None
+    ) -> JobResult | JobFailure:
+        """Open, compute, seal; see the module docstring (an encode job streams nothing)."""
         self.started.append(job.job_id)
         stop, why = self._stops[job.job_id] = (trio.Event(), [])
         t0 = time.perf_counter()

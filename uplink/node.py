@@ -16,7 +16,8 @@ starts the MQTT client and serves:
   and re-applied at every start). A daemon that dies before that gets the message again on its
   next connection (the persistent session), and every handler is idempotent for that;
 * offers are decided at once (`uplink.offers.decide`), accepted ones journaled before they run;
-* every final answer goes to the outbox before it is published and leaves it on PUBACK;
+* every final answer goes to the outbox before it is published and leaves it on PUBACK; an
+  interactive job's streamed chunks go straight out (`uplink.streaming`), before its answer;
 * receipts go to `NodePort.record_receipt` once per receipt id (`uplink.receipts`);
 * jobs a previous process left running get their ledger row (`NodePort.record_interrupted`)
   and then the answer ``crashed`` (`uplink.outbox.Outbox.open`);
@@ -62,6 +63,7 @@ from .outbox import Outbox
 from .receipts import take_receipt
 from .replay import ReplayCache
 from .store import NodeStore
+from .streaming import PartialPublisher
 from .topics import Topics, check_id
 
 LOG = logging.getLogger("parkmesh.uplink")
@@ -109,7 +111,7 @@ class NodeUplink:
         self.flags = NodeFlags()
         self.refused: Counter[str] = Counter()
         self.receipts: Counter[str] = Counter()
-        self.jobs = JobRunner(port, self._finish, clock)
+        self.jobs = JobRunner(port, self._finish, clock, lambda job: self.partials.sink(job))
         self._nursery: trio.Nursery | None = None
         self.mqtt = MqttClient(
             client_id=self.node_id,
@@ -139,6 +141,8 @@ class NodeUplink:
             clock=clock,
         )
         self._receipts_lock = trio.Lock()
+        out = self.topics.node_out(self.node_id)
+        self.partials = PartialPublisher(self.mqtt, self.signer, out, config.answer_ttl_s)
         self.controls = Controls(
             port,
             journal=lambda: self.journal,

@@ -11,7 +11,7 @@ Contract, method by method:
     and if not why; the models loaded; allowed power and runway from the thermal budget; the
     worker's HPKE public key.
 
-``async run_job(job: Job) -> JobResult | JobFailure``
+``async run_job(job: Job, partials: PartialSink | None = None) -> JobResult | JobFailure``
     Run one accepted job to its end (the daemon's ``supervisor.daemon.pool_bridge`` converts
     to and from the sandbox pool's ``Job``/``JobResult``): hand ``job.sealed_input`` to a
     worker, which opens it (``sandbox.jobs.open_request``: HPKE with info
@@ -20,7 +20,10 @@ Contract, method by method:
     ``parkmesh/v1/output/<model>``). Return a
     `JobResult`, or a `JobFailure` with reason preempted (the car needed the GPU), crashed (the
     worker died), poison (the input did not open or broke the model) or expired. It must not
-    raise for any of these. The plaintext never reaches the daemon. Cancellation: the uplink
+    raise for any of these. The plaintext never reaches the daemon. A streamed job (the
+    request asks for it inside the ciphertext: ``sandbox.partials``) hands each sealed chunk of
+    its text to `partials` (sequence number, chunk; synchronous, must not block) before it
+    returns; the uplink passes `partials` for interactive jobs only. Cancellation: the uplink
     calls `cancel_job` first; if `run_job` has not returned 2 s later the uplink cancels the
     task (trio cancellation), so `run_job` must clean up under cancellation.
 
@@ -75,11 +78,14 @@ Contract, method by method:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from .messages import FailureReason, Tier
+
+PartialSink = Callable[[int, bytes], None]
+"""Takes a streamed job's sealed chunks (sequence number, chunk) in order; must not block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +169,11 @@ class NodePort(Protocol):
         """May a job start now, and what the car offers."""
         ...
 
-    async def run_job(self, job: Job) -> JobResult | JobFailure:
-        """Run one job to its end; never raises for job-level failures."""
+    async def run_job(
+        self, job: Job, partials: PartialSink | None = None
+    ) -> JobResult | JobFailure:
+        """Run one job to its end, its chunks (if it streams) to `partials`; never raises for
+        job-level failures."""
         ...
 
     def cancel_job(self, job_id: str) -> bool:

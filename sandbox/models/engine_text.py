@@ -12,7 +12,7 @@ parameters are a `RequestError` from `TextJob`'s constructor or the engine's ``j
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +21,7 @@ import torch
 from sandbox.models.engine import Row, RowRequest
 from sandbox.models.errors import RequestError
 from sandbox.models.generate import check_sampling
+from sandbox.models.pacing import Check
 from sandbox.models.runtime import Completion, LoadedDecoder
 from sandbox.models.text import BatchText
 
@@ -41,15 +42,50 @@ class TextRequest:
     bos_id: int | None = None
 
 
+OnPiece = Callable[[int, str], None]
+"""Called with (prompt index, text piece) as each piece of a completion becomes final; a
+prompt's pieces join to its completion's text (stop strings are never streamed)."""
+
+
+def complete(
+    decoder: LoadedDecoder, request: TextRequest, check: Check, on_piece: OnPiece | None
+) -> list[Completion]:
+    """`request` on the decoder alone (`LoadedDecoder.complete_batch`), its text streamed to
+    `on_piece`: what the one-job worker runs for a streamed job.
+
+    Raises:
+        RequestError: as `LoadedDecoder.complete_batch`.
+        Whatever `check` raises, unchanged.
+    """
+    r = request
+    return decoder.complete_batch(
+        list(r.prompts),
+        max_new_tokens=r.max_new_tokens,
+        check=check,
+        on_token=on_piece,
+        temperature=r.temperature,
+        top_p=r.top_p,
+        seed=r.seed,
+        step_rows=r.step_rows,
+        stop=r.stop,
+        eos_ids=r.eos_ids,
+        add_bos=r.add_bos,
+        bos_id=r.bos_id,
+    )
+
+
 class TextJob:
-    """One job's prompts, tokenized, as rows to join an engine; its completions as they end.
+    """One job's prompts, tokenized, as rows to join an engine; its completions as they end;
+    each piece of text, as it becomes final, to `on_piece` (a streamed job).
 
     Raises (constructor):
         RequestError: as `LoadedDecoder.complete_batch` (no prompts, bad sampling, seed or
             stop strings).
     """
 
-    def __init__(self, decoder: LoadedDecoder, request: TextRequest) -> None:
+    def __init__(
+        self, decoder: LoadedDecoder, request: TextRequest, on_piece: OnPiece | None = None
+    ) -> None:
         r = request
         if not r.prompts or not all(isinstance(p, str) for p in r.prompts):
             raise RequestError("generate needs a non-empty list of prompt strings")
@@ -65,7 +101,7 @@ class TextJob:
         first = [cfg.bos_id if r.bos_id is None else r.bos_id] if bos else []
         tok = decoder.tokenizer
         self._ids = [[*first, *tok.encode(p, add_special_tokens=False).ids] for p in r.prompts]
-        self._texts = BatchText(tok, len(r.prompts), r.stop, None)
+        self._texts = BatchText(tok, len(r.prompts), r.stop, on_piece)
         # One generator per job, as complete_batch has one per call.
         self._generator = torch.Generator(device=decoder.model.lm_head.weight.device)
         self._generator.manual_seed(secrets.randbits(63) if r.seed is None else r.seed)

@@ -46,7 +46,7 @@ from .bounds import (
     fit_lines,
     shown,
 )
-from .facade import PreferenceError, SupervisorFacade
+from .facade import PreferenceError, ReloadRefused, SupervisorFacade
 from .jsontext import fit_json
 from .properties import compute_json, compute_properties, compute_status_json
 from .spec import Method, interface_xml, interfaces
@@ -85,6 +85,8 @@ class Dispatcher:
             "Pause": self._pause,
             "Unpause": self._unpause,
             "TestStop": self._test_stop,
+            "ReloadConfig": self._reload_config,
+            "RestartWorker": self._restart_worker,
             "Explain": self._explain,
             "GetStatus": self._status,
             "GetPreferences": self._preferences,
@@ -208,6 +210,25 @@ class Dispatcher:
 
     async def _test_stop(self, body: Body) -> Body:
         return (float(await self.facade.test_stop()),)
+
+    async def _reload_config(self, body: Body) -> Body:
+        try:
+            outcome = await self.facade.reload_config()
+        except ReloadRefused as exc:
+            name = names.ERROR_UNAVAILABLE if exc.unavailable else names.ERROR_FAILED
+            raise ApiError(name, f"nothing changed: {exc}") from None
+        return (fit_json(outcome, MAX_REPLY_BYTES),)
+
+    async def _restart_worker(self, body: Body) -> Body:
+        (name,) = body
+        try:
+            restarted = await self.facade.restart_worker(name)
+        except KeyError:
+            known = ", ".join(str(w.get("model")) for w in self.facade.workers()) or "none"
+            raise invalid("name", f"no worker {shown(name)} (workers: {known})") from None
+        except ValueError as exc:
+            raise ApiError(names.ERROR_UNAVAILABLE, f"name: {exc}") from None
+        return (fit_json(restarted, MAX_REPLY_BYTES),)
 
     async def _explain(self, body: Body) -> Body:
         return (self.facade.state().explanation,)

@@ -26,6 +26,11 @@ unless said otherwise, ``None`` means unknown):
     list of {``id``, ``model``, ``state``, ``started``, ``elapsed_s``, ``worker``}.
 ``earnings()``
     {``currency``, ``today``, ``month``, ``pending``}.
+``reload_config()``
+    {``applied``: dotted keys now in force, ``needs_restart``: dotted keys that changed but wait
+    for a restart}.
+``restart_worker(name)``
+    {``worker`` (the model), ``stopped_pid``, ``stopped_jobs`` (ids of the jobs it stopped)}.
 ``loop()``
     {``running`` (bool), ``longest_step_ms``, ``longest_step_task``,
     ``window_longest_step_ms``, ``window_longest_step_task``, ``lag_ms``, ``max_lag_ms``,
@@ -141,12 +146,27 @@ class PreferenceError(ValueError):
         self.argument = argument
 
 
+class ReloadRefused(Exception):
+    """The configuration was not reloaded and nothing changed.
+
+    Attributes:
+        unavailable: True when there is no file to re-read (the daemon runs on its defaults);
+            False when the file does not load or check (the message names file and line).
+    """
+
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
+
+
 class SupervisorFacade(Protocol):
     """The daemon as the API sees it. Implemented in ``supervisor/daemon/``.
 
     Error handling: snapshot methods must not raise. `set_preference` raises `PreferenceError`
     (or `KeyError` for an unknown name, `ValueError` for a bad value); `add_curtailment` raises
-    `ValueError` for a bad request. Any other exception from an action is reported to the
+    `ValueError` for a bad request; `reload_config` raises `ReloadRefused`; `restart_worker`
+    raises `KeyError` for an unknown worker and `ValueError` for one with nothing to restart.
+    Any other exception from an action is reported to the
     caller as ``org.parkmesh.Error.Failed`` and the service goes on.
     """
 
@@ -245,6 +265,26 @@ class SupervisorFacade(Protocol):
 
     async def test_stop(self) -> float:
         """Fire a hard stop as a door opening would and return the measured latency in ms."""
+        ...
+
+    async def reload_config(self) -> JsonMap:
+        """Re-read the daemon's configuration file and apply what can change live (keys in the
+        module docstring); a file that does not load changes nothing.
+
+        Raises:
+            ReloadRefused: no file to re-read, or the file does not load or check.
+        """
+        ...
+
+    async def restart_worker(self, name: str) -> JsonMap:
+        """Restart one worker (`name`: its model, or its pid as text): its running jobs end as
+        a stop ends them, and a fresh worker starts (keys in the module docstring). Returns
+        once the old worker has exited; the fresh one shows in `workers` when ready.
+
+        Raises:
+            KeyError: no worker of that name (the message lists them).
+            ValueError: it has no running worker now (restarting, or released).
+        """
         ...
 
     def subscribe(self) -> trio.MemoryReceiveChannel[ApiEvent]:

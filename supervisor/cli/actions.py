@@ -1,7 +1,8 @@
-"""``parkmesh drain``, ``pause``, ``resume`` and ``test-stop``: actions on the running daemon,
-the same calls as the TUI's.
+"""``parkmesh drain``, ``pause``, ``resume``, ``test-stop``, ``reload`` and ``restart-worker``:
+actions on the running daemon, the same calls as the TUI's.
 
-The bus policy gives Drain, Resume (of a drain) and TestStop to ``parkmesh-tech``, and the
+The bus policy gives Drain, Resume (of a drain), TestStop, ReloadConfig and RestartWorker to
+``parkmesh-tech``, and the
 owner's Pause and Unpause to ``parkmesh-owner`` (and the technician). ``parkmesh resume``
 lifts what is in force that the caller may lift, the owner's pause and the technician's drain,
 and says which. A refused call (another user's group, say) exits 1 with the daemon's reason; a
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import time
 from typing import Any
 
 from supervisor.cli.output import print_json
@@ -24,6 +26,15 @@ ACTIONS: dict[str, tuple[str, str]] = {
 }
 PAUSE_TEXT = "the owner's pause: no compute (running jobs finish) until resumed or --until"
 RESUME_TEXT = "lift the owner's pause and the technician's drain, those in force you may lift"
+RELOAD_TEXT = (
+    "re-read the daemon's configuration file and apply what can change live (as SIGHUP does); "
+    "a file that does not load changes nothing"
+)
+RESTART_TEXT = (
+    "restart one worker: its running job ends as a stop ends it, and a fresh worker starts"
+)
+READY_STATES = ("ready", "busy")
+WAIT_POLL_S = 0.2  # how often `restart-worker` looks at the workers while it waits
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -37,6 +48,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     pause.set_defaults(func=_pause, command="pause")
     _add(sub, "resume", RESUME_TEXT).set_defaults(func=_resume, command="resume")
+    _add(sub, "reload", RELOAD_TEXT).set_defaults(func=_reload, command="reload")
+    restart = _add(sub, "restart-worker", RESTART_TEXT)
+    restart.add_argument("name", metavar="NAME", help="the worker's model (as `status` lists)")
+    restart.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="wait up to S seconds for the fresh worker to be ready (0: do not wait)",
+    )
+    restart.set_defaults(func=_restart_worker, command="restart-worker")
 
 
 def _add(sub: argparse._SubParsersAction[Any], command: str, text: str) -> argparse.ArgumentParser:
@@ -147,3 +169,68 @@ def _resume(args: argparse.Namespace) -> int:
         elif not kept:
             print("nothing to resume: compute is neither paused nor drained")
     return 1 if kept and not lifted else 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    from supervisor.api import client
+
+    try:
+        outcome = client.call_json("ReloadConfig", bus=resolve_bus(args))
+    except client.ApiCallError as exc:
+        return _refused(args.command, exc)
+    if args.json:
+        print_json({"done": "reload", **outcome})
+        return 0
+    applied, waiting = outcome.get("applied") or [], outcome.get("needs_restart") or []
+    if not applied and not waiting:
+        print("configuration reloaded: nothing changed")
+    if applied:
+        print(f"configuration reloaded: applied {', '.join(applied)}")
+    if waiting:
+        print(f"needs a restart (systemctl restart parkmesh): {', '.join(waiting)}")
+    return 0
+
+
+def _restart_worker(args: argparse.Namespace) -> int:
+    """RestartWorker, then wait (``--wait``) until the worker's fresh process is ready."""
+    from supervisor.api import client
+
+    bus = resolve_bus(args)
+    try:
+        answer = client.call_json("RestartWorker", args.name, bus=bus)
+    except client.ApiCallError as exc:
+        return _refused(args.command, exc)
+    model, old = answer.get("worker"), answer.get("stopped_pid")
+    fresh = _wait_ready(model, old, args.wait, bus) if args.wait > 0 else None
+    result = {"done": "restart-worker", **answer, "ready_pid": fresh.get("id") if fresh else None}
+    if args.json:
+        print_json(result)
+    else:
+        jobs = answer.get("stopped_jobs") or []
+        stopped = f"pid {old} stopped" + (f" with job {', '.join(jobs)}" if jobs else "")
+        if fresh:
+            print(f"worker for {model} restarted: {stopped}; pid {fresh.get('id')} ready")
+        elif args.wait > 0:
+            print(
+                f"parkmesh restart-worker: {stopped}; no fresh worker ready within {args.wait:g} s",
+                file=sys.stderr,
+            )
+        else:
+            print(f"worker for {model} restarting: {stopped}")
+    return 1 if args.wait > 0 and not fresh else 0
+
+
+def _wait_ready(model: Any, old: Any, wait_s: float, bus: str | None) -> dict[str, Any] | None:
+    """The worker row of `model` once a process other than `old` serves it ready, or None
+    after `wait_s` seconds."""
+    from supervisor.api import client
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        for worker in client.get_property("WorkersJson", bus=bus) or []:
+            fresh = worker.get("id") not in (None, old)
+            if worker.get("model") == model and fresh and worker.get("state") in READY_STATES:
+                return dict(worker)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(WAIT_POLL_S)

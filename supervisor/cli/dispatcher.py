@@ -3,7 +3,8 @@
 Both speak to a broker given by ``--host/--port`` and TLS files, or, with ``--dev DIR``, to a
 development mesh: ``parkmesh dispatcher --dev DIR --cars 3`` starts mosquitto (mutual TLS),
 the dispatcher and three stand-in cars (`uplink.local_port.LocalPort`) in one process and lays
-the keys and certificates out in DIR; ``parkmesh submit --dev DIR ...`` then finds them there.
+the keys and certificates out in DIR; ``parkmesh submit --dev DIR ...`` then finds them there
+(`supervisor.cli.dispatcher_submit`).
 
 The dispatcher keeps its jobs in a sqlite state file (``--db``; with ``--dev``,
 ``DIR/mesh/state/dispatcher.sqlite3``): started again on the same file after a crash or a
@@ -23,7 +24,6 @@ from typing import Any
 
 import trio
 
-from supervisor.cli.output import print_json
 from uplink.dispatcher.reconnect import LEAST_MAX_S, LEAST_MIN_S, RECONNECT_MAX_S, RECONNECT_MIN_S
 
 
@@ -125,56 +125,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     dispatcher_control.register(d.add_subparsers(title="commands", metavar="COMMAND"))
 
-    s = sub.add_parser(
-        "submit",
-        help="submit one job through the dispatcher and open the result",
-        description="Submit one job to the reference dispatcher: ask for a quote, seal the input "
-        "to each quoted car's worker key, and print the first result, opened.",
-        epilog=SUBMIT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _broker_args(s)
-    s.add_argument("--client-id", default="client", help="this client's id (default client)")
-    s.add_argument(
-        "--signing-key",
-        type=Path,
-        help="client Ed25519 key (raw 32 bytes); without --dev, required",
-    )
-    s.add_argument(
-        "--dispatcher-key",
-        help="pinned dispatcher public key (64 hex digits); without --dev, required",
-    )
-    s.add_argument(
-        "--model",
-        required=True,
-        help="model name (--dev stand-in cars: hash, embed-tiny, all-MiniLM-L6-v2)",
-    )
-    s.add_argument("--text", required=True, help="the input text")
-    s.add_argument(
-        "--op",
-        choices=("encode", "generate"),
-        default="encode",
-        help="request kind (sandbox.jobs): embeddings or text generation",
-    )
-    s.add_argument("--max-new-tokens", type=int, default=32, help="for --op generate (default 32)")
-    s.add_argument(
-        "--redundancy", type=int, default=1, help="cars running it at once, k (1..8, default 1)"
-    )
-    s.add_argument(
-        "--tier",
-        choices=("interactive", "batch"),
-        default="batch",
-        help="interactive: only cars that answer fast; batch: any (default batch)",
-    )
-    s.add_argument(
-        "--deadline-s",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="the job is worthless after this long (default 60)",
-    )
-    s.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    s.set_defaults(func=_submit)
+    from supervisor.cli import dispatcher_submit
+
+    dispatcher_submit.register(sub, _broker_args, _need)
 
 
 DISPATCHER_EPILOG = """\
@@ -184,14 +137,6 @@ examples:
       --signing-key dispatcher.ed25519 --nodes-dir nodes/ --clients-dir clients/ \\
       --db /var/lib/parkmesh/dispatcher.sqlite3
   parkmesh dispatcher control drain --dev /tmp/mesh --car car1
-"""
-
-SUBMIT_EPILOG = """\
-examples:
-  parkmesh submit --dev /tmp/mesh --model hash --text hello
-  parkmesh submit --dev /tmp/mesh --model all-MiniLM-L6-v2 --text "parked cars" --redundancy 2
-  parkmesh submit --host broker.example --ca ca.pem --cert c.pem --key c.key \\
-      --signing-key client.ed25519 --dispatcher-key 3b6a...e1 --model hash --text hi --json
 """
 
 
@@ -263,87 +208,4 @@ def _dispatcher(args: argparse.Namespace) -> int:
         reconnect_max_s=args.reconnect_max_s,
     )
     trio.run(dispatcher.run)
-    return 0
-
-
-def _submit(args: argparse.Namespace) -> int:
-    if args.redundancy < 1 or args.redundancy > 8 or args.deadline_s <= 0:
-        print(
-            "parkmesh submit: --redundancy must be 1..8 and --deadline-s positive", file=sys.stderr
-        )
-        return 2
-    from uplink.dispatcher.submit import JobFailed, SubmitClient
-
-    if args.dev is not None:
-        from uplink.mesh import Mesh
-
-        client = Mesh.open(args.dev / "mesh").client(args.client_id)
-    else:
-        missing = _need(args, "ca", "cert", "key", "signing_key", "dispatcher_key")
-        if missing:
-            print(
-                f"parkmesh submit: without --dev, {', '.join(missing)} are required",
-                file=sys.stderr,
-            )
-            return 2
-        from uplink.client import TlsFiles
-        from uplink.keys import load_signing_key, parse_public_key
-
-        client = SubmitClient(
-            client_id=args.client_id,
-            signing_key=load_signing_key(args.signing_key),
-            dispatcher_key=parse_public_key(args.dispatcher_key, "--dispatcher-key"),
-            host=args.host,
-            port=args.port,
-            tls=TlsFiles(args.ca, args.cert, args.key),
-            prefix=args.prefix,
-        )
-
-    async def main() -> dict[str, Any]:
-        async with trio.open_nursery() as nursery:
-            with trio.move_on_after(10):
-                await nursery.start(client.run)
-            if not client.mqtt.connected:
-                nursery.cancel_scope.cancel()
-                return {
-                    "error": f"could not reach the broker within 10 s "
-                    f"({client.mqtt.last_error or 'no answer'})"
-                }
-            try:
-                out = await client.submit(
-                    args.model,
-                    [args.text],
-                    tier=args.tier,
-                    k=args.redundancy,
-                    deadline_s=args.deadline_s,
-                    op=args.op,
-                    max_new_tokens=args.max_new_tokens,
-                )
-            except JobFailed as exc:
-                return {"error": str(exc)}
-            finally:
-                nursery.cancel_scope.cancel()
-        return {
-            "job": out.job,
-            "output": dict(out.output),
-            "car": out.car,
-            "cars_quoted": out.cars_quoted,
-            "timings": dict(out.timings),
-            "energy_j": out.energy_j,
-            "e2e_ms": round(out.e2e_ms, 3),
-            "quote_ms": round(out.quote_ms, 3),
-        }
-
-    result = trio.run(main)
-    if "error" in result:
-        print(f"parkmesh submit: {result['error']}", file=sys.stderr)
-        return 1
-    if args.json:
-        print_json(result)
-    else:
-        output = result["output"]
-        shown = output.get("texts") or [
-            f"embedding of {len(v)} values" for v in output.get("embeddings", [])
-        ]
-        print(f"{shown}\n(car {result['car']}, {result['e2e_ms']} ms)")
     return 0

@@ -25,9 +25,7 @@ from sandbox.pool import WorkerPool
 from sandbox.stop_page import StopLevel, StopReason
 from sandbox.wakeup import Wakeup
 from supervisor.api.service import ApiService
-from supervisor.config.check import check_config
 from supervisor.config.errors import ConfigError
-from supervisor.config.load import load_config
 from supervisor.config.schema import Config
 from supervisor.hotpath import HotPath
 from supervisor.ledger import LEDGER_FILE
@@ -51,7 +49,7 @@ from .job_desk import JobDesk
 from .log_ring import LogRing
 from .manifest_installer import ManifestInstaller, check_models_provisioned
 from .owner_pause import PAUSE_FILE, OwnerPause
-from .reload import apply_reload
+from .reload import NoConfigFile, reload_file
 from .sources import VehicleSource, on_stop_thread
 from .stop_watch import StopReport, StopWatch
 from .systemd import Notifier
@@ -176,6 +174,8 @@ class Supervisor:
         self.facade.owner_pause = OwnerPause(
             self.hotpath.set_soft_stop, path=config.daemon.state_dir / PAUSE_FILE
         )
+        # ``ReloadConfig`` re-reads the file as SIGHUP does.
+        self.facade.reloader = lambda: reload_file(self, self.config_path)
         self.decision_listeners.append(self.facade.on_decision)
         self.decision_listeners.append(lambda _decision: self.status_changes.notify_nowait())
         self.stop_reports.append(self.facade.on_stop)
@@ -270,6 +270,7 @@ class Supervisor:
             sandbox, board=self.board, stop_priority=self.config.daemon.realtime_priority
         )
         self.facade.workers_list = pool
+        self.facade.worker_restarter = pool.restart_worker  # ``RestartWorker``
         self.stop_watch.kills = lambda: pool.kills
         await nursery.start(pool.run)
         desk = self.job_desk = self.facade.desk = self.desk_for(pool)
@@ -302,19 +303,15 @@ class Supervisor:
 
     async def _reload_on_signal(self, hups: AsyncIterator[int]) -> None:
         """On each SIGHUP (``systemctl reload``): re-read the file, apply what can change live
-        and log what needs a restart (`reload.apply_reload`). A file that does not load or
+        and log what needs a restart (`reload.reload_file`). A file that does not load or
         check changes nothing: the error is logged and the daemon carries on."""
         async for _ in hups:
-            if self.config_path is None:
-                LOG.warning("SIGHUP: the daemon was started without a file to re-read")
-                continue
             try:
-                new = load_config(self.config_path)
-                check_config(new, self.config_path)
-            except ConfigError as exc:
-                LOG.error("reload refused, nothing changed: %s", exc)
-                continue
-            apply_reload(self, new)
+                reload_file(self, self.config_path)
+            except NoConfigFile:
+                LOG.warning("SIGHUP: the daemon was started without a file to re-read")
+            except ConfigError:
+                pass  # logged by `reload_file`: nothing changed, the daemon carries on
 
     async def _stop_on_signal(self, signals: AsyncIterator[int], nursery: trio.Nursery) -> None:
         """Shut the daemon down on the first SIGTERM or SIGINT."""

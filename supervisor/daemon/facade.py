@@ -1,18 +1,19 @@
-"""The daemon as its DBus API sees it: snapshots, actions and events (`SupervisorFacade`)."""
+"""The daemon as its DBus API sees it: snapshots, actions and events (`SupervisorFacade`).
+
+The parts it reads are named by the protocols of `facade_ports` (re-exported here)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 
 from sandbox.board import Stopper
-from sandbox.slot import WorkerStatistics
 from sandbox.stop_page import StopLevel, StopReason
 from supervisor.api.bounds import shown
 from supervisor.api.facade import (
@@ -20,6 +21,7 @@ from supervisor.api.facade import (
     JobFinished,
     JsonMap,
     PreferenceError,
+    ReloadRefused,
     SignalView,
     StateChanged,
     StateView,
@@ -27,108 +29,29 @@ from supervisor.api.facade import (
 )
 from supervisor.nodes.identity import NodeIdentity
 from supervisor.policy import Decision
-from supervisor.vehicle.state import VehicleState
-from thermal.preferences import PREFERENCE_NAMES, OwnerPreferences, set_preference
-from thermal.prefstore import PreferenceStore
+from thermal.preferences import PREFERENCE_NAMES, set_preference
 
+from .facade_ports import CarView, JobViews, OwnerBudget, StopConfirmer, UplinkView, WorkerList
 from .log_ring import LogRing
 from .loop_monitor import IDLE_LAG_PERIOD_S, LoopMonitor
 from .owner_pause import OwnerPause
+from .reload import NoConfigFile, ReloadOutcome
 from .stop_watch import StopReport
+
+__all__ = [
+    "CarView",
+    "DaemonFacade",
+    "JobViews",
+    "OwnerBudget",
+    "StopConfirmer",
+    "UplinkView",
+    "WorkerList",
+]
 
 LOG = logging.getLogger("parkmesh")
 
 # Events queued per API subscriber before the oldest news is dropped.
 SUBSCRIBER_BUFFER = 64
-
-
-class CarView(Protocol):
-    """The hot path as the API sees it (`supervisor.hotpath.HotPath`)."""
-
-    @property
-    def decision(self) -> Decision:
-        """The latest decision."""
-        ...
-
-    @property
-    def state(self) -> VehicleState:
-        """The vehicle state (read only)."""
-        ...
-
-    def clock(self) -> float:
-        """Now, on the state's clock."""
-        ...
-
-    def set_soft_stop(self, source: str, reasons: Sequence[str]) -> object:
-        """Replace `source`'s soft-stop reasons and re-evaluate."""
-        ...
-
-
-class OwnerBudget(Protocol):
-    """The thermal budget as the owner's calls change it (`thermal.service.BudgetService`)."""
-
-    @property
-    def preferences(self) -> OwnerPreferences:
-        """The preferences in force."""
-        ...
-
-    @property
-    def store(self) -> PreferenceStore | None:
-        """Where they are kept (None: in memory only)."""
-        ...
-
-    def snapshot(self) -> dict[str, Any]:
-        """The budget's state, for the API."""
-        ...
-
-    def set_preferences(self, prefs: OwnerPreferences) -> None:
-        """Adopt `prefs` (written to the store unless it holds them already)."""
-        ...
-
-    def add_curtailment_json(self, text: str) -> dict[str, Any]:
-        """Obey a curtailment in its JSON form; raises ValueError for a malformed one."""
-        ...
-
-
-class StopConfirmer(Protocol):
-    """Confirms hard stops and keeps the last report (`stop_watch.StopWatch`)."""
-
-    @property
-    def last(self) -> StopReport | None:
-        """The last confirmed stop's report."""
-        ...
-
-    async def confirm(self) -> StopReport:
-        """Wait for the workers to acknowledge the stop in force; its report."""
-        ...
-
-
-class WorkerList(Protocol):
-    """The worker processes (`sandbox.pool.WorkerPool`)."""
-
-    def statistics(self) -> Sequence[WorkerStatistics]:
-        """A snapshot of each worker."""
-        ...
-
-
-class JobViews(Protocol):
-    """The jobs and the earnings (`job_desk.JobDesk`)."""
-
-    def jobs_view(self) -> list[dict[str, Any]]:
-        """Jobs running now."""
-        ...
-
-    def earnings_view(self) -> dict[str, Any]:
-        """Credits today and this month."""
-        ...
-
-
-class UplinkView(Protocol):
-    """The dispatcher link (`uplink.node.NodeUplink`)."""
-
-    def snapshot(self) -> dict[str, Any]:
-        """The link's state, for the API."""
-        ...
 
 
 class DaemonFacade:
@@ -167,6 +90,10 @@ class DaemonFacade:
         self._subscribers: list[trio.MemorySendChannel[ApiEvent]] = []
         self._draining = False
         self.owner_pause = OwnerPause(car.set_soft_stop)
+        # The daemon's reload of its file (`reload.reload_file`) and the pool's restart of one
+        # worker (`Lifecycle.restart`), handed over by the daemon; None: not possible here.
+        self.reloader: Callable[[], ReloadOutcome] | None = None
+        self.worker_restarter: Callable[[str], Awaitable[dict[str, Any]]] | None = None
         # Started by the daemon (`Supervisor.run`: ``nursery.start(facade.loop_monitor.run)``);
         # until then `loop()` reports ``running: false``.
         self.loop_monitor = LoopMonitor(idle_period_s=IDLE_LAG_PERIOD_S)
@@ -378,6 +305,33 @@ class DaemonFacade:
     async def unpause(self) -> bool:
         """Lift the owner's pause; False when none was in force."""
         return self.owner_pause.lift()
+
+    async def reload_config(self) -> JsonMap:
+        """Re-read the configuration file and apply its live keys (`reload.reload_file`).
+
+        Raises:
+            ReloadRefused: no file to re-read, or it does not load or check (nothing changed).
+        """
+        if self.reloader is None:
+            raise ReloadRefused("this daemon cannot reload its configuration", unavailable=True)
+        try:
+            outcome = self.reloader()
+        except NoConfigFile as exc:
+            raise ReloadRefused(str(exc), unavailable=True) from None
+        except ValueError as exc:  # ConfigError: names the file and the line
+            raise ReloadRefused(str(exc)) from None
+        return outcome.to_json()
+
+    async def restart_worker(self, name: str) -> JsonMap:
+        """Restart one worker of the pool (`sandbox.pool_lifecycle.Lifecycle.restart`).
+
+        Raises:
+            KeyError: no worker of that name (none at all on a car that serves no jobs).
+            ValueError: it has no running worker to restart now.
+        """
+        if self.worker_restarter is None:
+            raise KeyError(name)
+        return await self.worker_restarter(name)
 
     async def test_stop(self) -> float:
         """Write a hard stop to every worker as a door would and measure it to idle, in ms."""

@@ -132,6 +132,11 @@ class JobBooks:
         self._job_started.set()
         return running
 
+    def work(self, job_id: str, units: float) -> None:
+        """A running job put `units` tokens through the model: its share of the energy of
+        jobs that overlap it (`thermal.accounting.JobEnergyMeter.work`)."""
+        self.meter.work(job_id, units)
+
     def end(self, job_id: str) -> JobEnergy:
         """The job left its worker: its energy (read now, never raises); no longer running."""
         try:

@@ -19,6 +19,7 @@ connection); manifests go to the `ManifestInstaller`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from supervisor.ledger.config import LedgerConfig
 from thermal.accounting import JobEnergy, open_job_meter
 from thermal.nvml import NvmlDevice
 from uplink.messages import FailureReason
-from uplink.node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus
+from uplink.node_port import Curtailment, Job, JobFailure, JobResult, NodeStatus, PartialSink
 
 from .job_books import MARKER_REFRESH_S, JobBooks, RowNotWritten, RunningJob
 from .job_desk_ports import DeskBudget, DeskCar, DeskPool, JobNews
@@ -126,8 +127,11 @@ class JobDesk:
             metered_links_allowed=self.budget.preferences.metered_links_allowed,
         )
 
-    async def run_job(self, job: Job) -> JobResult | JobFailure:
-        """Run one accepted job to its end; never raises for a job-level failure.
+    async def run_job(
+        self, job: Job, partials: PartialSink | None = None
+    ) -> JobResult | JobFailure:
+        """Run one accepted job to its end; never raises for a job-level failure. A streamed
+        job's sealed chunks go to `partials` as the worker sends them.
 
         The job's ledger row is committed before this returns (see the module docstring).
 
@@ -157,7 +161,9 @@ class JobDesk:
             status = "cancelled"
             result: PoolResult | None = None
             try:
-                result = await self.pool.run_job(pool_job(job))
+                # Overlapping jobs share the energy by the tokens each put through.
+                work = functools.partial(self.books.work, job.job_id)
+                result = await self.pool.run_job(pool_job(job), partials, work)
                 status = result.status
             except Exception as exc:
                 LOG.error("job %s: the worker pool failed: %s", job.job_id, exc)

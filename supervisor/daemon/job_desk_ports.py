@@ -6,7 +6,7 @@ facade, each seen through one of these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -87,8 +87,15 @@ class DeskPool(Protocol):
         """A snapshot of each worker (which models are warm)."""
         ...
 
-    async def run_job(self, job: PoolJob) -> PoolResult:
-        """Run one job on a warm worker of its model."""
+    async def run_job(
+        self,
+        job: PoolJob,
+        partials: Callable[[int, bytes], None] | None = None,
+        work: Callable[[float], None] | None = None,
+    ) -> PoolResult:
+        """Run one job on a warm worker of its model; a streamed job's sealed chunks go to
+        `partials` (sequence number, chunk) as they come, the tokens a batching worker puts
+        through the model for it to `work`."""
         ...
 
     def stop_job_nowait(self, job_id: str) -> bool:

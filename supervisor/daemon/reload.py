@@ -17,8 +17,9 @@ waits for ``systemctl restart parkmesh``. The running configuration keeps the ol
 those keys, so the next reload reports them again until the daemon restarts.
 
 `apply_reload` is synchronous and quick, but must run on the daemon's trio thread (the budget
-re-evaluates at once, by trio's clock): the SIGHUP handler calls it after loading the file; a
-file that does not load changes nothing (the handler logs the error and the daemon carries on).
+re-evaluates at once, by trio's clock). `reload_file` loads and checks the daemon's file, then
+applies it: the SIGHUP handler and the API's ``ReloadConfig`` both call it; a file that does not
+load changes nothing (`ConfigError`, naming the file and line; the daemon carries on).
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Protocol
 
+from supervisor.config.check import check_config
+from supervisor.config.errors import ConfigError
+from supervisor.config.load import load_config
 from supervisor.config.schema import Config
 from thermal.config import BudgetConfig
 from thermal.service import BudgetService
@@ -77,6 +82,10 @@ class ReloadOutcome:
 
     applied: tuple[str, ...]
     needs_restart: tuple[str, ...]
+
+    def to_json(self) -> dict[str, list[str]]:
+        """The outcome as the API answers it (``ReloadConfig``)."""
+        return {"applied": list(self.applied), "needs_restart": list(self.needs_restart)}
 
     def summary(self) -> str:
         """One log line: what changed live, and what waits for a restart."""
@@ -131,6 +140,30 @@ def apply_reload(daemon: Reloadable, new: Config) -> ReloadOutcome:
     outcome = ReloadOutcome(applied, needs_restart)
     (LOG.warning if needs_restart else LOG.info)("%s", outcome.summary())
     return outcome
+
+
+class NoConfigFile(LookupError):
+    """The daemon was started without a configuration file: there is nothing to re-read."""
+
+
+def reload_file(daemon: Reloadable, path: Path | None) -> ReloadOutcome:
+    """Re-read `path`, check it and apply it (`apply_reload`). On the trio thread; the file is
+    small and read at once (a few milliseconds).
+
+    Raises:
+        NoConfigFile: `path` is None (the daemon runs on the built-in defaults).
+        ConfigError: the file cannot be read or does not check (the message names the file
+            and the line); nothing changed.
+    """
+    if path is None:
+        raise NoConfigFile("the daemon was started without a configuration file to re-read")
+    try:
+        new = load_config(path)
+        check_config(new, path)
+    except ConfigError as exc:
+        LOG.error("reload refused, nothing changed: %s", exc)
+        raise
+    return apply_reload(daemon, new)
 
 
 def _apply_budget(service: BudgetService, config: BudgetConfig) -> None:

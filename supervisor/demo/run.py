@@ -196,12 +196,22 @@ async def run_demo(
 
 
 async def prepare(speed: float, quiet: bool) -> tuple[DemoPrinter, Path]:
-    """The narrator (which replaces the log: only errors still reach stderr) and the demo's
-    models folder (provisioned once, in a thread)."""
-    logging.basicConfig(level=logging.ERROR, format="parkmesh: %(levelname)s %(message)s")
+    """The narrator (which replaces the log: only errors still reach stderr, `narrated_logging`)
+    and the demo's models folder (provisioned once, in a thread)."""
+    narrated_logging()
     printer = DemoPrinter(time.monotonic, speed)
     printer.quiet = quiet
     return printer, await trio.to_thread.run_sync(demo_models_dir)
+
+
+def narrated_logging() -> None:
+    """Only errors on stderr (the narration tells the rest), while the daemon's log still
+    reaches its log ring from INFO up: ``parkmesh tui`` on the demo's bus shows it on the Log
+    screen (a root logger at ERROR would drop those lines before any handler saw them)."""
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.ERROR)
+    stderr.setFormatter(logging.Formatter("parkmesh: %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[stderr], force=True)
 
 
 def soc_of(supervisor: Supervisor) -> float | None:

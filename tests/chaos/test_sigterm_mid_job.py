@@ -28,7 +28,7 @@ from chaos_harness import ChaosClient, Seen, World
 
 from supervisor.demo.mesh import demo_models_dir
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(120)]
 
 SHUTDOWN_GRACE_S = 2.0
 EXIT_LIMIT_S = SHUTDOWN_GRACE_S + 1.0

@@ -28,7 +28,8 @@ SITE = f"{PREFIX}/lib/python3.11/site-packages"
 NEVER_SHIPPED = ("torch", "transformers", "sentence_transformers", "sklearn", "scikit_learn",
                  "scipy", "matplotlib", "textual", "numpy", "nvidia_cu")  # fmt: skip
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+# serial: it installs the package into this system (users, units, /etc/parkmesh).
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 from sandbox import reach
 from sandbox.config import SandboxConfig
 from sandbox.selftest import CANARY, offered_targets, run_selftest
 from tests.sandbox.conftest import FAKE_LOADER, WORKER_UID, root_only
 from tests.sandbox.test_landlock import in_child
+
+# serial: it renices every process of the worker user, which other tests' workers share.
+pytestmark = pytest.mark.serial
 
 MODEL = "fake-encoder"
 # Every attempt the issue lists, by the name the self-test reports.

@@ -48,6 +48,13 @@ class MemoryClient:
         self.ledger = memory_data.ledger_recent()
         self.statements = copy.deepcopy(memory_data.STATEMENTS)
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        # A call named here is refused with this message (InvalidArgs), as the daemon would.
+        self.refusals: dict[str, str] = {}
+        # What ``ReloadConfig`` answers.
+        self.reload_outcome: dict[str, Any] = {
+            "applied": ["daemon.log_level"],
+            "needs_restart": ["sandbox.threads"],
+        }
         self._queue: asyncio.Queue[Update | None] | None = None
 
     # -- the DaemonSource ----------------------------------------------------------------------
@@ -115,6 +122,53 @@ class MemoryClient:
         self._send(messages.StopReported("test stop", 3.25))
         self.apply({"last_stop_ms": 3.25})
         return 3.25
+
+    async def pause(self, until_unix: float) -> None:
+        """The owner's pause until `until_unix` (0: until unpaused)."""
+        self._called("pause", until_unix)
+        self.apply({"paused_until": float(until_unix)})
+
+    async def unpause(self) -> bool:
+        """Lift the owner's pause."""
+        self._called("unpause")
+        was = self.model["paused_until"] is not None
+        self.apply({"paused_until": None})
+        return was
+
+    async def add_curtailment(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Accept `request` as thermal's ``to_json`` gives it back."""
+        self._called("add_curtailment", request)
+        return {
+            "id": f"c{len(self.called('add_curtailment'))}",
+            "start": "2026-11-27T03:00:00+00:00",
+            "duration_s": request.get("duration_s"),
+            "level": request.get("level"),
+            "import_limit_kw": request.get("import_limit_kw"),
+            "randomize_s": 0.0,
+            "shift_s": 0.0,
+            "effective_start": "2026-11-27T03:00:00+00:00",
+        }
+
+    async def restart_worker(self, name: str) -> dict[str, Any]:
+        """Restart the worker of model `name`: it shows "restarting" until `worker_ready`."""
+        self._called("restart_worker", name)
+        worker = next((w for w in self.model["workers"] if w["model"] == name), None)
+        if worker is None:
+            raise CallFailed(INVALID_ARGS, f"name: no worker {name!r}")
+        self.apply(
+            {
+                "workers": [
+                    {**w, "state": "restarting"} if w is worker else w
+                    for w in self.model["workers"]
+                ]
+            }
+        )
+        return {"worker": name, "stopped_pid": worker["id"], "stopped_jobs": []}
+
+    async def reload_config(self) -> dict[str, Any]:
+        """`reload_outcome`."""
+        self._called("reload_config")
+        return copy.deepcopy(self.reload_outcome)
 
     async def set_preference(self, name: str, value: str) -> Any:
         """Check `value` against the daemon's limits and apply it.
@@ -200,6 +254,8 @@ class MemoryClient:
         self.calls.append((method, args))
         if self._queue is None:
             raise ConnectionLost(self.problem if not self.reachable else "not connected")
+        if method in self.refusals:
+            raise CallFailed(INVALID_ARGS, self.refusals[method])
 
     def _send(self, update: Update) -> None:
         if self._queue is not None:

@@ -77,6 +77,11 @@ def test_tui_names_match_the_interface() -> None:
         "Drain": "",
         "Resume": "",
         "TestStop": "",
+        "Pause": "d",
+        "Unpause": "",
+        "AddCurtailment": "s",
+        "RestartWorker": "s",
+        "ReloadConfig": "",
     }
     for method, signature in used.items():
         assert methods[method].in_signature == signature, method

@@ -33,6 +33,8 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "quote_reply": {"job": "j", "cars": []},
     "job_result": {"job": "j", "output": b"", "timings": {}, "energy_j": 1, "car": "a"},
     "job_failed": {"job": "j", "reason": "anything"},
+    "partial": {"job": "j", "seq": 0, "chunk": b"c"},
+    "job_partial": {"job": "j", "seq": 0, "chunk": b"c", "car": "a"},
 }
 OFFER = MINIMAL["offer"]
 RECEIPT = MINIMAL["receipt"]
@@ -97,6 +99,14 @@ def test_unknown_fields_are_allowed_and_left_unread() -> None:
         ("failure", {"detail": 3}, "failure: field 'detail' must be text, not int"),
         ("control_ack", {"ref": ""}, "control_ack: field 'ref' must be 1..200 printable"),
         ("curtail", {"id": "c" * 129}, "curtail: field 'id' must be 1..128 printable"),
+        ("partial", {"seq": -1}, "partial: seq must be >= 0, not -1"),
+        ("partial", {"seq": 1_000_001}, "partial: seq must be <= 1e+06, not 1000001"),
+        ("partial", {"seq": True}, "partial: field 'seq' must be a number, not a boolean"),
+        ("partial", {"chunk": b""}, "partial: field 'chunk' must be 1..24576 bytes, not b''"),
+        ("partial", {"chunk": b"x" * 24577}, "field 'chunk' must be 1..24576 bytes"),
+        ("partial", {"chunk": "text"}, "partial: field 'chunk' must be bytes, not str"),
+        ("partial", {"job": "a\nb"}, "field 'job' must be 1..128 printable characters"),
+        ("job_partial", {"car": ""}, "job_partial: field 'car' must be 1..200 printable"),
         ("quote", {"tier": "gold"}, "quote: tier 'gold' is not one of"),
         ("submit", {"inputs": []}, "submit: field 'inputs' must be a map, not list"),
     ],

@@ -35,6 +35,7 @@ from typing import Any
 from ..messages import FailureReason, Tier
 from .pricing import PriceList
 from .state import LIVE, UNSURE, JobState, NodeInfo, Replica, Send
+from .streams import Streams
 
 __all__ = ["DispatcherCore", "JobState", "NodeInfo", "Replica", "Send"]
 
@@ -54,6 +55,7 @@ class DispatcherCore:
     jobs: dict[str, JobState] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)
     changed_nodes: set[str] = field(default_factory=set)
+    streams: Streams = field(default_factory=Streams)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -277,7 +279,18 @@ class DispatcherCore:
         rep = job.replicas.get(node) if job else None
         if job is None or rep is None or rep.state not in (*LIVE, UNSURE):
             return []
+        if self.streams.streams(job.job_id, node):  # its text is out: no spare starts over
+            rep.state, rep.reason = "failed", str(body["reason"])
+            return self._fail(job, rep.reason, str(body.get("detail", rep.reason)), now)
         return self._replica_failed(job, rep, str(body["reason"]), now)
+
+    def on_partial(self, node: str, body: Mapping[str, Any], now: float) -> list[Send]:
+        """A chunk of a streamed job (`uplink.dispatcher.streams`)."""
+        job = self.jobs.get(str(body["job"]))
+        out = self.streams.on_partial(job, node, body)
+        if job is not None and len(out) > 1:
+            self.changed.add(job.job_id)  # the other cars were cancelled
+        return out
 
     def tick(self, now: float) -> list[Send]:
         """Time-outs: offers never accepted, deadlines passed, stale quotes."""
@@ -382,3 +395,4 @@ class DispatcherCore:
         ]:
             del self.jobs[job_id]
             self.changed.discard(job_id)
+            self.streams.forget(job_id)

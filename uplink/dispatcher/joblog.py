@@ -2,9 +2,10 @@
 
 Logger ``parkmesh.dispatcher.jobs`` (``parkmesh dispatcher`` shows it on its stderr). The steps:
 the quote (which cars were picked, by id), each offer (job, model, tier, k, car), each car's
-answer (accepted, failed or declined and why), the winner, each cancel (to whom, why) and the
-outcome (done in N ms by car X, or failed and why). Only logging: nothing here raises for a
-job the core no longer knows (its line is then shorter).
+answer (accepted, failed or declined and why), the car that streams a streamed job, the winner,
+each cancel (to whom, why) and the outcome (done in N ms by car X, or failed and why), with the
+chunks forwarded for a streamed job (and those dropped: from another car, or too late). Only
+logging: nothing here raises for a job the core no longer knows (its line is then shorter).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def log_inbound(core: DispatcherCore, src: str, msg_type: str, body: Mapping[str
         LOG.info(
             "job %s: %s failed it: %s (%s)", job, src, body.get("reason"), body.get("detail", "")
         )
+    elif msg_type == "partial" and body.get("seq") == 0:
+        LOG.info("job %s: %s streams it", job, src)
     elif msg_type == "result":
         known = core.jobs.get(job)
         first = known is not None and known.state == "running"
@@ -88,6 +91,20 @@ def log_sends(core: DispatcherCore, actions: list[Send]) -> None:
                 if job is not None and job.submitted_at
                 else ""
             )
-            LOG.info("job %s: done%s by %s", job_id, took, winner)
+            LOG.info("job %s: done%s by %s%s", job_id, took, winner, _streamed(core, job_id))
         elif action.type == "job_failed":
-            LOG.info("job %s: failed: %s (%s)", job_id, body.get("reason"), body.get("detail"))
+            LOG.info(
+                "job %s: failed: %s (%s)%s",
+                job_id,
+                body.get("reason"),
+                body.get("detail"),
+                _streamed(core, job_id),
+            )
+
+
+def _streamed(core: DispatcherCore, job_id: str) -> str:
+    """ ", N chunks streamed (M dropped)" for a streamed job; empty for any other."""
+    sent, dropped = core.streams.chunks[job_id], core.streams.dropped[job_id]
+    if not sent and not dropped:
+        return ""
+    return f", {sent} chunks streamed" + (f" ({dropped} dropped)" if dropped else "")

@@ -258,6 +258,8 @@ class Dispatcher:
             return core.on_result(src, b, now)
         if msg.type == "failure":
             return core.on_failure(src, b, now)
+        if msg.type == "partial":
+            return self._forward_chunks(core.on_partial(src, b, now), now)
         if msg.type == "control_ack":
             self.desk.on_ack(src, b)
             return []
@@ -281,6 +283,21 @@ class Dispatcher:
             if self._observer is not None:
                 self._observer("out", action.to, action.type, action.body)
             self._publish(entry)
+
+    def _forward_chunks(self, actions: list[Send], now: float) -> list[Send]:
+        """Publish a streamed job's chunks at once (QoS 1) and unstored: a chunk is worth
+        nothing once its job has ended, and the client notices one that never came. Returns
+        the other sends (cancels), which are committed as any."""
+        rest = []
+        for action in actions:
+            if action.type != "job_partial":
+                rest.append(action)
+                continue
+            entry = self._seal(action, now)
+            if self._observer is not None:
+                self._observer("out", action.to, action.type, action.body)
+            self.mqtt.publish(entry.topic, entry.payload, qos=1)
+        return rest
 
     def _seal(self, action: Send, now: float) -> Outgoing:
         ttl = TO_NODE_TTL_S if action.to_node else TO_CLIENT_TTL_S

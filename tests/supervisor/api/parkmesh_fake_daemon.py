@@ -6,7 +6,7 @@ Used in-process by the API tests and as a separate process by the TUI tests:
 
 prints ``ready`` once the name is owned, then reads JSON lines on stdin that change its state
 (``{"phase": "serving"}``, ``{"soc": 61.5}``, ``{"log": "line"}``, ``{"job_finished": "j9"}``,
-``{"node_kind": "robot", "node_source": "..."}``).
+``{"node_kind": "robot", "node_source": "..."}``, ``{"reload_error": "file:3: ..."}``).
 Every value is fixed (ages included) so TUI snapshots are the same every run.
 """
 
@@ -31,6 +31,7 @@ from supervisor.api.facade import (
     ApiEvent,
     JobFinished,
     PreferenceError,
+    ReloadRefused,
     SignalView,
     StateChanged,
     StateView,
@@ -257,6 +258,23 @@ class FakeFacade:
         self.publish(Stopped("test stop", 3.25))
         return 3.25
 
+    async def reload_config(self) -> dict[str, Any]:
+        await trio.lowlevel.checkpoint()
+        if "reload_error" in self.overrides:
+            raise ReloadRefused(str(self.overrides["reload_error"]))
+        self.actions.append("reload_config")
+        return {"applied": ["daemon.log_level"], "needs_restart": ["sandbox.threads"]}
+
+    async def restart_worker(self, name: str) -> dict[str, Any]:
+        await trio.lowlevel.checkpoint()
+        worker = next((w for w in self.workers() if name in (w["model"], str(w["id"]))), None)
+        if worker is None:
+            raise KeyError(name)
+        if worker["state"] in ("restarting", "released"):
+            raise ValueError(f"the worker for {worker['model']} is {worker['state']}")
+        self.actions.append(f"restart {worker['model']}")
+        return {"worker": worker["model"], "stopped_pid": worker["id"], "stopped_jobs": []}
+
     def subscribe(self) -> trio.MemoryReceiveChannel[ApiEvent]:
         send, receive = trio.open_memory_channel[ApiEvent](64)
         self._subscribers.append(send)
@@ -280,7 +298,7 @@ class FakeFacade:
             self.node_source = change.get("node_source", self.node_source)
         if "log" in change:
             self.lines.append(change["log"])
-        for part in ("jobs", "workers", "uplink", "loop"):
+        for part in ("jobs", "workers", "uplink", "loop", "reload_error"):
             if part in change:
                 self.overrides[part] = change[part]
         if "job_finished" in change:

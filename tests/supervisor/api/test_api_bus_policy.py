@@ -115,6 +115,22 @@ def test_policy_separates_outsider_owner_and_technician(policy_bus: str) -> None
     }
 
 
+# The technician's alone: re-reading the configuration and restarting a worker.
+TECHNICIANS = [["ReloadConfig"], ["RestartWorker", "minilm-l6"]]
+
+
+def test_reload_and_restart_worker_are_the_technicians_only(policy_bus: str) -> None:
+    def calls_as(user: str) -> dict[str, str]:
+        result: dict[str, str] = json.loads(
+            run_as(user, policy_bus, CALLER, json.dumps(TECHNICIANS))
+        )
+        return result
+
+    assert calls_as("pm-outsider") == {"ReloadConfig": DENIED, "RestartWorker": DENIED}
+    assert calls_as("pm-owner") == {"ReloadConfig": DENIED, "RestartWorker": DENIED}
+    assert calls_as("pm-tech") == {"ReloadConfig": "ok", "RestartWorker": "ok"}
+
+
 def _cli_as(user: str, address: str, *argv: str) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(run_as(user, address, CLI, *argv))
     return result

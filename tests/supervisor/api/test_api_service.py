@@ -28,6 +28,7 @@ VALID_ARGS: dict[str, tuple[Any, ...]] = {
     "LedgerYear": (2026,),
     "LedgerRecent": (3,),
     "Pause": (0.0,),
+    "RestartWorker": ("minilm-l6",),
 }
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -54,9 +55,9 @@ async def test_a_running_job_has_a_marker_refreshed_at_most_once_a_second(
         at_the_pool: list[list[Marker]] = []
         hand_over = pool.run_job
 
-        async def watched(job: PoolJob) -> PoolResult:
+        async def watched(job: PoolJob, *sinks: Any) -> PoolResult:
             at_the_pool.append(_markers(sup.ledger_path))
-            return await hand_over(job)
+            return await hand_over(job, *sinks)
 
         pool.run_job = watched  # type: ignore[method-assign]
 
