@@ -15,7 +15,7 @@ from sandbox import landlock
 
 # serial: Landlock covers only a single-threaded process, and a test process beside
 # pytest-xdist's own threads is not one.
-pytestmark = pytest.mark.serial
+pytestmark = [pytest.mark.serial, pytest.mark.single_threaded]
 
 needs_landlock = pytest.mark.skipif(
     landlock.abi_version()[0] < landlock.MIN_ABI, reason="kernel without Landlock ABI 3"

@@ -19,7 +19,7 @@ from tests.sandbox.conftest import FAKE_LOADER, WORKER_UID, root_only
 from tests.sandbox.test_landlock import in_child
 
 # serial: it renices every process of the worker user, which other tests' workers share.
-pytestmark = pytest.mark.serial
+pytestmark = [pytest.mark.serial, pytest.mark.single_threaded]
 
 MODEL = "fake-encoder"
 # Every attempt the issue lists, by the name the self-test reports.

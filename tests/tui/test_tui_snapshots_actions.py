@@ -6,12 +6,11 @@ Update after an intended change with ``pytest tests/tui --snapshot-update`` and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from memory_client import MemoryClient
-from parkmesh_tui_helpers import fixed_clock, screen_text
+from parkmesh_tui_helpers import fixed_clock, screen_text, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -19,14 +18,6 @@ from tui.app import ParkmeshApp
 
 SIZES = [(80, 24), (120, 40)]
 IDS = ["80x24", "120x40"]
-
-
-async def _until(pilot: Pilot[None], what: Callable[[], bool]) -> None:
-    for _ in range(200):
-        if what():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"the TUI did not get there:\n{screen_text(pilot.app)}")
 
 
 def _steady(pilot: Pilot[None]) -> None:
@@ -38,7 +29,9 @@ def _steady(pilot: Pilot[None]) -> None:
 async def _loaded(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, ParkmeshApp)
-    await _until(pilot, lambda: app.state.connected and app.state.ledger is not None)
+    await wait_for(
+        pilot, lambda: app.state.connected and app.state.ledger is not None, "the TUI to get there"
+    )
 
 
 def _snap(client: MemoryClient, snap_compare: Any, size: tuple[int, int], before: Any) -> bool:
@@ -55,7 +48,11 @@ def test_pause_dialog_snapshot(
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         await pilot.press("p")
-        await _until(pilot, lambda: "leave empty: until resumed" in screen_text(pilot.app))
+        await wait_for(
+            pilot,
+            lambda: "leave empty: until resumed" in screen_text(pilot.app),
+            "the TUI to get there",
+        )
         _steady(pilot)
         await pilot.pause(0.1)
 
@@ -69,14 +66,18 @@ def test_curtail_dialog_refusal_snapshot(
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         await pilot.press("c")
-        await _until(pilot, lambda: "Duration in minutes" in screen_text(pilot.app))
+        await wait_for(
+            pilot, lambda: "Duration in minutes" in screen_text(pilot.app), "the TUI to get there"
+        )
         _steady(pilot)
         pilot.app.screen.query_one("#curtail-limit", Input).value = "2"
         duration = pilot.app.screen.query_one("#curtail-duration", Input)
         duration.value = "0"
         duration.focus()
         await pilot.press("enter")
-        await _until(pilot, lambda: "refused: duration" in screen_text(pilot.app))
+        await wait_for(
+            pilot, lambda: "refused: duration" in screen_text(pilot.app), "the TUI to get there"
+        )
         await pilot.pause(0.1)
 
     assert _snap(client, snap_compare, size, run_before)
@@ -92,9 +93,13 @@ def test_worker_picker_snapshot(
         client.apply({"workers": [*client.model["workers"], second]})
         app = pilot.app
         assert isinstance(app, ParkmeshApp)
-        await _until(pilot, lambda: len(app.state.get("WorkersJson") or []) == 2)
+        await wait_for(
+            pilot, lambda: len(app.state.get("WorkersJson") or []) == 2, "the TUI to get there"
+        )
         await pilot.press("w")
-        await _until(pilot, lambda: "Restart which worker?" in screen_text(pilot.app))
+        await wait_for(
+            pilot, lambda: "Restart which worker?" in screen_text(pilot.app), "the TUI to get there"
+        )
         await pilot.pause(0.1)
 
     assert _snap(client, snap_compare, size, run_before)
@@ -107,7 +112,11 @@ def test_reload_question_snapshot(
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         await pilot.press("ctrl+r")
-        await _until(pilot, lambda: "Reload the configuration" in screen_text(pilot.app))
+        await wait_for(
+            pilot,
+            lambda: "Reload the configuration" in screen_text(pilot.app),
+            "the TUI to get there",
+        )
         await pilot.pause(0.1)
 
     assert _snap(client, snap_compare, size, run_before)

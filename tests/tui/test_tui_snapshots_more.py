@@ -7,12 +7,12 @@ Update after an intended change with ``pytest tests/tui --snapshot-update`` and 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 from memory_client import MemoryClient
-from parkmesh_tui_helpers import fixed_clock, screen_text
+from parkmesh_tui_helpers import fixed_clock, screen_text, wait_for
 from textual.pilot import Pilot
 
 from tui.app import ParkmeshApp
@@ -20,18 +20,12 @@ from tui.app import ParkmeshApp
 SIZES = [(80, 24), (120, 40)]
 
 
-async def _until(pilot: Pilot[None], what: Callable[[], bool]) -> None:
-    for _ in range(200):
-        if what():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"the TUI did not get there:\n{screen_text(pilot.app)}")
-
-
 def _loaded(pilot: Pilot[None]) -> Awaitable[None]:
     app = pilot.app
     assert isinstance(app, ParkmeshApp)
-    return _until(pilot, lambda: app.state.connected and app.state.ledger is not None)
+    return wait_for(
+        pilot, lambda: app.state.connected and app.state.ledger is not None, "the TUI to get there"
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
@@ -56,11 +50,15 @@ def test_overview_history_snapshot(
         await pilot.press("t", "y")
         app = pilot.app
         assert isinstance(app, ParkmeshApp)
-        await _until(pilot, lambda: len(app.state.stops) == 2 and len(app.state.jobs_done) == 1)
+        await wait_for(
+            pilot,
+            lambda: len(app.state.stops) == 2 and len(app.state.jobs_done) == 1,
+            "the TUI to get there",
+        )
         # Last: an `apply` recomputes the fake's properties and drops what `extend` added.
         client.extend("BudgetJson", {"binding": ["temperature:gpu"]})
         client.extend("UplinkJson", {"link": "ethernet", "refused": {"bad_signature": 1}})
-        await _until(pilot, lambda: "over ethernet" in screen_text(app))
+        await wait_for(pilot, lambda: "over ethernet" in screen_text(app), "the TUI to get there")
         await pilot.pause(0.1)
 
     assert snap_compare(
@@ -75,7 +73,9 @@ def test_overview_daemon_gone_snapshot(
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         client.go_away()
-        await _until(pilot, lambda: "as of 03:00:00" in screen_text(pilot.app))
+        await wait_for(
+            pilot, lambda: "as of 03:00:00" in screen_text(pilot.app), "the TUI to get there"
+        )
         await pilot.pause(0.1)
 
     assert snap_compare(
@@ -88,7 +88,9 @@ def test_daemon_gone_screen_snapshot(client: MemoryClient, snap_compare: Any, ke
     async def run_before(pilot: Pilot[None]) -> None:
         await _loaded(pilot)
         client.go_away()
-        await _until(pilot, lambda: "as of 03:00:00" in screen_text(pilot.app))
+        await wait_for(
+            pilot, lambda: "as of 03:00:00" in screen_text(pilot.app), "the TUI to get there"
+        )
         await pilot.press(key)
         await pilot.pause(0.1)
 
@@ -114,7 +116,7 @@ def test_filtered_log_snapshot(client: MemoryClient, snap_compare: Any) -> None:
         client.apply({"log": "2026-11-27 02:05:00 WARNING parkmesh: driver door open"})
         client.apply({"log": "2026-11-27 02:06:00 ERROR parkmesh: worker w0 crashed"})
         await pilot.press("8", "l", "l", "slash", *"door")
-        await _until(pilot, lambda: "1/7 lines" in screen_text(pilot.app))
+        await wait_for(pilot, lambda: "1/7 lines" in screen_text(pilot.app), "the TUI to get there")
         await pilot.pause(0.1)
 
     assert snap_compare(
