@@ -128,25 +128,25 @@ class JobComputer:
                 bos_id=self.chat.defaults.bos_id,
             )
             return text, lambda done: {"texts": [c.text for c in done]}
-        prompt = self._chat_prompt(request)
-        defaults = self.chat.defaults
+        temperature, top_p = self._chat_sampling(request)
         text = engine_text.TextRequest(
-            (prompt,),
+            (self._chat_prompt(request),),
             request.max_new_tokens,
-            temperature=defaults.temperature
-            if request.temperature is None
-            else request.temperature,
-            top_p=defaults.top_p if request.top_p is None else request.top_p,
+            temperature=temperature,
+            top_p=top_p,
             seed=request.seed,
             step_rows=self.step_rows,
             stop=request.stop,
             eos_ids=eos,
             add_bos=False,
         )
-        return text, lambda done: {
-            "message": {"role": "assistant", "content": done[0].text},
-            "finish_reason": done[0].finish_reason,
-        }
+        return text, lambda done: _chat_reply(done[0])
+
+    def _chat_sampling(self, request: Request) -> tuple[float, float]:
+        """A chat job's temperature and top_p: its own, else the checkpoint's defaults."""
+        defaults = self.chat.defaults
+        temperature = defaults.temperature if request.temperature is None else request.temperature
+        return temperature, defaults.top_p if request.top_p is None else request.top_p
 
     def _stopping(self) -> dict[str, Any]:
         eos = self.chat.defaults.eos_ids
@@ -166,23 +166,25 @@ class JobComputer:
             raise JobInputError(str(exc)) from None
 
     def _chat(self, request: Request, check: Check) -> dict[str, Any]:
-        prompt = self._chat_prompt(request)
-        defaults = self.chat.defaults
+        temperature, top_p = self._chat_sampling(request)
         done = self.model.complete_batch(
-            [prompt],
+            [self._chat_prompt(request)],
             max_new_tokens=request.max_new_tokens,
             check=check,
-            temperature=defaults.temperature
-            if request.temperature is None
-            else request.temperature,
-            top_p=defaults.top_p if request.top_p is None else request.top_p,
+            temperature=temperature,
+            top_p=top_p,
             seed=request.seed,
             step_rows=self.step_rows,
             stop=request.stop,
             add_bos=False,  # the template writes the bos token itself where the model wants it
             **self._stopping(),
         )[0]
-        return {
-            "message": {"role": "assistant", "content": done.text},
-            "finish_reason": done.finish_reason,
-        }
+        return _chat_reply(done)
+
+
+def _chat_reply(done: Completion) -> dict[str, Any]:
+    """A chat job's output map: the assistant's message and why it ended."""
+    return {
+        "message": {"role": "assistant", "content": done.text},
+        "finish_reason": done.finish_reason,
+    }
