@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from parkmesh_fake_daemon import FakeFacade, write_fixed_ledger
 from parkmesh_private_bus import FakeDaemonProcess
+from parkmesh_real_parts import RealPartsFacade, logging_into
 
 from supervisor.api.service import ApiService
+from supervisor.daemon.log_ring import LogRing
 
 
 @pytest.fixture
@@ -39,3 +41,16 @@ def fake_daemon(bus_address: str, tmp_path: Path) -> Iterator[str]:
         yield bus_address
     finally:
         daemon.stop()
+
+
+@pytest.fixture
+async def real_parts(
+    bus_address: str, tmp_path: Path, nursery: trio.Nursery
+) -> AsyncIterator[RealPartsFacade]:
+    """The fake daemon with the daemon's real input handling (`RealPartsFacade`), served on
+    the private bus, its log going to a real ring."""
+    with logging_into(LogRing()) as ring:
+        facade = RealPartsFacade(tmp_path / "state", ring)
+        await nursery.start(ApiService(facade, bus_address, poll_s=0.05).run)
+        yield facade
+        nursery.cancel_scope.cancel()

@@ -105,6 +105,16 @@ def logging_into(ring: LogRing) -> Iterator[LogRing]:
         root.setLevel(level)
 
 
+async def call(bus: str, address: Any, member: str, sig: str | None, *body: Any) -> Any:
+    """One method call to `address` (a jeepney ``DBusAddress``) on `bus`; the raw reply."""
+    from jeepney import new_method_call
+    from jeepney.io.trio import open_dbus_router
+
+    async with open_dbus_router(bus) as router:
+        with trio.fail_after(20):
+            return await router.send_and_get_reply(new_method_call(address, member, sig, body))
+
+
 async def serve(bus: str, state_dir: Path) -> None:
     with logging_into(LogRing()) as ring:
         facade = RealPartsFacade(state_dir, ring)

@@ -9,20 +9,16 @@ validation, the daemon's own log ring on the root logger.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
-from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
-from jeepney.io.trio import open_dbus_router
+from jeepney import DBusAddress, HeaderFields, MessageType
 from parkmesh_fake_daemon import write_fixed_ledger
-from parkmesh_real_parts import RealPartsFacade, logging_into
+from parkmesh_real_parts import RealPartsFacade, call
 
 from supervisor.api import names
 from supervisor.api.bounds import MAX_ERROR_CHARS, MAX_LOG_REPLY_BYTES, MAX_REPLY_BYTES
-from supervisor.api.service import ApiService
 from supervisor.daemon.log_ring import LogRing
 from supervisor.daemon.logs import MAX_RECORD_CHARS
 
@@ -32,23 +28,6 @@ MB = 2**20
 # An error message is at most MAX_ERROR_CHARS, plus the cut marker.
 ERROR_BOUND = MAX_ERROR_CHARS + 40
 MethodReturn = MessageType.method_return
-
-
-@pytest.fixture
-async def real_parts(
-    bus_address: str, tmp_path: Path, nursery: trio.Nursery
-) -> AsyncIterator[RealPartsFacade]:
-    with logging_into(LogRing()) as ring:
-        facade = RealPartsFacade(tmp_path / "state", ring)
-        await nursery.start(ApiService(facade, bus_address, poll_s=0.05).run)
-        yield facade
-        nursery.cancel_scope.cancel()
-
-
-async def call(bus: str, address: DBusAddress, member: str, sig: str | None, *body: Any) -> Any:
-    async with open_dbus_router(bus) as router:
-        with trio.fail_after(20):
-            return await router.send_and_get_reply(new_method_call(address, member, sig, body))
 
 
 def refusal(reply: Any) -> tuple[str, str]:

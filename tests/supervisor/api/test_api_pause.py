@@ -6,38 +6,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
-from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
-from jeepney.io.trio import open_dbus_router
-from parkmesh_real_parts import RealPartsFacade, logging_into
+from jeepney import DBusAddress, HeaderFields, MessageType
+from parkmesh_real_parts import RealPartsFacade
+from parkmesh_real_parts import call as real_parts_call
 
 from supervisor.api import names
-from supervisor.api.service import ApiService
-from supervisor.daemon.log_ring import LogRing
 
 OBJ = DBusAddress(names.OBJECT_PATH, bus_name=names.BUS_NAME, interface=names.INTERFACE)
 
 
-@pytest.fixture
-async def real_parts(
-    bus_address: str, tmp_path: Path, nursery: trio.Nursery
-) -> AsyncIterator[RealPartsFacade]:
-    with logging_into(LogRing()) as ring:
-        facade = RealPartsFacade(tmp_path / "state", ring)
-        await nursery.start(ApiService(facade, bus_address, poll_s=0.05).run)
-        yield facade
-        nursery.cancel_scope.cancel()
-
-
 async def call(bus: str, member: str, sig: str | None, *body: Any) -> Any:
-    async with open_dbus_router(bus) as router:
-        with trio.fail_after(20):
-            return await router.send_and_get_reply(new_method_call(OBJ, member, sig, body))
+    return await real_parts_call(bus, OBJ, member, sig, *body)
 
 
 def pause_reasons(facade: RealPartsFacade) -> list[str]:
