@@ -330,14 +330,10 @@ class WorkerHandle:
         assert self._proc is not None
         if self.exited.is_set():
             return
-        pidfd = os.pidfd_open(self._proc.pid)
-        try:
-            await trio.lowlevel.wait_readable(pidfd)
-        finally:
-            os.close(pidfd)
+        returncode = await wait_exited(self._proc)
         if self.exited.is_set():
             return
-        self.returncode = self._proc.wait()
+        self.returncode = returncode
         self.exited.set()
         self.idle.set()
         # Wake a job waiting on the reader too, so it learns of the crash at once.
@@ -356,3 +352,17 @@ class WorkerHandle:
                     text = line.decode(errors="replace")[:500]
                     self.stderr_tail.append(text)
                     LOG.debug("worker %s: %s", self.pid, text)
+
+
+async def wait_exited(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for `proc` to end, without a thread (its pidfd), and reap it; its exit status.
+    Several tasks may wait on one process."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:  # reaped already (``Popen.kill`` and ``poll`` reap)
+        return proc.wait()
+    try:
+        await trio.lowlevel.wait_readable(pidfd)
+    finally:
+        os.close(pidfd)
+    return proc.wait()

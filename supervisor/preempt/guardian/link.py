@@ -19,7 +19,6 @@ import collections
 import contextlib
 import logging
 import math
-import os
 import pickle
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from typing import Final
 import trio
 
 from sandbox.board import PageBoard
+from sandbox.handle import wait_exited
 from sandbox.stop_page import StopLevel, StopPage, StopReason
 from supervisor.config.schema import Config
 
@@ -212,16 +212,3 @@ def spawn(command: list[str], fd: int) -> subprocess.Popen[bytes]:
     that long). The workers are started the same way (docs/sandbox.md).
     """
     return subprocess.Popen(command, pass_fds=(fd,), stdin=subprocess.DEVNULL)
-
-
-async def wait_exited(proc: subprocess.Popen[bytes]) -> int:
-    """Wait for `proc` to end, without a thread (its pidfd), and reap it; its exit status."""
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except ProcessLookupError:  # reaped already (``Popen.kill`` polls first)
-        return proc.wait()
-    try:
-        await trio.lowlevel.wait_readable(pidfd)
-    finally:
-        os.close(pidfd)
-    return proc.wait()
