@@ -204,12 +204,8 @@ class PageBoard:
                 page.request_stop(StopLevel.RUN, StopReason.NONE, now_ns)
             except ValueError:
                 continue
-        if interlock is not None and interlock.holding():
-            # The guardian stopped while the pages were written: its stop stands (it writes
-            # its hold before its pages, so one of the two sees the other).
-            for page in self._pages:
-                with contextlib.suppress(ValueError):
-                    page.request_stop(StopLevel.HARD, StopReason.VEHICLE, now_ns)
+        if self._held_again(now_ns):
+            return
         if self.final:
             # A shutdown was written while this release ran: some of its pages may have been
             # set back to RUN after it. Write it again; it is final.
@@ -228,11 +224,31 @@ class PageBoard:
             self._release_held = False
             self.release_all_nowait()
         elif last.level == StopLevel.SOFT:
+            interlock = self._interlock
+            if interlock is not None and interlock.holding():
+                # Held again since its "free": its next one resyncs.
+                return
             now_ns = time.monotonic_ns()
             for page in self._pages:
                 with contextlib.suppress(ValueError):
                     page.request_stop(StopLevel.SOFT, last.reason, now_ns)
-            self._run_after_release()
+            if not self._held_again(now_ns):
+                self._run_after_release()
+
+    def _held_again(self, now_ns: int) -> bool:
+        """After pages were lowered: whether the guardian stopped meanwhile. Its stop stands
+        (it writes its hold before its pages, so one of the two sees the other): HARD goes
+        back on every page, and the after-release hooks do not run (they would continue the
+        workers it froze); its next "free" resyncs (`resync_nowait`)."""
+        interlock = self._interlock
+        if interlock is None or not interlock.holding():
+            return False
+        for page in self._pages:
+            with contextlib.suppress(ValueError):
+                page.request_stop(StopLevel.HARD, StopReason.VEHICLE, now_ns)
+        self.held_releases += 1
+        self._release_held = True
+        return True
 
     def _run_after_release(self) -> None:
         for hook in self._after_release:

@@ -5,7 +5,8 @@ no await in between; the worker polls the page before every layer it launches an
 acknowledgement back. Both sides map the same memfd, so a write is visible to the other process
 as soon as the store retires; no system call, lock or pipe sits on the hot path.
 
-Layout (little endian, 64 bytes, fields 8-byte aligned so each store is a single aligned write):
+Layout (little endian, 320 bytes of the mapped page, fields 8-byte aligned so each store is a
+single aligned write):
 
     0  u64  generation      incremented by every stop request (0 = never stopped)
     8  u32  level           RUN, SOFT (finish the current job) or HARD (stop now)
@@ -18,6 +19,16 @@ Layout (little endian, 64 bytes, fields 8-byte aligned so each store is a single
    56  u64  busy            nonzero while the supervisor has a job out to the worker (the pool
                             writes it; the guardian reads it: a busy worker is frozen on a
                             hard stop, an idle one acknowledged on its behalf)
+   64  16 x (u64 generation, i64 ns)
+                            the acknowledgement log: the first acknowledgement of each
+                            generation, in slot generation % 16 (time written first,
+                            generation last; read generation first)
+
+Several writers acknowledge: the worker, the pool for an idle worker, the confirmers of the
+daemon and of its guardian for a frozen one. ``ack_generation``/``ack_ns`` hold the latest,
+and a second writer's request a moment later (the daemon's and the guardian's stop threads
+both write every hard stop) replaces them; the log keeps the first acknowledgement of each
+request, which is when the worker was idle for it (`acknowledgements`).
 
 `hard_generation` lets a worker tell, with one load, whether a hard stop happened since its job
 began, even when the page was set back to RUN meanwhile (a frozen worker thawed after a release).
@@ -37,13 +48,16 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-PAGE_SIZE: Final = 64
-
 _GEN = struct.Struct("<Q")
 _LEVEL_REASON = struct.Struct("<II")
 _I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
 _SNAPSHOT = struct.Struct("<QIIqQqQ")
+_ACK_ENTRY_SIZE: Final = 16  # u64 generation, i64 ns
+ACK_LOG_OFFSET: Final = 64
+ACK_LOG_SLOTS: Final = 16
+# The bytes of the layout (the memfd is one whole memory page).
+PAGE_SIZE: Final = ACK_LOG_OFFSET + _ACK_ENTRY_SIZE * ACK_LOG_SLOTS
 
 
 class StopLevel(enum.IntEnum):
@@ -154,9 +168,30 @@ class StopPage:
         return gen
 
     def acknowledge(self, generation: int, now_ns: int | None = None) -> None:
-        """Record that the worker is idle for `generation` (time first, generation last)."""
-        _I64.pack_into(self._buf, 32, time.monotonic_ns() if now_ns is None else now_ns)
-        _U64.pack_into(self._buf, 24, generation)
+        """Record that the worker is idle for `generation` (time first, generation last);
+        the first acknowledgement of a generation also goes into the log."""
+        buf = self._buf
+        ns = time.monotonic_ns() if now_ns is None else now_ns
+        slot = ACK_LOG_OFFSET + _ACK_ENTRY_SIZE * (generation % ACK_LOG_SLOTS)
+        # Older than what the slot holds: a late acknowledgement (its writer was frozen
+        # between reading the generation and writing) must not replace a newer one.
+        if _U64.unpack_from(buf, slot)[0] < generation:
+            _I64.pack_into(buf, slot + 8, ns)
+            _U64.pack_into(buf, slot, generation)
+        _I64.pack_into(buf, 32, ns)
+        _U64.pack_into(buf, 24, generation)
+
+    def acknowledgements(self) -> list[tuple[int, int]]:
+        """The acknowledgement log: (generation, ns) of the first acknowledgement of each of
+        the last `ACK_LOG_SLOTS` generations acknowledged, oldest first (for measurements)."""
+        buf, entries = self._buf, []
+        for slot in range(ACK_LOG_OFFSET, PAGE_SIZE, _ACK_ENTRY_SIZE):
+            # The generation first, as it is written last: a generation seen is one whose
+            # time is in place.
+            generation: int = _U64.unpack_from(buf, slot)[0]
+            if generation:
+                entries.append((generation, _I64.unpack_from(buf, slot + 8)[0]))
+        return sorted(entries)
 
     def mark_busy(self, busy: bool) -> None:
         """The supervisor has a job out to the worker (True) or none (False)."""

@@ -1,15 +1,16 @@
 """Start a real mosquitto on loopback with mutual TLS, for tests, the benchmark and the demo.
 
 `Mosquitto` writes a config (MQTT 5 over TLS, ``require_certificate true``, persistence in its
-directory) and runs ``/usr/sbin/mosquitto -c`` as a child process. Persistence keeps the
-persistent sessions (subscriptions, queued QoS 1 messages, messages in flight that a client has
-not acknowledged yet) and retained messages in ``data/mosquitto.db``: written on a clean stop
-(SIGTERM) and, with `save_every_change` (the default), after every change, so that a broker
-killed outright (SIGKILL, the tests' power cut) keeps what it acknowledged. mosquitto rewrites
-the file after the change is made, not before its PUBACK leaves, so a kill can still lose the
-last few milliseconds; with ``save_every_change=False`` it saves once a second at most
-(``autosave_interval 1``) and a kill loses up to a second. A real power cut also needs the
-file system to have written the file (mosquitto does not wait for the disk).
+directory unless turned off) and runs ``/usr/sbin/mosquitto -c`` as a child process.
+Persistence keeps the persistent sessions (subscriptions, queued QoS 1 messages, messages in
+flight that a client has not acknowledged yet) and retained messages in ``data/mosquitto.db``:
+written on a clean stop (SIGTERM) and, with `save_every_change` (the default), after every
+change, so that a broker killed outright (SIGKILL, the tests' power cut) keeps what it
+acknowledged. mosquitto rewrites the file after the change is made, not before its PUBACK
+leaves, so a kill can still lose the last few milliseconds; with ``save_every_change=False`` it
+saves once a second at most (``autosave_interval 1``) and a kill loses up to a second. A real
+power cut also needs the file system to have written the file (mosquitto does not wait for the
+disk).
 `start`/`stop`/`restart` are synchronous: they block until the port accepts (or is closed), a
 few milliseconds on loopback.
 """
@@ -43,6 +44,10 @@ class Mosquitto:
     Args:
         save_every_change: save the persistence file after every change (see the module
             docstring) rather than once a second.
+        persistence: keep sessions and messages in a file at all. Off, the broker keeps them
+            in memory only (lost with it); for benches, whose broker stands for the fleet's,
+            on another machine: its file writes (each a rewrite of every message in flight)
+            must not land on the car's CPUs and disk.
 
     Attributes:
         ca: the CA that signs the server and every client certificate (`client_cert`).
@@ -50,7 +55,12 @@ class Mosquitto:
     """
 
     def __init__(
-        self, workdir: Path, port: int | None = None, *, save_every_change: bool = True
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        save_every_change: bool = True,
+        persistence: bool = True,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -61,7 +71,7 @@ class Mosquitto:
         (workdir / "data").mkdir(exist_ok=True)
         self.config.write_text(
             f"user {getpass.getuser()}\nper_listener_settings false\n"
-            f"persistence true\npersistence_location {workdir / 'data'}/\n"
+            f"persistence {str(persistence).lower()}\npersistence_location {workdir / 'data'}/\n"
             f"autosave_interval 1\nautosave_on_changes {str(save_every_change).lower()}\n"
             f"log_dest file {self.log}\nlog_type error\nlog_type warning\nlog_type notice\n"
             f"max_queued_messages 10000\nset_tcp_nodelay true\n"

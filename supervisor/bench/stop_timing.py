@@ -58,9 +58,14 @@ class LongestStep(trio.abc.Instrument):
 
 
 class AckWatch:
-    """Records every acknowledgement written on the board's pages: (page, generation, ns).
+    """Records the first acknowledgement of every generation written on the board's pages:
+    (page, generation, ns), from each page's acknowledgement log (`StopPage.acknowledgements`).
 
-    The pages are looked up again at each poll: a worker that restarts brings a new page.
+    The log, not the latest acknowledgement: when the daemon and its guardian both write a
+    stop, the second request and its acknowledgement can follow the first within one poll of
+    this thread (which waits for the daemon's GIL), and the latest alone would time the
+    trial to the second. The pages are looked up again at each poll: a worker that restarts
+    brings a new page.
     """
 
     def __init__(self, board: Any) -> None:
@@ -78,16 +83,17 @@ class AckWatch:
         self._thread.join()
 
     def _run(self) -> None:
-        seen: dict[int, int] = {}
+        seen: set[tuple[int, int]] = set()
         while not self.closing:
             for page in self.board.pages:
                 try:
-                    snap = page.snapshot()
+                    logged = page.acknowledgements()
                 except ValueError:  # closed: its worker is gone
                     continue
-                if seen.get(id(page)) != snap.ack_generation:
-                    seen[id(page)] = snap.ack_generation
-                    self.acks.append((id(page), snap.ack_generation, snap.ack_ns))
+                for generation, ns in logged:
+                    if (id(page), generation) not in seen:
+                        seen.add((id(page), generation))
+                        self.acks.append((id(page), generation, ns))
             time.sleep(0.0001)
 
 

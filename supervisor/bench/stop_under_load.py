@@ -149,7 +149,7 @@ async def measure(
     state = Path(tempfile.mkdtemp(prefix="parkmesh-bench-"))
     await trio.to_thread.run_sync(_prepare_ledger, state / LEDGER_FILE, rows)
     (state / "broker").mkdir()
-    with Mosquitto(state / "broker") as broker:
+    with Mosquitto(state / "broker", persistence=False) as broker:
         mesh = Mesh.create(state / "mesh", broker, prefix="bench")
         return await _measure(state, port, mesh, trials, rows, message_mib, rng, loads)
 

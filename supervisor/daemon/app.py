@@ -124,8 +124,8 @@ class Supervisor:
             GuardianLink(
                 config,
                 self.board,
-                # On the stop thread, in order with its own writes.
-                lambda: self.hotpath.handoff.call(self.board.resync_nowait, lambda: None),
+                # On the stop thread, in order with its own writes; the loop does not wait.
+                lambda: self.hotpath.handoff.call_soon(self.board.resync_nowait),
             )
             if config.node.kind == "car" and config.vehicle.source in GUARDED_SOURCES
             else None

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
 T = TypeVar("T")
+
+LOG = logging.getLogger(__name__)
 
 # How long a caller waits for the stop thread before it gives up waiting (the call stays
 # queued and runs at the stop thread's next wake-up). Only a stop thread stuck in a read that
@@ -125,6 +128,28 @@ class Handoff:
         result: T = call.result  # type: ignore[assignment]  # set by a run without error
         return result
 
+    def call_soon(self, fn: Callable[[], object]) -> None:
+        """Queue `fn` for the owner and return at once (run it now when there is no owner or
+        the owner calls). For calls whose result nobody waits for (the guardian's ``free``):
+        they keep their order with the owner's own writes, and the caller, the trio loop,
+        does not wait for a stop thread that may itself be waiting for the GIL (up to tens of
+        milliseconds, `bench stop-under-load`'s longest loop step). What `fn` raises is
+        logged. A call queued as the owner leaves runs here."""
+        if not self.foreign():
+            _logged(fn)
+            return
+        self._queue.append(_Call(lambda: _logged(fn)))
+        self.wake_nowait()
+        if self._owner is None:  # it left meanwhile, perhaps before it saw the call
+            self.run_pending_nowait()
+
     def close(self) -> None:
         """Close the eventfd."""
         os.close(self._wake_fd)
+
+
+def _logged(fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except Exception:
+        LOG.exception("call handed to the stop thread failed: %r", fn)

@@ -2,8 +2,10 @@
 
 This is the first link of the hot path, so it does the least it can per frame: one dict lookup
 for the frame id (in the table of its id kind: an 11-bit and a 29-bit frame with the same number
-are different frames), a length check, one cantools decode, and for each mapped signal a range
-check, a value-map lookup or a transform, a type check and the interval gate. Frames it cannot
+are different frames), a length check, the mapped signals' raw values (a shift and a mask each,
+compiled from the DBC by `bit_layout`; cantools decodes multiplexed messages and floating-point
+signals), and for each mapped signal a range check, a value-map lookup or a transform, a type
+check and the interval gate. Frames it cannot
 use never raise into the caller: unknown ids, remote and error frames are counted (see
 `stats`); a frame of a mapped message that cannot be decoded (wrong length, a multiplexer
 page the DBC lacks, ...) makes that message's signals unknown, never leaves their last reading in
@@ -26,6 +28,7 @@ import cantools
 import cantools.database
 from cantools.database.can import Message, Signal
 
+from .bit_layout import MessageLayout
 from .dbc import load_dbc
 from .mapping import MappingLoader, SignalMap, SignalMapping, convert, read_mapping_text
 from .state import SignalUpdate, Value
@@ -101,7 +104,13 @@ def _bound(value: float | None, fallback: float, side: int) -> float:
     return value + side * _RANGE_SLACK * max(1.0, abs(value))
 
 
-_Slot = tuple[Message, list[_Entry]]
+class _Slot(NamedTuple):
+    """One mapped message: its DBC entry, its mapped signals, their compiled layout (None:
+    cantools decodes it, see `bit_layout`)."""
+
+    message: Message
+    entries: list[_Entry]
+    layout: MessageLayout | None
 
 
 class FrameDecoder:
@@ -112,12 +121,16 @@ class FrameDecoder:
         # number (the kind is the DBC's, `is_extended_frame`).
         self._standard: dict[int, _Slot] = {}
         self._extended: dict[int, _Slot] = {}
+        entries: dict[tuple[bool, int], tuple[Message, list[_Entry]]] = {}
         for spec in mapping.entries:
             message = db.get_message_by_name(spec.message)
             signal = message.get_signal_by_name(spec.signal)
-            table = self._extended if message.is_extended_frame else self._standard
-            slot = table.setdefault(message.frame_id, (message, []))
-            slot[1].append(_Entry(spec, signal))
+            key = (bool(message.is_extended_frame), message.frame_id)
+            entries.setdefault(key, (message, []))[1].append(_Entry(spec, signal))
+        for (extended, frame_id), (message, mapped) in entries.items():
+            layout = MessageLayout.compile(message, [e.spec.signal for e in mapped])
+            table = self._extended if extended else self._standard
+            table[frame_id] = _Slot(message, mapped, layout)
         self.mapping = mapping
         self.stats = DecoderStatistics()
         # Warnings decided while decoding, logged by `log_problems` (never before a stop).
@@ -174,7 +187,7 @@ class FrameDecoder:
         if slot is None:
             stats.unknown_ids += 1
             return []
-        message, entries = slot
+        message, entries, layout = slot
         if len(data) != message.length:
             return self._bad_frame(
                 message,
@@ -184,7 +197,10 @@ class FrameDecoder:
                 unknown_page=False,
             )
         try:
-            decoded = message.decode_simple(bytes(data), decode_choices=False, scaling=True)
+            if layout is not None:
+                decoded = layout.decode(data)
+            else:
+                decoded = message.decode_simple(bytes(data), decode_choices=False, scaling=True)
         except Exception as exc:
             # cantools names a multiplexer value its DBC lacks: that page carries none of the
             # multiplexed signals (they keep their reading until it goes stale), but its other

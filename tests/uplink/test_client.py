@@ -191,3 +191,27 @@ async def test_a_killed_broker_keeps_what_it_acknowledged(tmp_path: Path) -> Non
             (msg,) = await receive(client)
             assert msg.payload == payload
             client.ack(msg)
+
+
+async def test_a_broker_without_persistence_writes_no_file_and_forgets_on_restart(
+    tmp_path: Path,
+) -> None:
+    # The benches' broker (it stands for the fleet's, on another machine): no file writes
+    # on the car's CPUs and disk, and nothing kept across its restart.
+    with Mosquitto(tmp_path / "broker", persistence=False) as broker:
+        name, topic = "car-memory", "memory/in"
+        await subscribed(broker, name, topic)
+        await publish_all(broker, topic, [b"held in memory only"])
+        client = make_client(broker, name, topic)
+        async with serving(client):
+            (msg,) = await receive(client)
+            assert msg.payload == b"held in memory only"
+            client.ack(msg)
+        await publish_all(broker, topic, [b"lost with the broker"])
+        broker.restart()  # a clean stop: with persistence it would save here
+        assert not broker.persistence_file.exists()
+        client = make_client(broker, name, topic)
+        async with serving(client):
+            with trio.move_on_after(0.5):
+                extra = await client.messages.receive()
+                raise AssertionError(f"a broker without persistence kept {extra.payload!r}")

@@ -59,3 +59,35 @@ def test_calls_run_on_the_owner_in_order_and_raise_there_and_here() -> None:
     assert not handoff.owned
     assert handoff.call(threading.get_ident, lambda: 0) == threading.get_ident()
     handoff.close()
+
+
+def test_call_soon_returns_at_once_and_runs_on_the_owner_in_order(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handoff, stop, owner_id = Handoff(), threading.Event(), list[int]()
+    thread = _owner(handoff, stop, owner_id)
+    busy, release = threading.Event(), threading.Event()
+    try:
+        # The owner is held inside a call: call_soon must not wait for it.
+        handoff.call_soon(lambda: (busy.set(), release.wait()))
+        assert busy.wait(5)
+        ran: list[tuple[str, int]] = []
+        handoff.call_soon(lambda: ran.append(("first", threading.get_ident())))
+
+        def boom() -> None:
+            raise KeyError("nobody waits for this")
+
+        handoff.call_soon(boom)
+        handoff.call_soon(lambda: ran.append(("last", threading.get_ident())))
+        assert ran == []  # queued behind the held call, and we are here
+        release.set()
+        assert handoff.call(lambda: len(ran), lambda: -1) == 2  # in order, after the held one
+        assert ran == [("first", owner_id[0]), ("last", owner_id[0])]
+        assert "nobody waits for this" in caplog.text  # logged, not lost
+    finally:
+        release.set()
+        stop.set()
+        thread.join()
+    handoff.call_soon(lambda: ran.append(("inline", threading.get_ident())))
+    assert ran[-1] == ("inline", threading.get_ident())
+    handoff.close()
