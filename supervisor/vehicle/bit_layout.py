@@ -10,8 +10,10 @@ conversion (`raw_to_scaled`): the value is the one cantools gives, to the type
 (`tests/supervisor/vehicle/test_bit_layout.py` compares them over every signal of the DBCs
 shipped and of the shared Tesla set).
 
-Messages with a multiplexer or a floating-point signal are not compiled
-(`MessageLayout.compile` returns None): the decoder decodes those with cantools.
+Messages with a multiplexer, or with a floating-point signal among those wanted, are not
+compiled (`MessageLayout.compile` returns None): the decoder decodes those with cantools. The
+layouts trust the DBC's checks at load (`supervisor.vehicle.dbc.load_dbc` refuses overlapping
+signals and signals outside their frame).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from cantools.database.can import Message, Signal
 @dataclass(frozen=True, slots=True)
 class SignalLayout:
     """One integer signal's place: its raw value is ``(frame >> shift) & mask``, the frame
-    read as one integer in the signal's byte order; two's complement when `signed`."""
+    read as one integer in the signal's byte order; two's complement where `sign_bit` is
+    set (a signed signal)."""
 
     name: str
     big_endian: bool
