@@ -56,10 +56,23 @@ def _scenarios(key: bytes) -> list[tuple[str, Callable[[], Job]]]:
     return [("encoder_b32x128", encoder), ("decoder_b1", decoder(1)), ("decoder_b8", decoder(8))]
 
 
+def stop_shares(stops: int) -> list[int]:
+    """How many of `stops` (at least 3) each scenario gets: half to the encoder, a quarter to
+    each decoder, and at least one to every scenario (each reports its own figures).
+
+    Raises:
+        ValueError: fewer than 3 stops.
+    """
+    if stops < 3:
+        raise ValueError(f"at least 3 stops (one per scenario), not {stops}")
+    quarter = max(1, stops // 4)
+    return [stops - 2 * quarter, quarter, quarter]
+
+
 async def run_trials(pool: WorkerPool, stops: int, rng: random.Random) -> dict[str, Any]:
     """Run `stops` stops spread over the scenarios; returns the JSON report."""
     scenarios = _scenarios(pool.worker_public_key)
-    shares = [stops // 2, stops // 4, stops - stops // 2 - stops // 4]
+    shares = stop_shares(stops)
     samples: list[StopSample] = []
     per: dict[str, Any] = {}
     for (name, make), count in zip(scenarios, shares, strict=True):
