@@ -21,6 +21,7 @@ from tui import messages
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.curtail import CurtailDialog
 from tui.screens.floor import FLOOR_PREFERENCE, FloorDialog
+from tui.screens.form import FormDialog
 from tui.screens.help import HelpScreen
 from tui.screens.pause import PauseDialog
 from tui.screens.pick_worker import WorkerPicker
@@ -221,13 +222,13 @@ class TechnicianActions(App[None]):
         """Apply the values of the dialog showing (the one that posted them): close it with a
         notice, or keep it open with the daemon's reason (its `refused`)."""
         dialog = self.screen
-        if isinstance(dialog, FloorDialog | PauseDialog | CurtailDialog):
+        if isinstance(dialog, FormDialog):
             self._apply_dialog(dialog, call, done)
 
     @work(exclusive=True, group="dialogs", exit_on_error=False)
     async def _apply_dialog(
         self,
-        dialog: FloorDialog | PauseDialog | CurtailDialog,
+        dialog: FormDialog,
         call: Callable[[], Awaitable[Any]],
         done: Callable[[Any], str],
     ) -> None:

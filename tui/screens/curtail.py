@@ -4,16 +4,15 @@ checks it, then by the daemon, whose refusal is shown."""
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tui.limits import CURTAIL_DURATION_MIN, CURTAIL_LEVELS, CURTAIL_LIMIT_KW
+from tui.screens.form import FormDialog
 
 
 def curtailment_request(limit: str, duration: str) -> dict[str, Any]:
@@ -58,11 +57,11 @@ def _number(text: str, field: str) -> float:
     return value
 
 
-class CurtailDialog(ModalScreen[None]):
+class CurtailDialog(FormDialog):
     """Asks for a curtailment; the app hands it to the daemon and answers with `refused` or
     closes the dialog."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    NOTE_ID = "curtail-error"
 
     class Submitted(Message):
         """The technician entered a well-formed curtailment (`request`, as the API takes it)."""
@@ -97,14 +96,5 @@ class CurtailDialog(ModalScreen[None]):
         except ValueError as exc:
             self.refused(str(exc))
             return
-        self.query_one("#curtail-error", Static).update("applying…")
+        self.working("applying…")
         self.post_message(self.Submitted(request))
-
-    def refused(self, message: str) -> None:
-        """Show why the curtailment was refused and keep the dialog open."""
-        error = self.query_one("#curtail-error", Static)
-        error.update(f"refused: {message}")
-        error.add_class("error")
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

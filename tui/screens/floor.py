@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tui.limits import FLOOR_RANGE
+from tui.screens.form import FormDialog
 
 FLOOR_PREFERENCE = "charge_floor_percent"
 
 
-class FloorDialog(ModalScreen[None]):
+class FloorDialog(FormDialog):
     """Asks for a new charge floor; the app applies it and answers with `refused` or closes."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    NOTE_ID = "floor-error"
 
     class Submitted(Message):
         """The technician entered a well-formed percentage."""
@@ -53,14 +50,5 @@ class FloorDialog(ModalScreen[None]):
         if not lo <= value <= hi:
             self.refused(f"value: the daemon takes {lo:g} to {hi:g} %, not {value:g}")
             return
-        self.query_one("#floor-error", Static).update("applying…")
+        self.working("applying…")
         self.post_message(self.Submitted(text))
-
-    def refused(self, message: str) -> None:
-        """Show why the value was refused and keep the dialog open."""
-        error = self.query_one("#floor-error", Static)
-        error.update(f"refused: {message}")
-        error.add_class("error")
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from tui.screens.form import FormDialog
 
 
 def pause_until(text: str, now: dt.datetime | None = None) -> float:
@@ -33,10 +32,10 @@ def pause_until(text: str, now: dt.datetime | None = None) -> float:
     return (at if at > now else at + dt.timedelta(days=1)).timestamp()
 
 
-class PauseDialog(ModalScreen[None]):
+class PauseDialog(FormDialog):
     """Asks until when to pause; the app applies it and answers with `refused` or closes."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    NOTE_ID = "pause-error"
 
     class Submitted(Message):
         """The owner asked for a pause until `until_unix` (0: until resumed)."""
@@ -59,14 +58,5 @@ class PauseDialog(ModalScreen[None]):
         except ValueError as exc:
             self.refused(str(exc))
             return
-        self.query_one("#pause-error", Static).update("pausing…")
+        self.working("pausing…")
         self.post_message(self.Submitted(until, event.value.strip()))
-
-    def refused(self, message: str) -> None:
-        """Show why the pause was refused and keep the dialog open."""
-        error = self.query_one("#pause-error", Static)
-        error.update(f"refused: {message}")
-        error.add_class("error")
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
