@@ -84,8 +84,11 @@ class SignalLayout:
 class MessageLayout:
     """The compiled layouts of the signals wanted from one message."""
 
-    length: int
     signals: tuple[SignalLayout, ...]
+    # Which readings of the frame the signals need: each is one conversion of the whole
+    # frame to an integer, on the stop path, so it is done only when some signal needs it.
+    little_endian: bool
+    big_endian: bool
 
     @classmethod
     def compile(cls, message: Message, wanted: Sequence[str]) -> MessageLayout | None:
@@ -101,11 +104,15 @@ class MessageLayout:
             )
         except ValueError:
             return None
-        return cls(message.length, layouts)
+        return cls(
+            layouts,
+            little_endian=any(not layout.big_endian for layout in layouts),
+            big_endian=any(layout.big_endian for layout in layouts),
+        )
 
     def decode(self, data: bytes | bytearray) -> dict[str, Any]:
         """The wanted signals' values of one frame of the right length (checked by the
         caller): name -> value, as cantools decodes them."""
-        little = int.from_bytes(data, "little")
-        big = int.from_bytes(data, "big")
+        little = int.from_bytes(data, "little") if self.little_endian else 0
+        big = int.from_bytes(data, "big") if self.big_endian else 0
         return {layout.name: layout.scaled(little, big) for layout in self.signals}
