@@ -191,6 +191,7 @@ class MqttClient:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
         context.load_cert_chain(str(tls.cert), str(tls.key))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.sslsocket_class = _HandshakeClosingSocket
         client.tls_set_context(context)
         client.connect_timeout = connect_timeout_s
         client.max_inflight_messages_set(200)
@@ -398,3 +399,21 @@ def _pending(sock: Any) -> int:
     """Bytes TLS has decrypted but paho has not read yet (0 for a plain socket)."""
     pending = getattr(sock, "pending", None)
     return int(pending()) if pending is not None else 0
+
+
+class _HandshakeClosingSocket(ssl.SSLSocket):
+    """A TLS socket that closes itself when its handshake fails.
+
+    paho makes the socket, shakes hands and lets an exception go without closing it: a broker
+    whose certificate is not trusted, a reset or a timed-out handshake would leave the socket
+    (and its descriptor) to the garbage collector, at every retry.
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # a non-blocking handshake that is not done yet
+        except BaseException:
+            self.close()
+            raise

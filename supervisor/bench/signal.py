@@ -39,6 +39,7 @@ from supervisor.vehicle.config import DATA_DIR, CanConfig
 from supervisor.vehicle.state import VehicleState
 
 from . import signal_sender
+from .multicast_port import reserve_multicast_port
 from .reference_car import PERIODS, REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
 from .tesla_stream import model3_stream
 
@@ -109,7 +110,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def measure_latency(trials: int, seed: int, priority: int = 0) -> dict[str, Any]:
     """Run the sender process against the daemon's CAN path; returns the latency figures."""
-    port = random.Random(seed).randrange(40000, 60000)
+    port = reserve_multicast_port()
     config = CanConfig(
         interface="udp_multicast",
         channel=MULTICAST_GROUP,

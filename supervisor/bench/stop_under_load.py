@@ -54,6 +54,7 @@ from uplink.messages import Tier
 from uplink.node_port import Job, JobFailure
 
 from . import signal_sender
+from .multicast_port import reserve_multicast_port
 from .reference_car import REFERENCE_DBC, REFERENCE_MAPPING
 from .signal import MULTICAST_GROUP, SENDER_ON_TIME_MS
 from .stop_timing import AckWatch, KillLog, LongestStep, pair_trials, scenario_figures
@@ -145,7 +146,7 @@ async def measure(
     from supervisor.ledger import LEDGER_FILE
 
     rng = random.Random(seed)
-    port = rng.randrange(40000, 60000)
+    port = reserve_multicast_port()
     state = Path(tempfile.mkdtemp(prefix="parkmesh-bench-"))
     await trio.to_thread.run_sync(_prepare_ledger, state / LEDGER_FILE, rows)
     (state / "broker").mkdir()

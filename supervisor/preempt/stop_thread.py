@@ -60,6 +60,8 @@ class StopThreadControl:
         self._started_sent = False
         self._clock = PolicyClock(hotpath)
         self._due = hotpath.clock()
+        # The deadline whose tick was put off once to read input that was ready.
+        self._deferred: float | None = None
         self.scheduling = "normal"
 
     def started(self) -> None:
@@ -78,7 +80,10 @@ class StopThreadControl:
         """Wait up to `timeout` s for one of `fds` to be readable; returns those that are.
 
         Meanwhile runs the calls other threads handed over and ticks the policy at its
-        deadlines. Returns early (possibly empty) when `closing` is set.
+        deadlines. Input that is waiting when a deadline has passed is returned first, and the
+        tick comes at the next call: frames queued while this thread did not run are read
+        before their signals are called stale. Returns early (possibly empty) when `closing`
+        is set.
         """
         hotpath = self.hotpath
         handoff = hotpath.handoff
@@ -107,6 +112,16 @@ class StopThreadControl:
                     ready.add(fd)
             handoff.run_pending_nowait()
             now = hotpath.clock()
+            if now >= due and self._deferred != due:
+                ready = ready or _waiting(poller, wake)
+                if ready:
+                    # Input came while the deadline passed (this thread did not run for a
+                    # while: a stalled host, a long GIL wait, a slow hand-over): read it before
+                    # deciding that the signals are stale. Once per deadline, so that a
+                    # flooded source cannot put a tick off.
+                    self._deferred = due
+                    self._due = due
+                    return ready
             if now >= due:
                 hotpath.tick()
                 self._due = self._clock.next_deadline(now)
@@ -114,6 +129,11 @@ class StopThreadControl:
                 self._due = due
             if ready or self.closing or time.monotonic() >= end:
                 return ready
+
+
+def _waiting(poller: select.poll, wake: int) -> set[int]:
+    """The sources readable now (a poll that does not wait), the hand-off's eventfd left out."""
+    return {fd for fd, _mask in poller.poll(0) if fd != wake}
 
 
 def idle_body(control: StopThreadControl) -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 import socket
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psutil
 import trio
 
+from uplink import pki
+from uplink.backoff import Backoff
 from uplink.broker import Mosquitto
 from uplink.client import Inbound, MqttClient, TlsFiles
 from uplink.testing import wait_until
@@ -215,3 +220,43 @@ async def test_a_broker_without_persistence_writes_no_file_and_forgets_on_restar
             with trio.move_on_after(0.5):
                 extra = await client.messages.receive()
                 raise AssertionError(f"a broker without persistence kept {extra.payload!r}")
+
+
+async def test_a_refused_handshake_closes_its_socket(broker: Mosquitto, tmp_path: Path) -> None:
+    # The car does not trust the broker's certificate: every attempt fails in the TLS
+    # handshake. paho lets such a socket go unclosed; the client closes it, at every retry.
+    rogue_ca = pki.make_ca(tmp_path / "rogue", "rogue CA")
+    files = broker.client_cert("doubter")
+    client = MqttClient(
+        client_id="doubter",
+        host="127.0.0.1",
+        port=broker.port,
+        tls=TlsFiles(rogue_ca.cert, files.cert, files.key),
+        subscriptions=[],
+        backoff=Backoff(base_s=0.01, cap_s=0.02, floor_s=0.01),
+    )
+    gc.collect()
+    gc.disable()  # what is left open stays so: the collector would hide it
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(client.run)
+                await wait_until(lambda: client.failures >= 3, 10.0, "three refused handshakes")
+                nursery.cancel_scope.cancel()
+            left_open = _sockets_to(broker.port)
+            gc.collect()
+    finally:
+        gc.enable()
+    assert "certificate verify failed" in client.last_error and client.connects == 0
+    assert left_open == []
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def _sockets_to(port: int) -> list[str]:
+    """This process's descriptors of sockets still open to `port` on loopback."""
+    return [
+        f"{c.laddr} -> {c.raddr}"
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.fd >= 0
+    ]

@@ -9,7 +9,6 @@ door opens: the page must be written, the worker frozen and confirmed, during th
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import signal
@@ -26,6 +25,7 @@ from sandbox import freeze
 from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage, StopReason
 from supervisor.bench import signal_sender
+from supervisor.bench.multicast_port import reserve_multicast_port
 from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING
 from supervisor.config.daemon_config import DaemonConfig
 from supervisor.config.schema import Config
@@ -35,7 +35,6 @@ from supervisor.vehicle.config import CanConfig, VehicleConfig
 from uplink.testing import wait_until
 
 GROUP = "239.74.163.4"
-_ports = itertools.count(48000 + (os.getpid() % 500) * 10)
 
 READY_S = 8.0
 
@@ -63,7 +62,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: object) -> AsyncIterator[Rig]:
-    port = next(_ports)
+    port = reserve_multicast_port()
     config = Config(
         daemon=DaemonConfig(realtime_priority=10),
         vehicle=VehicleConfig(

@@ -180,14 +180,20 @@ def test_the_stop_thread_confirms_a_frozen_worker_itself() -> None:
     # No confirmer thread runs: an acknowledgement on return is the stop thread's own. It
     # looks only where the worker's threads outrank it (raised to real time): without the
     # privilege, it leaves the worker to the confirmer thread at once.
-    with _guarding_busy_child() as (board, page, pid):
-        written_ns = board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
-        snap = page.snapshot()
-        if realtime_permitted():
-            assert snap.acknowledged and snap.ack_ns >= written_ns
-            assert freeze.all_threads_stopped(pid)
-        else:
-            assert not snap.acknowledged
+    # The look is bounded (CONFIRM_INLINE_S): on a loaded machine the kernel may not have
+    # stopped every thread by then, and the worker is left to the confirmer. Up to five tries.
+    for _ in range(5):
+        with _guarding_busy_child() as (board, page, pid):
+            written_ns = board.stop_all_nowait(StopLevel.HARD, StopReason.VEHICLE)
+            snap = page.snapshot()
+            if not realtime_permitted():
+                assert not snap.acknowledged
+                return
+            if snap.acknowledged:
+                assert snap.ack_ns >= written_ns and freeze.all_threads_stopped(pid)
+                return
+            assert board._workers[0].frozen  # handed to the confirmer, not forgotten
+    raise AssertionError("no inline acknowledgement in five stops of a busy worker")
 
 
 def test_no_inline_look_where_the_workers_threads_cannot_outrank_the_stop_thread() -> None:

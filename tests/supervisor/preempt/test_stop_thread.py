@@ -7,7 +7,6 @@ the stop thread, from a real udp_multicast CAN bus fed by another thread.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -20,17 +19,18 @@ import trio
 
 from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage
+from supervisor.bench.multicast_port import reserve_multicast_port
 from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
 from supervisor.hotpath import HotPath
 from supervisor.policy import AdmissionPolicy, Decision, Phase, PolicyConfig
-from supervisor.preempt.stop_thread import StopThreads
+from supervisor.preempt.stop_thread import StopThreadControl, StopThreads
 from supervisor.vehicle.can_decoder import FrameDecoder
 from supervisor.vehicle.can_source import LOOPBACK_HOP_LIMIT, CanSource, open_bus
 from supervisor.vehicle.config import CanConfig
-from supervisor.vehicle.state import VehicleState
+from supervisor.vehicle.state import SignalUpdate, VehicleState
+from tests.supervisor.parked import PARKED
 
 GROUP = "239.74.163.3"
-_ports = itertools.count(47000 + (os.getpid() % 500) * 10)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -67,7 +67,7 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    port = next(_ports)
+    port = reserve_multicast_port()
     config = CanConfig(
         interface="udp_multicast",
         channel=GROUP,
@@ -135,6 +135,78 @@ async def test_a_silent_bus_is_a_stale_stop_decided_on_the_thread(rig: Rig) -> N
     stale_after_s = (snap.requested_ns - last_sent) / 1e9
     assert 0.45 <= stale_after_s <= 0.6
     assert any(r.code == "stale" for r in rig.hotpath.decision.reasons)
+
+
+async def test_frames_that_came_while_the_thread_stalled_are_read_before_staleness(
+    rig: Rig,
+) -> None:
+    """The stop thread does not run past a signal's maximum age (a stalled host, a GIL wait)
+    while the car keeps sending: the frames it finds queued are read first, and nothing is
+    stale. The stall is a call handed to the thread that blocks it."""
+    await rig.wait_admitted()
+    hard_stops = rig.hotpath.statistics().hard_stops
+    stalled, resume = threading.Event(), threading.Event()
+
+    def stall() -> None:
+        stalled.set()
+        resume.wait(10)
+
+    rig.hotpath.handoff.call_soon(stall)
+    await trio.to_thread.run_sync(stalled.wait, 10)
+    expiry = rig.hotpath.state.next_expiry(rig.hotpath.clock())
+    assert expiry is not None
+    # Past the maximum age of gear and speed (0.5 s), then the car's next frames, then the
+    # thread runs again: its deadline has passed and its socket has frames.
+    await trio.sleep(expiry - rig.hotpath.clock() + 0.05)
+    rig.send()
+    before = rig.hotpath.statistics()
+    resume.set()
+    with trio.fail_after(5):  # the frames are read, and the deadline's tick decides
+        while (now := rig.hotpath.statistics()).readings == before.readings or (
+            now.evaluations == before.evaluations
+        ):
+            await trio.sleep(0.005)
+    assert rig.hotpath.statistics().hard_stops == hard_stops
+    assert rig.page.level() == StopLevel.RUN
+    assert not any(r.code == "stale" for r in rig.hotpath.decision.reasons)
+
+
+async def test_input_that_never_runs_dry_does_not_put_a_stale_stop_off() -> None:
+    """A source that is always readable (a flooded bus, a descriptor stuck readable) while
+    no reading refreshes the car: the deadline is put off for one read, never more."""
+    from supervisor.preempt.stop_thread import run_stop_thread
+
+    board, page = PageBoard(), StopPage.create("flooded")
+    board.add(page)
+    state = VehicleState()
+    for path in PARKED:
+        state.declare(path, 0.2)
+    hotpath = HotPath(state, AdmissionPolicy(PolicyConfig(settle_s=0.0)), board)
+    readable, writer = os.pipe()
+    os.write(writer, b"x")  # never read: every poll finds it ready
+
+    def body(control: StopThreadControl) -> None:
+        hotpath.feed(
+            [SignalUpdate(path, value, time.monotonic()) for path, value in PARKED.items()]
+        )
+        control.started()
+        while not control.closing:
+            control.wait((readable,), 0.05)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_stop_thread, hotpath, body)
+            fed_at = time.monotonic()
+            with trio.fail_after(3):
+                while page.level() != StopLevel.HARD:
+                    await trio.sleep(0.005)
+            assert time.monotonic() - fed_at < 0.2 + 0.3
+            assert any(r.code == "stale" for r in hotpath.decision.reasons)
+            nursery.cancel_scope.cancel()
+    finally:
+        os.close(readable)
+        os.close(writer)
+        page.close()
 
 
 async def test_loop_changes_take_effect_at_once_on_the_stop_thread(rig: Rig) -> None:

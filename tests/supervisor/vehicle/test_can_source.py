@@ -17,6 +17,7 @@ import trio
 
 from sandbox.board import PageBoard
 from sandbox.stop_page import StopLevel, StopPage
+from supervisor.bench.multicast_port import reserve_multicast_port
 from supervisor.bench.reference_car import REFERENCE_DBC, REFERENCE_MAPPING, ReferenceCar
 from supervisor.config.errors import ConfigError
 from supervisor.config.load import load_config
@@ -31,7 +32,7 @@ from supervisor.vehicle.config import CanConfig
 from supervisor.vehicle.state import VehicleState
 
 GROUP = "239.74.163.2"
-_ports = itertools.count(41000 + (os.getpid() % 500) * 20)
+_channels = itertools.count()
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _rig_parts(
     interface: str, kernel_filters: bool = True, dbc: Path = REFERENCE_DBC
 ) -> tuple[CanConfig, dict[str, Any]]:
     if interface == "udp_multicast":
-        port = next(_ports)
+        port = reserve_multicast_port()
         return (
             CanConfig(
                 interface="udp_multicast",
@@ -87,7 +88,7 @@ def _rig_parts(
             ),
             {"port": port},
         )
-    channel = f"test-{next(_ports)}"
+    channel = f"test-{os.getpid()}-{next(_channels)}"
     return (
         CanConfig(
             interface="virtual",
@@ -157,13 +158,21 @@ TRIGGERS: list[tuple[str, str, Any, str]] = [
 async def test_each_trigger_frame_writes_the_stop_flag(
     rig: Rig, group: str, signal: str, value: Any, reason: str
 ) -> None:
-    await rig.wait_admitted()
-    assert rig.page.level() == StopLevel.RUN
-    getattr(rig.car, group)[signal] = value
-    rig.send("PM_BodyStatus" if group == "body" else "PM_DriveStatus")
-    with trio.fail_after(2):
-        while rig.page.level() != StopLevel.HARD:
-            await trio.sleep(0.001)
+    signals = getattr(rig.car, group)
+    safe = signals[signal]
+    for _ in range(3):
+        await rig.wait_admitted()
+        assert rig.page.level() == StopLevel.RUN
+        signals[signal] = value
+        rig.send("PM_BodyStatus" if group == "body" else "PM_DriveStatus")
+        with trio.fail_after(2):
+            while rig.page.level() != StopLevel.HARD:
+                await trio.sleep(0.001)
+        if not any(r.code == "stale" for r in rig.hotpath.decision.reasons):
+            break
+        # This test did not run for the gear's maximum age (0.5 s, a loaded machine), and the
+        # car's silence stopped work before the frame did: again.
+        signals[signal] = safe
     assert reason in [r.text for r in rig.hotpath.decision.reasons]
     latency = rig.hotpath.statistics().last_stop_latency_ms
     assert latency is not None and 0 <= latency < 50
@@ -227,7 +236,7 @@ def test_udp_multicast_traffic_stays_on_the_machine() -> None:
         channel=GROUP,
         dbc=REFERENCE_DBC,
         mapping=REFERENCE_MAPPING,
-        port=next(_ports),
+        port=reserve_multicast_port(),
     )
     decoder = FrameDecoder.load(REFERENCE_DBC, REFERENCE_MAPPING)
     bus = open_bus(config, decoder.frame_ids)
