@@ -33,6 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from .backoff import Backoff
+from .client_tls import client_context, tls_pending
 from .mqtt_types import Inbound, TlsFiles, Will
 
 __all__ = ["Inbound", "MqttClient", "TlsFiles", "Will"]
@@ -188,11 +189,7 @@ class MqttClient:
             reconnect_on_failure=False,
         )
         client.manual_ack_set(self.manual_ack)
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
-        context.load_cert_chain(str(tls.cert), str(tls.key))
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.sslsocket_class = _HandshakeClosingSocket
-        client.tls_set_context(context)
+        client.tls_set_context(client_context(tls))
         client.connect_timeout = connect_timeout_s
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(0)
@@ -259,7 +256,7 @@ class MqttClient:
         while await self._ready(trio.lowlevel.wait_readable, sock):
             rc = self._paho.loop_read()
             # TLS may have decrypted more records than loop_read consumed.
-            while rc == mqtt.MQTT_ERR_SUCCESS and self._paho.socket() is sock and _pending(sock):
+            while rc == mqtt.MQTT_ERR_SUCCESS and self._paho.socket() is sock and tls_pending(sock):
                 rc = self._paho.loop_read()
             if rc != mqtt.MQTT_ERR_SUCCESS or self._paho.socket() is not sock:
                 self._note_lost(f"read: {mqtt.error_string(rc)}")
@@ -393,27 +390,3 @@ class MqttClient:
 
 def _properties(packet_type: int) -> Properties:
     return Properties(packet_type)  # type: ignore[no-untyped-call]
-
-
-def _pending(sock: Any) -> int:
-    """Bytes TLS has decrypted but paho has not read yet (0 for a plain socket)."""
-    pending = getattr(sock, "pending", None)
-    return int(pending()) if pending is not None else 0
-
-
-class _HandshakeClosingSocket(ssl.SSLSocket):
-    """A TLS socket that closes itself when its handshake fails.
-
-    paho makes the socket, shakes hands and lets an exception go without closing it: a broker
-    whose certificate is not trusted, a reset or a timed-out handshake would leave the socket
-    (and its descriptor) to the garbage collector, at every retry.
-    """
-
-    def do_handshake(self, block: bool = False) -> None:
-        try:
-            super().do_handshake(block)
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            raise  # a non-blocking handshake that is not done yet
-        except BaseException:
-            self.close()
-            raise
